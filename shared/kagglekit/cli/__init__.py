@@ -1,0 +1,97 @@
+"""``kk``: the command line, a thin shell over the library.
+
+This module holds the app, shared helpers and the entry point; the commands live in
+sibling modules grouped by concern (``core``: data, folds, training, submissions).
+
+Heavy imports happen inside each command, so ``kk --help`` starts fast. A user error
+(``KKError``) prints one line and exits 1; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kagglekit.project import Project
+
+app = typer.Typer(
+    name="kk",
+    help="kagglekit: folds, cross-validated training and validated submissions for every competition.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state: dict[str, Any] = {"debug": False}
+
+ProjectArg = Annotated[
+    str, typer.Argument(help="Project folder name under projects/.", show_default=False)
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Override a config value: KEY=VALUE with a dotted key (repeatable)."
+    ),
+]
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    _state["debug"] = debug
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=_console(stderr=True), show_path=False, show_time=False)],
+    )
+
+
+def _project(name: str) -> Project:
+    from kagglekit.project import open_project
+
+    return open_project(name)
+
+
+def main() -> None:
+    """Console-script entry point: one line per user error, tracebacks with --debug."""
+    import click
+
+    from kagglekit.errors import KKError
+
+    try:
+        app(standalone_mode=False)
+    except KKError as err:
+        if _state["debug"]:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+# Command modules register themselves on ``app`` when imported; each imports its heavy
+# dependencies inside the command bodies, so this stays cheap.
+from kagglekit.cli import core as _core  # noqa: E402,F401

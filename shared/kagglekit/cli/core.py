@@ -1,0 +1,389 @@
+"""Core commands: fetch, folds, train, runs, submit, score, make-competition, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kagglekit.cli import ProjectArg, SetOpt, _console, _project, app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kagglekit.project import Project
+
+
+@app.command()
+def fetch(
+    project: ProjectArg,
+    from_dir: Annotated[
+        Path | None,
+        typer.Option("--from", help="A local mirror folder holding the competition files."),
+    ] = None,
+) -> None:
+    """Copy a competition's files into projects/PROJECT/data/raw/ with checksums."""
+    from kagglekit import data
+
+    proj = _project(project)
+    manifest = data.fetch(proj, proj.config(), from_dir=from_dir)
+    console = _console()
+    for rel, digest in sorted(manifest.items()):
+        console.print(f"  {rel}  sha256:{digest[:16]}")
+    console.print(f"[green]{len(manifest)} file(s) in {proj.raw_dir}[/green]")
+
+
+@app.command()
+def folds(
+    project: ProjectArg,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace folds that existing runs used.")
+    ] = False,
+    set_: SetOpt = None,
+) -> None:
+    """Assign cross-validation folds once and save them with a content hash."""
+    from kagglekit.folds import assign_project_folds
+
+    proj = _project(project)
+    cfg = proj.config(set_)
+    result = assign_project_folds(proj, cfg, force=force)
+    console = _console()
+    cv = cfg.cv
+    scheme = f"{cv.kind} {cv.n_splits}-fold x{cv.n_repeats} (seed {cv.seed})"
+    if not result.changed:
+        console.print(f"folds unchanged: {scheme}, hash {result.hash[:12]}")
+        return
+    console.print(
+        f"[green]folds saved[/green]: {scheme}, hash {result.hash[:12]} -> {proj.folds_path}"
+    )
+    if result.incomparable_runs:
+        console.print(
+            f"[yellow]{len(result.incomparable_runs)} run(s) used the old folds and are not comparable "
+            f"with new runs:[/yellow] {', '.join(result.incomparable_runs)}"
+        )
+
+
+def _fold_progress(console: Console) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def _train_one(
+    proj: Project, model: str | None, set_: list[str] | None, console: Console
+) -> dict[str, Any]:
+    from rich.table import Table
+
+    from kagglekit.training import train as train_cv
+
+    cfg = proj.config(set_)
+    name, _ = cfg.model(model)
+    progress = _fold_progress(console)
+    task_id: list[Any] = []
+
+    def on_start(total: int) -> None:
+        task_id.append(progress.add_task(f"{proj.name}/{name}", total=total, last=""))
+
+    def on_fold(fold: Any, done: list[Any]) -> None:
+        progress.update(
+            task_id[0], advance=1, last=f"fold {fold.repeat}.{fold.fold}: {fold.score:.5f}"
+        )
+
+    with progress:
+        result = train_cv(
+            proj, cfg, model_name=name, overrides=set_ or [], on_start=on_start, on_fold=on_fold
+        )
+    table = Table(title=f"{proj.name} / {name}: {result.metric.name} by fold", title_justify="left")
+    for col in (
+        "repeat",
+        "fold",
+        result.metric.name,
+        "seconds",
+        "train rows",
+        "valid rows",
+        "best iteration",
+    ):
+        table.add_column(col, justify="right")
+    for f in result.cv.folds:
+        best = f.learned.get("best_iteration")
+        table.add_row(
+            str(f.repeat),
+            str(f.fold),
+            f"{f.score:.5f}",
+            f"{f.seconds:.2f}",
+            str(f.n_train),
+            str(f.n_valid),
+            "" if best is None else str(best),
+        )
+    console.print(table)
+    record = result.run.record
+    console.print(
+        f"[bold]CV {result.metric.name}: {result.cv.mean:.5f} +- {result.cv.std:.5f}[/bold]  "
+        f"(OOF {record['oof_score']:.5f}, {record['wall_seconds']:.1f} s)  run {result.run.run_id}"
+    )
+    console.print(f"submission: {result.submission_path}")
+    return result.summary()
+
+
+@app.command()
+def train(
+    project: ProjectArg,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model entry from config.toml.")
+    ] = None,
+    set_: SetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON line of results.")
+    ] = False,
+) -> None:
+    """Train a model with cross-validation; write a run folder and a submission."""
+    summary = _train_one(_project(project), model, set_, _console(stderr=as_json))
+    if as_json:
+        print(json.dumps(summary))
+
+
+def _fmt_seconds(value: Any) -> str:
+    return "" if value is None else f"{float(value):.1f}s"
+
+
+@app.command()
+def runs(
+    project: ProjectArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON lines.")] = False,
+) -> None:
+    """List the project's runs as a leaderboard, best CV first."""
+    from rich.table import Table
+
+    from kagglekit.records import list_runs
+
+    proj = _project(project)
+    all_runs = list_runs(proj.runs_dir)
+
+    def sort_key(run: Any) -> tuple[int, float]:
+        mean = run.record.get("cv_mean")
+        if run.status != "COMPLETE" or mean is None:
+            return (1, 0.0)
+        return (0, -mean if run.record.get("greater_is_better", True) else mean)
+
+    ordered = sorted(all_runs, key=sort_key)
+    rows = []
+    for run in ordered:
+        rec = run.record
+        git = rec.get("git") or {}
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "model": rec.get("model"),
+                "metric": rec.get("metric"),
+                "cv_mean": rec.get("cv_mean"),
+                "cv_std": rec.get("cv_std"),
+                "wall_seconds": rec.get("wall_seconds"),
+                "started_at": rec.get("started_at"),
+                "git_commit": git.get("commit"),
+                "git_dirty": git.get("dirty"),
+                "fold_hash": rec.get("fold_hash"),
+                "status": run.status,
+            }
+        )
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    console = _console()
+    if not rows:
+        console.print(f"no runs yet in {proj.runs_dir}; run `kk train {proj.name}`")
+        return
+    table = Table(title=f"{proj.name}: runs", title_justify="left")
+    for col in ("#", "run id", "model", "metric", "CV mean +- std", "time", "commit", "status"):
+        table.add_column(col)
+    for rank, row in enumerate(rows, start=1):
+        cv = "" if row["cv_mean"] is None else f"{row['cv_mean']:.5f} +- {row['cv_std']:.5f}"
+        commit = (row["git_commit"] or "")[:8] + ("*" if row["git_dirty"] else "")
+        style = {"COMPLETE": "green", "FAILED": "red", "ABANDONED": "yellow"}.get(str(row["status"]), "")
+        table.add_row(
+            str(rank),
+            row["run_id"],
+            str(row["model"]),
+            str(row["metric"]),
+            cv,
+            _fmt_seconds(row["wall_seconds"]),
+            commit,
+            f"[{style}]{row['status']}[/{style}]" if style else row["status"],
+        )
+    console.print(table)
+
+
+def _submission_for(proj: Project, run_id: str | None, file: Path | None) -> tuple[Path, Any]:
+    from kagglekit.errors import KKError
+    from kagglekit.records import find_run
+
+    if (run_id is None) == (file is None):
+        raise KKError("give exactly one of --run ID or --file PATH")
+    if file is not None:
+        return file, None
+    run = find_run(proj.runs_dir, str(run_id))
+    if run.status != "COMPLETE":
+        raise KKError(f"run {run.run_id} is {run.status}; only COMPLETE runs have a submission")
+    return run.path("submission.csv"), run
+
+
+def _allowed_labels(proj: Project, cfg: Any, run: Any) -> list[Any] | None:
+    if cfg.competition.task == "regression":
+        return None
+    if run is not None and run.record.get("classes") is not None:
+        return list(run.record["classes"])
+    from kagglekit.data import read_table
+
+    train = read_table(proj.raw_dir / cfg.competition.train_file)
+    return sorted(train[cfg.competition.target_column].unique().tolist())
+
+
+@app.command()
+def submit(
+    project: ProjectArg,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Run id whose submission to use.")
+    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Any submission CSV.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate only; upload nothing.")
+    ] = False,
+) -> None:
+    """Validate a submission against sample_submission.csv (upload: with the Kaggle client)."""
+    from kagglekit.data import read_table, verify_raw
+    from kagglekit.errors import KKError
+    from kagglekit.submission import read_submission, validate_submission
+
+    proj = _project(project)
+    cfg = proj.config()
+    path, run_obj = _submission_for(proj, run, file)
+    verify_raw(proj)
+    sample = read_table(proj.raw_dir / cfg.competition.sample_submission_file)
+    sub = read_submission(path)
+    validate_submission(
+        sub, sample, cfg.competition, allowed_labels=_allowed_labels(proj, cfg, run_obj)
+    )
+    _console().print(f"[green]valid[/green]: {path} ({len(sub)} rows, columns {list(sub.columns)})")
+    if not dry_run:
+        raise KKError(
+            "uploading to Kaggle is not available in this version; the file above is valid: "
+            "upload it on the competition page, or use --dry-run to validate only"
+        )
+
+
+@app.command()
+def score(
+    project: ProjectArg,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Run id whose submission to score.")
+    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Any submission CSV.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON line of scores.")
+    ] = False,
+) -> None:
+    """Score a submission against the project's local solution file (a local leaderboard)."""
+    from kagglekit.data import read_table, verify_raw
+    from kagglekit.errors import KKError
+    from kagglekit.submission import read_submission, score_submission, validate_submission
+
+    proj = _project(project)
+    cfg = proj.config()
+    comp = cfg.competition
+    if not comp.solution_file:
+        raise KKError(
+            f"project '{proj.name}' has no solution file (competition.solution_file); "
+            "Kaggle scores it: submit it there"
+        )
+    path, run_obj = _submission_for(proj, run, file)
+    verify_raw(proj)
+    sample = read_table(proj.raw_dir / comp.sample_submission_file)
+    solution = read_table(proj.raw_dir / comp.solution_file)
+    sub = read_submission(path)
+    labels = _allowed_labels(proj, cfg, run_obj)
+    validate_submission(sub, sample, comp, allowed_labels=labels)
+    scores = score_submission(sub, solution, comp, classes=labels or [])
+    if run_obj is not None:
+        run_obj.update(local_scores=scores)
+    parts = ", ".join(f"{k} {v:.5f}" for k, v in scores.items())
+    _console(stderr=as_json).print(f"[bold]{comp.metric}[/bold] of {path}: {parts}")
+    if as_json:
+        print(json.dumps({"metric": comp.metric, **scores}))
+
+
+@app.command("make-competition")
+def make_competition(
+    data: Annotated[Path, typer.Argument(help="Any CSV with a target column.", show_default=False)],
+    target: Annotated[str, typer.Option("--target", help="Target column.", show_default=False)],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Folder to write the competition into.", show_default=False),
+    ],
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Id column (default: a new 'id').")
+    ] = None,
+    test_size: Annotated[
+        float, typer.Option("--test-size", help="Fraction of rows held out as test.")
+    ] = 0.3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the split.")] = 0,
+) -> None:
+    """Turn any CSV into train.csv, test.csv, sample_submission.csv and solution.csv."""
+    from kagglekit.data import make_competition as make
+
+    info = make(data, target=target, out=out, id_column=id_column, test_size=test_size, seed=seed)
+    _console().print(
+        f"[green]competition written[/green] to {info['out']}: {info['n_train']} train rows, "
+        f"{info['n_test']} test rows, task looks {info['task']}"
+    )
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path, typer.Option("--dir", help="Where the demo competition and project go.")
+    ] = Path("build/demo"),
+) -> None:
+    """The whole loop offline on scikit-learn's breast-cancer data: folds, 2 models, submission, score."""
+    from kagglekit.demo import prepare_demo
+
+    console = _console()
+    info = prepare_demo(workdir)
+    console.rule("kagglekit demo: breast cancer (scikit-learn) as a Kaggle competition")
+    console.print(f"$ kk make-competition {info['csv']} --target target --out {info['mirror']}")
+    os.environ["KK_PROJECTS_DIR"] = str(info["projects"])
+    steps: list[tuple[str, Any]] = [
+        (
+            f"kk fetch {info['project']} --from {info['mirror']}",
+            lambda: fetch(info["project"], Path(info["mirror"])),
+        ),
+        (f"kk folds {info['project']}", lambda: folds(info["project"], False, None)),
+    ]
+    for label, step in steps:
+        console.print(f"$ {label}")
+        step()
+    summaries = []
+    for model in info["models"]:
+        console.print(f"$ kk train {info['project']} --model {model}")
+        summaries.append(_train_one(_project(info["project"]), model, None, console))
+    best = summaries[0]
+    for s in summaries[1:]:
+        if s["cv_mean"] > best["cv_mean"]:
+            best = s
+    console.print(f"$ kk submit {info['project']} --run {best['run_id']} --dry-run")
+    submit(info["project"], best["run_id"], None, True)
+    console.print(f"$ kk score {info['project']} --run {best['run_id']}")
+    score(info["project"], best["run_id"], None, False)
+    console.print(f"$ kk runs {info['project']}")
+    runs(info["project"], False)

@@ -1,0 +1,282 @@
+"""Typed project configuration: ``projects/<name>/config.toml``, validated on load.
+
+Overrides use dotted keys (``--set models.lightgbm.params.learning_rate=0.05``); the
+value is parsed as a TOML literal and the whole config is validated again, so a wrong
+type or an unknown key fails with one line before anything runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from kagglekit.errors import KKError, did_you_mean
+
+Task = Literal["binary", "multiclass", "regression", "ranking"]
+CVKind = Literal["kfold", "stratified", "group", "stratified_group", "timeseries"]
+SubmissionFormat = Literal["labels", "probabilities", "values", "ranked_list"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSourceConfig(_Strict):
+    """Where ``kk fetch`` gets the competition files from.
+
+    ``kind="kaggle"`` downloads with the official client (a local mirror is used instead
+    when ``--from`` or ``KK_DATA_MIRROR`` is given); ``mirror_folder`` names the folder
+    inside a mirror that holds this competition's files.
+    """
+
+    kind: Literal["kaggle", "mirror", "url", "torchvision"] = "kaggle"
+    mirror_folder: str = ""
+    url: str = ""
+    sha256: str = ""
+
+
+class CompetitionConfig(_Strict):
+    """What the competition is and what its files look like."""
+
+    name: str
+    slug: str = ""
+    source: DataSourceConfig = DataSourceConfig()
+    train_file: str = "train.csv"
+    test_file: str = "test.csv"
+    sample_submission_file: str = "sample_submission.csv"
+    solution_file: str = ""
+    id_column: str
+    target_column: str
+    task: Task
+    metric: str
+    submission_format: SubmissionFormat = "labels"
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check_metric(self) -> CompetitionConfig:
+        from kagglekit.metrics import get_metric
+
+        metric = get_metric(self.metric)
+        if self.task not in metric.tasks:
+            raise KKError(
+                f"metric '{self.metric}' does not fit task '{self.task}'; "
+                f"it is for {', '.join(metric.tasks)} tasks"
+            )
+        if self.task == "regression" and self.submission_format not in ("values",):
+            raise KKError(
+                f"submission_format '{self.submission_format}' does not fit a regression task; "
+                'use submission_format = "values"'
+            )
+        if self.task in ("binary", "multiclass") and self.submission_format == "values":
+            raise KKError(
+                f"submission_format 'values' does not fit a {self.task} task; "
+                'use "labels" or "probabilities"'
+            )
+        return self
+
+
+class CVConfig(_Strict):
+    """The cross-validation scheme; folds are assigned once from it by ``kk folds``."""
+
+    kind: CVKind = "stratified"
+    n_splits: int = Field(5, ge=2, le=100)
+    n_repeats: int = Field(1, ge=1, le=50)
+    seed: int = 42
+    group_column: str = ""
+    order_column: str = ""
+
+    @model_validator(mode="after")
+    def _check_groups(self) -> CVConfig:
+        if self.kind in ("group", "stratified_group") and not self.group_column:
+            raise KKError(f"cv.kind '{self.kind}' needs cv.group_column; set it in config.toml")
+        if self.kind == "timeseries" and self.n_repeats != 1:
+            raise KKError("cv.kind 'timeseries' cannot be repeated; set cv.n_repeats = 1")
+        return self
+
+
+class StepConfig(_Strict):
+    """A feature step fitted inside each fold (``kmeans``, ``pca``, or a project's own)."""
+
+    kind: str
+    params: dict[str, Any] = {}
+
+
+class FeaturesConfig(_Strict):
+    """Project features plus the package's leakage-safe encoders."""
+
+    function: str = ""
+    drop: list[str] = []
+    categorical: list[str] | Literal["auto"] = "auto"
+    target_encode: list[str] = []
+    count_encode: list[str] = []
+    steps: list[StepConfig] = []
+
+
+class ModelConfig(_Strict):
+    """A named model entry: a backend from the registry and its parameters."""
+
+    backend: str
+    params: dict[str, Any] = {}
+    seed: int = 42
+    early_stopping_rounds: int = Field(100, ge=0)
+    steps: list[StepConfig] = []
+
+
+class ProjectConfig(_Strict):
+    """The whole ``config.toml`` of one project."""
+
+    default_model: str
+    competition: CompetitionConfig
+    cv: CVConfig = CVConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    models: dict[str, ModelConfig]
+
+    @model_validator(mode="after")
+    def _check_models(self) -> ProjectConfig:
+        from kagglekit.models import backend_names
+
+        if not self.models:
+            raise KKError("config has no [models.<name>] entry; add at least one")
+        for name, entry in self.models.items():
+            if entry.backend not in backend_names():
+                hint = did_you_mean(entry.backend, backend_names())
+                raise KKError(
+                    f"models.{name}.backend '{entry.backend}' is not known;{hint} "
+                    f"Known: {', '.join(sorted(backend_names()))}"
+                )
+        if self.default_model not in self.models:
+            hint = did_you_mean(self.default_model, self.models)
+            raise KKError(
+                f"default_model '{self.default_model}' is not a [models.<name>] entry;{hint} "
+                f"Known: {', '.join(sorted(self.models))}"
+            )
+        return self
+
+    def model(self, name: str | None) -> tuple[str, ModelConfig]:
+        """Return ``(name, entry)`` for ``name`` or the default model."""
+        name = name or self.default_model
+        if name not in self.models:
+            hint = did_you_mean(name, self.models)
+            raise KKError(
+                f"model '{name}' is not configured;{hint} Known: {', '.join(sorted(self.models))}"
+            )
+        return name, self.models[name]
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=VALUE`` into a key path and a TOML-typed value.
+
+    ``0.05`` is a float, ``10`` an int, ``true`` a bool, ``[1, 2]`` a list, and anything
+    that is not a TOML literal is kept as a string.
+    """
+    if "=" not in item:
+        raise KKError(f"--set '{item}' is not KEY=VALUE; write e.g. --set cv.n_splits=10")
+    key, raw = item.split("=", 1)
+    path = [part for part in key.strip().split(".") if part]
+    if not path:
+        raise KKError(f"--set '{item}' has an empty key; write e.g. --set cv.n_splits=10")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path, value
+
+
+def _apply_override(data: dict[str, Any], path: list[str], value: Any, item: str) -> None:
+    node = data
+    for depth, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            # Free-form tables (model params) may gain keys; fixed tables may not.
+            if _is_free_form(path[: depth + 1]):
+                child = node[part] = {}
+            else:
+                raise KKError(
+                    f"--set '{item}': key '{'.'.join(path[: depth + 1])}' is not in the config;"
+                    f"{did_you_mean(part, node)}"
+                )
+        if not isinstance(child, dict):
+            raise KKError(f"--set '{item}': '{'.'.join(path[: depth + 1])}' is not a table")
+        node = child
+    node[path[-1]] = value
+
+
+def _is_free_form(path: list[str]) -> bool:
+    return (len(path) == 3 and path[0] == "models" and path[2] == "params") or (
+        len(path) == 2 and path[0] == "models"
+    )
+
+
+def _format_validation_error(err: ValidationError, source: str) -> KKError:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        hint = did_you_mean(str(first["loc"][-1]), _fields_at(first["loc"][:-1]))
+        return KKError(
+            f"{source}: key '{loc}' is not a config key;{hint} remove it or fix its spelling"
+        )
+    if first["type"] == "missing":
+        return KKError(f"{source}: key '{loc}' is required; add it to config.toml")
+    got = first.get("input")
+    return KKError(f"{source}: '{loc}' = {got!r} is invalid: {first['msg']}")
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Names of the fields of the config table at ``loc`` (for did-you-mean hints)."""
+    model: Any = ProjectConfig
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            if model is ModelConfig or part in ("models",):
+                model = ModelConfig
+                continue
+            return []
+        annotation = field.annotation
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+        if part == "models":
+            model = ModelConfig
+    return list(getattr(model, "model_fields", {}))
+
+
+def validate_config(data: dict[str, Any], *, source: str = "config") -> ProjectConfig:
+    """Validate a raw config dict; raise a one-line ``KKError`` on the first problem."""
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as err:
+        # A KKError raised inside a validator arrives wrapped; surface it as it was.
+        for detail in err.errors():
+            ctx_err = (detail.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, KKError):
+                raise KKError(f"{source}: {ctx_err}") from None
+        raise _format_validation_error(err, source) from None
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> ProjectConfig:
+    """Load, override and validate ``config.toml``.
+
+    Examples
+    --------
+    >>> cfg = load_config(Path("projects/titanic/config.toml"), ["cv.n_splits=10"])  # doctest: +SKIP
+    """
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KKError(
+            f"config file {path} does not exist; create it (see projects/titanic)"
+        ) from None
+    except tomllib.TOMLDecodeError as err:
+        raise KKError(f"{path} is not valid TOML: {err}") from None
+    data = copy.deepcopy(raw)
+    for item in overrides or []:
+        key_path, value = parse_override(item)
+        _apply_override(data, key_path, value, item)
+    source = str(path) if not overrides else f"{path} with --set"
+    return validate_config(data, source=source)

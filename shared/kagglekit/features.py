@@ -1,0 +1,349 @@
+"""Features: the project's own function, leakage-safe encoders, and model preprocessing.
+
+Three layers, applied in this order:
+
+1. the project feature function, ``build_features(train, test) -> (train, test)``: a plain
+   function of the raw frames (the target column is removed before it is called, so it
+   cannot leak the answer across rows);
+2. fold steps, fitted inside each fold on that fold's training rows only: the project's
+   own target-aware steps (``FOLD_STEPS`` in its ``features.py``), target encoding, count
+   encoding, k-means cluster features and PCA components;
+3. the model family's preprocessing: gradient-boosted trees take ordinal codes and NaN as
+   they are; linear, SVM and k-NN models get imputation, one-hot and scaling.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.decomposition import PCA
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from kagglekit.config import FeaturesConfig, StepConfig
+from kagglekit.errors import KKError, unknown_name
+
+Family = Literal["gbdt", "tree", "linear"]
+FeatureFunction = Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
+
+_NON_NUMERIC = ["object", "category", "bool", "string"]
+
+
+# --- project features -------------------------------------------------------------------
+
+
+def load_project_module(path: Path) -> ModuleType | None:
+    """Import a project's ``features.py`` by file path (None if the project has none)."""
+    if not path.exists():
+        return None
+    name = f"kk_project_{path.parent.name.replace('-', '_')}_features"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise KKError(f"cannot import {path}; is it a Python file?")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def project_feature_function(module: ModuleType | None, name: str) -> FeatureFunction | None:
+    """The function ``name`` from the project's features module (None when not set)."""
+    if not name:
+        return None
+    if module is None:
+        raise KKError(f"features.function = '{name}' but the project has no features.py; create it")
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        public = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+        raise unknown_name("features.function", name, public)
+    return fn
+
+
+def apply_feature_function(
+    fn: FeatureFunction | None, train: pd.DataFrame, test: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the project's feature function and check that train and test still agree."""
+    if fn is None:
+        return train, test
+    new_train, new_test = fn(train.copy(), test.copy())
+    if len(new_train) != len(train) or len(new_test) != len(test):
+        raise KKError(
+            f"features function changed the row count (train {len(train)} -> {len(new_train)}, "
+            f"test {len(test)} -> {len(new_test)}); it must keep every row in order"
+        )
+    check_same_columns(new_train, new_test, where="after the features function")
+    return new_train, new_test
+
+
+def check_same_columns(train: pd.DataFrame, test: pd.DataFrame, *, where: str) -> None:
+    """Raise unless train and test have the same columns in the same order."""
+    if list(train.columns) == list(test.columns):
+        return
+    only_train = [c for c in train.columns if c not in test.columns]
+    only_test = [c for c in test.columns if c not in train.columns]
+    if only_train or only_test:
+        raise KKError(
+            f"train and test columns disagree {where}: only in train {only_train}, "
+            f"only in test {only_test}"
+        )
+    raise KKError(
+        f"train and test columns are in a different order {where}; models such as LightGBM "
+        "would silently mismatch them: return both frames with the same column order"
+    )
+
+
+# --- encoders ---------------------------------------------------------------------------
+
+
+class CountEncoder(TransformerMixin, BaseEstimator):
+    """Replace each category by how often it occurs in the fitted rows.
+
+    scikit-learn has no count/frequency encoder, hence this small one. Unseen and
+    missing categories get 0 (or their own count, if NaN was seen during fit).
+
+    Parameters
+    ----------
+    normalize : bool
+        Frequencies (count / n_rows) instead of counts.
+    """
+
+    def __init__(self, normalize: bool = False) -> None:
+        self.normalize = normalize
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> CountEncoder:
+        X = pd.DataFrame(X)
+        denominator = len(X) if self.normalize else 1
+        self.counts_ = {col: X[col].value_counts(dropna=False) / denominator for col in X.columns}
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "counts_")
+        X = pd.DataFrame(X)
+        out = {
+            col: X[col].map(self.counts_[col]).astype(float).fillna(0.0).to_numpy()
+            for col in self.feature_names_in_
+        }
+        return pd.DataFrame(out, index=X.index)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "counts_")
+        return np.asarray([f"{c}_count" for c in self.feature_names_in_], dtype=object)
+
+
+class _AppendFeatures(TransformerMixin, BaseEstimator):
+    """Base for steps that keep every column and append new numeric ones."""
+
+    prefix = "f"
+
+    def _numeric(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X.select_dtypes(include="number")
+
+    def _make(self, n_rows: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> _AppendFeatures:
+        numeric = self._numeric(pd.DataFrame(X))
+        if numeric.shape[1] == 0:
+            raise KKError(
+                f"{type(self).__name__} needs numeric columns; there are none at this step"
+            )
+        self.columns_ = list(numeric.columns)
+        self.prep_ = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        Z = self.prep_.fit_transform(numeric.to_numpy(dtype=float))
+        self.model_ = self._make(len(Z)).fit(Z)
+        return self
+
+    def _new_columns(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "model_")
+        X = pd.DataFrame(X)
+        Z = self.prep_.transform(X[self.columns_].to_numpy(dtype=float))
+        new = self._new_columns(Z)
+        names = [f"{self.prefix}_{i}" for i in range(new.shape[1])]
+        return pd.concat([X, pd.DataFrame(new, index=X.index, columns=names)], axis=1)
+
+    def set_output(self, *, transform: str | None = None) -> _AppendFeatures:
+        return self  # always returns a DataFrame
+
+
+class ClusterFeatures(_AppendFeatures):
+    """k-Means on the scaled numeric columns: appends the distance to each centre."""
+
+    prefix = "kmeans_dist"
+
+    def __init__(self, n_clusters: int = 8, random_state: int = 0) -> None:
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+
+    def _make(self, n_rows: int) -> KMeans:
+        return KMeans(
+            n_clusters=min(self.n_clusters, n_rows), n_init=10, random_state=self.random_state
+        )
+
+    def _new_columns(self, Z: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model_.transform(Z))
+
+
+class PCAFeatures(_AppendFeatures):
+    """PCA on the scaled numeric columns: appends the first ``n_components`` components."""
+
+    prefix = "pca"
+
+    def __init__(self, n_components: int = 5, random_state: int = 0) -> None:
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def _make(self, n_rows: int) -> PCA:
+        return PCA(n_components=self.n_components, random_state=self.random_state)
+
+    def _new_columns(self, Z: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model_.transform(Z))
+
+
+PACKAGE_STEPS: dict[str, type[BaseEstimator]] = {"kmeans": ClusterFeatures, "pca": PCAFeatures}
+
+
+# --- building the per-fold pipeline -----------------------------------------------------
+
+
+def _make_step(
+    step: StepConfig, registry: dict[str, type[BaseEstimator]], seed: int
+) -> BaseEstimator:
+    cls = registry.get(step.kind)
+    if cls is None:
+        raise unknown_name("feature step", step.kind, registry)
+    params = dict(step.params)
+    if "random_state" in cls().get_params() and "random_state" not in params:
+        params["random_state"] = seed
+    try:
+        return cls(**params)
+    except TypeError as err:
+        raise KKError(f"feature step '{step.kind}': bad parameters {params}: {err}") from None
+
+
+def _encoders(cfg: FeaturesConfig, *, task: str, seed: int) -> ColumnTransformer | None:
+    parts: list[tuple[str, Any, list[str]]] = []
+    if cfg.target_encode:
+        target_type = {"binary": "binary", "multiclass": "multiclass"}.get(task, "continuous")
+        # TargetEncoder cross-fits inside fit_transform, so even the fold's own training
+        # rows get encodings learned without their own target.
+        parts.append(
+            (
+                "target",
+                TargetEncoder(target_type=target_type, shuffle=True, random_state=seed),
+                list(cfg.target_encode),
+            )
+        )
+    if cfg.count_encode:
+        parts.append(("count", CountEncoder(), list(cfg.count_encode)))
+    if not parts:
+        return None
+    # Count-encoded columns are also kept as categoricals unless target-encoded.
+    return ColumnTransformer(parts, remainder="passthrough", verbose_feature_names_out=False)
+
+
+def make_preprocessor(family: Family) -> ColumnTransformer:
+    """Preprocessing for a model family, choosing columns by dtype at fit time."""
+    categorical = make_column_selector(dtype_include=_NON_NUMERIC)
+    numeric = make_column_selector(dtype_include="number")
+    if family in ("gbdt", "tree"):
+        # Trees split on ordinal codes fine and LightGBM/XGBoost and scikit-learn's trees
+        # route NaN themselves, so missing values are kept.
+        cat = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,
+            encoded_missing_value=-1,
+            dtype=np.float64,
+        )
+        return ColumnTransformer(
+            [("cat", cat, categorical), ("num", "passthrough", numeric)],
+            verbose_feature_names_out=False,
+        )
+    cat_pipe = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="__missing__"),
+        OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            min_frequency=5,
+            max_categories=30,
+            sparse_output=False,
+        ),
+    )
+    num_pipe = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+    return ColumnTransformer(
+        [("cat", cat_pipe, categorical), ("num", num_pipe, numeric)],
+        verbose_feature_names_out=False,
+    )
+
+
+class _AsString(TransformerMixin, BaseEstimator):
+    """Turn non-numeric columns into plain object strings (NaN kept) for the encoders."""
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> _AsString:
+        self.feature_names_in_ = np.asarray(pd.DataFrame(X).columns, dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        X = pd.DataFrame(X).copy()
+        for col in X.columns:
+            if not pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col]):
+                values = X[col].astype(object)
+                X[col] = values.where(values.notna(), np.nan).map(
+                    lambda v: v if v is np.nan else str(v)
+                )
+                X[col] = X[col].astype(object)
+        return X
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self.feature_names_in_
+
+    def set_output(self, *, transform: str | None = None) -> _AsString:
+        return self
+
+
+def build_feature_pipeline(
+    cfg: FeaturesConfig,
+    *,
+    family: Family,
+    task: str,
+    seed: int,
+    model_steps: list[StepConfig] | None = None,
+    project_steps: dict[str, type[BaseEstimator]] | None = None,
+) -> Pipeline:
+    """The fold-fitted feature pipeline for one model: project steps, encoders, prep, extras.
+
+    Everything here is fitted on a fold's training rows only.
+    """
+    registry = {**PACKAGE_STEPS, **(project_steps or {})}
+    steps: list[tuple[str, Any]] = []
+    extra: list[StepConfig] = [*cfg.steps, *(model_steps or [])]
+    own = [s for s in extra if s.kind not in PACKAGE_STEPS]
+    appended = [s for s in extra if s.kind in PACKAGE_STEPS]
+    for i, step in enumerate(own):
+        steps.append((f"{step.kind}_{i}", _make_step(step, registry, seed)))
+    steps.append(("as_string", _AsString()))
+    encoders = _encoders(cfg, task=task, seed=seed)
+    if encoders is not None:
+        steps.append(("encode", encoders))
+    steps.append(("prep", make_preprocessor(family)))
+    for i, step in enumerate(appended):
+        steps.append((f"{step.kind}_{i}", _make_step(step, registry, seed)))
+    pipe = Pipeline(steps)
+    pipe.set_output(transform="pandas")
+    return pipe

@@ -1,0 +1,255 @@
+"""Fold assignment: done once per project, saved with a content hash, read by everyone.
+
+The fold file ``data/folds.csv`` has the id column and one column per repeat
+(``fold_0``, ``fold_1``, ...) holding the validation fold of each row, or -1 for rows
+that are never validated (the first block of a time-series split). Its sha256 is the
+fold hash: runs record it, and runs made on different hashes are not comparable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    TimeSeriesSplit,
+)
+
+from kagglekit import atomic
+from kagglekit.config import CVConfig, ProjectConfig
+from kagglekit.errors import KKError
+from kagglekit.project import Project
+
+META_SUFFIX = ".json"
+
+
+def make_splitter(cv: CVConfig, *, repeat: int = 0) -> Any:
+    """The scikit-learn splitter for one repeat of ``cv`` (seed ``cv.seed + repeat``)."""
+    seed = cv.seed + repeat
+    if cv.kind == "kfold":
+        return KFold(cv.n_splits, shuffle=True, random_state=seed)
+    if cv.kind == "stratified":
+        return StratifiedKFold(cv.n_splits, shuffle=True, random_state=seed)
+    if cv.kind == "group":
+        return GroupKFold(cv.n_splits, shuffle=True, random_state=seed)
+    if cv.kind == "stratified_group":
+        return StratifiedGroupKFold(cv.n_splits, shuffle=True, random_state=seed)
+    return TimeSeriesSplit(cv.n_splits)
+
+
+def _stratify_labels(y: pd.Series, task: str) -> np.ndarray:
+    """Labels to stratify on; a regression target is cut into up to 10 quantile bins."""
+    if task == "regression":
+        n_bins = int(min(10, max(2, len(y) // 50)))
+        return pd.qcut(y.rank(method="first"), n_bins, labels=False).to_numpy()
+    return y.to_numpy()
+
+
+def assign_folds(
+    train: pd.DataFrame, cv: CVConfig, *, id_column: str, target_column: str, task: str
+) -> pd.DataFrame:
+    """Assign every train row a validation fold per repeat.
+
+    Returns a frame with ``id_column`` and ``fold_0 .. fold_{n_repeats-1}``.
+    """
+    n_rows = len(train)
+    if n_rows < cv.n_splits:
+        raise KKError(f"cv.n_splits={cv.n_splits} is more than the {n_rows} train rows; lower it")
+    groups = None
+    if cv.group_column:
+        if cv.group_column not in train.columns:
+            raise KKError(
+                f"cv.group_column '{cv.group_column}' is not a train column; fix it in config.toml"
+            )
+        groups = train[cv.group_column].to_numpy()
+    y = _stratify_labels(train[target_column], task)
+    if cv.kind in ("stratified", "stratified_group"):
+        smallest = int(pd.Series(y).value_counts().min())
+        if smallest < cv.n_splits:
+            raise KKError(
+                f"the rarest target class has {smallest} rows, fewer than cv.n_splits={cv.n_splits}; "
+                'lower cv.n_splits or use cv.kind = "kfold"'
+            )
+    order = np.arange(n_rows)
+    if cv.kind == "timeseries" and cv.order_column:
+        if cv.order_column not in train.columns:
+            raise KKError(f"cv.order_column '{cv.order_column}' is not a train column; fix it")
+        order = np.argsort(train[cv.order_column].to_numpy(), kind="stable")
+    out = pd.DataFrame({id_column: train[id_column].to_numpy()})
+    for repeat in range(cv.n_repeats):
+        fold_of = np.full(n_rows, -1, dtype=np.int64)
+        splitter = make_splitter(cv, repeat=repeat)
+        X_dummy = np.zeros((n_rows, 1))
+        splits = splitter.split(X_dummy[order], y[order], None if groups is None else groups[order])
+        for fold, (_, valid_pos) in enumerate(splits):
+            fold_of[order[valid_pos]] = fold
+        out[f"fold_{repeat}"] = fold_of
+    return out
+
+
+@dataclass(frozen=True)
+class Split:
+    """One (repeat, fold) split: positional row indices into train."""
+
+    repeat: int
+    fold: int
+    train_idx: np.ndarray
+    valid_idx: np.ndarray
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Saved fold assignment: ``assignment`` has shape (n_repeats, n_rows)."""
+
+    assignment: np.ndarray
+    hash: str
+    kind: str
+    n_splits: int
+
+    @property
+    def n_repeats(self) -> int:
+        return int(self.assignment.shape[0])
+
+    def splits(self) -> Iterator[Split]:
+        """Yield every split, repeat by repeat, fold by fold."""
+        for repeat, fold_of in enumerate(self.assignment):
+            for fold in range(self.n_splits):
+                valid_idx = np.flatnonzero(fold_of == fold)
+                if self.kind == "timeseries":
+                    # Expanding window: train on everything before this block (fold < k).
+                    train_idx = np.flatnonzero(fold_of < fold)
+                else:
+                    train_idx = np.flatnonzero((fold_of != fold) & (fold_of >= 0))
+                yield Split(repeat, fold, train_idx, valid_idx)
+
+    def split(
+        self, X: Any = None, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """scikit-learn splitter protocol over the saved folds (all repeats)."""
+        for s in self.splits():
+            yield s.train_idx, s.valid_idx
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.n_splits * self.n_repeats
+
+    def validated_mask(self, repeat: int = 0) -> np.ndarray:
+        """Rows that get an out-of-fold prediction in ``repeat``."""
+        return np.asarray(self.assignment[repeat] >= 0)
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def save_folds(project: Project, frame: pd.DataFrame, cv: CVConfig) -> str:
+    """Write ``data/folds.csv`` and its metadata atomically; return the fold hash."""
+    payload = _frame_bytes(frame)
+    digest = hashlib.sha256(payload).hexdigest()
+    atomic.write_bytes(project.folds_path, payload)
+    meta = {
+        "hash": digest,
+        "cv": cv.model_dump(),
+        "n_rows": len(frame),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    atomic.write_json(project.folds_path.with_suffix(META_SUFFIX), meta)
+    return digest
+
+
+def folds_meta(project: Project) -> dict[str, Any] | None:
+    """The saved fold metadata, or None when folds were never assigned."""
+    path = project.folds_path.with_suffix(META_SUFFIX)
+    if not path.exists():
+        return None
+    return dict(json.loads(path.read_text()))
+
+
+def load_folds(project: Project, *, ids: pd.Series, id_column: str) -> Folds:
+    """Read the saved folds, check their hash and that they cover exactly ``ids`` in order."""
+    meta = folds_meta(project)
+    if meta is None or not project.folds_path.exists():
+        raise KKError(f"project '{project.name}' has no folds yet; run `kk folds {project.name}`")
+    digest = atomic.sha256_file(project.folds_path)
+    if digest != meta["hash"]:
+        raise KKError(
+            f"{project.folds_path} was changed after it was written (hash {digest[:12]} != "
+            f"{meta['hash'][:12]}); run `kk folds {project.name} --force` to assign folds again"
+        )
+    frame = pd.read_csv(project.folds_path)
+    if (
+        id_column not in frame.columns
+        or len(frame) != len(ids)
+        or not np.array_equal(frame[id_column].to_numpy(), ids.to_numpy())
+    ):
+        raise KKError(
+            f"{project.folds_path} does not match the train rows (ids differ); "
+            f"run `kk folds {project.name} --force`"
+        )
+    fold_cols = sorted(
+        (c for c in frame.columns if c.startswith("fold_")), key=lambda c: int(c[5:])
+    )
+    cv = meta["cv"]
+    return Folds(
+        assignment=frame[fold_cols].to_numpy(dtype=np.int64).T,
+        hash=digest,
+        kind=cv["kind"],
+        n_splits=int(cv["n_splits"]),
+    )
+
+
+@dataclass(frozen=True)
+class FoldAssignment:
+    """What ``kk folds`` did: the hash, whether it changed, and runs it made incomparable."""
+
+    hash: str
+    changed: bool
+    incomparable_runs: list[str]
+
+
+def assign_project_folds(
+    project: Project, cfg: ProjectConfig, *, force: bool = False
+) -> FoldAssignment:
+    """Assign and save a project's folds once.
+
+    Re-running with the same config and data gives the same hash and changes nothing.
+    Replacing folds that existing runs used is refused unless ``force``; then the result
+    names the runs that are no longer comparable with new ones.
+    """
+    from kagglekit.data import load_competition
+    from kagglekit.records import list_runs
+
+    comp = cfg.competition
+    frames = load_competition(project, cfg)
+    frame = assign_folds(
+        frames.train,
+        cfg.cv,
+        id_column=comp.id_column,
+        target_column=comp.target_column,
+        task=comp.task,
+    )
+    new_hash = hashlib.sha256(_frame_bytes(frame)).hexdigest()
+    meta = folds_meta(project)
+    old_hash = meta["hash"] if meta else None
+    if old_hash == new_hash and project.folds_path.exists():
+        return FoldAssignment(new_hash, changed=False, incomparable_runs=[])
+    users = [r.run_id for r in list_runs(project.runs_dir) if r.record.get("fold_hash") == old_hash]
+    if users and not force:
+        raise KKError(
+            f"{len(users)} run(s) used the current folds ({', '.join(users[:3])}); replacing them makes "
+            f"new runs incomparable with those: rerun with --force if you mean it"
+        )
+    save_folds(project, frame, cfg.cv)
+    return FoldAssignment(new_hash, changed=True, incomparable_runs=users)

@@ -1,0 +1,122 @@
+"""The model protocol every backend implements, and the backend registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from kagglekit.errors import KKError, unknown_name
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What the CV loop needs from a model, whatever its backend.
+
+    ``X`` is whatever the project's data is (a DataFrame, an image tensor, a list of
+    texts); ``y`` is the encoded target (class indices or values).
+    """
+
+    def fit(
+        self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: np.ndarray | None = None
+    ) -> Model:
+        """Fit on one fold's training rows; use the validation rows for early stopping."""
+        ...
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions in the task's prediction space (see ``kagglekit.metrics``)."""
+        ...
+
+    def learned(self) -> dict[str, Any]:
+        """What the fit learned worth recording: best iteration, feature importances, ..."""
+        ...
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything a backend needs to build a fresh model for one fold."""
+
+    task: str
+    n_classes: int
+    seed: int
+    params: dict[str, Any]
+    early_stopping_rounds: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+TABULAR_FAMILIES = ("gbdt", "tree", "linear")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend: its name, the tasks it serves and how to build it.
+
+    ``family`` says what ``build`` returns. Tabular families (``gbdt``, ``tree``,
+    ``linear``) return ``make_estimator(early_stopping) -> estimator``, which the CV loop
+    puts behind the family's feature preprocessing; any other family (``torch``, ...)
+    returns a ready ``Model``.
+    """
+
+    name: str
+    tasks: tuple[str, ...]
+    build: Callable[[BuildContext], Any]
+    known_params: Callable[[str], set[str]]
+    family: str = "gbdt"
+    strict_params: bool = True
+    install_hint: str = ""
+
+    @property
+    def is_tabular(self) -> bool:
+        return self.family in TABULAR_FAMILIES
+
+    def check_params(self, params: dict[str, Any], task: str) -> None:
+        """Reject misspelt parameter names before any fold is trained."""
+        known = self.known_params(task)
+        for key in params:
+            if key in known:
+                continue
+            if self.strict_params:
+                raise unknown_name(f"{self.name} parameter", key, known)
+            close = unknown_name(f"{self.name} parameter", key, known)
+            if "did you mean" in str(close):
+                raise close
+
+
+_REGISTRY: dict[str, Backend] = {}
+
+
+def register_backend(backend: Backend) -> Backend:
+    """Add a backend to the registry (projects and sub-packages may add their own)."""
+    _REGISTRY[backend.name] = backend
+    return backend
+
+
+def backend_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_backend(name: str, *, task: str | None = None) -> Backend:
+    """Look up a backend, checking that it serves ``task``."""
+    backend = _REGISTRY.get(name)
+    if backend is None:
+        raise unknown_name("model backend", name, _REGISTRY)
+    if task is not None and task not in backend.tasks:
+        raise KKError(
+            f"model backend '{name}' does not serve task '{task}' (it serves {', '.join(backend.tasks)}); "
+            "pick another backend for this model entry"
+        )
+    return backend
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional heavy dependency, or raise an install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise KKError(
+            f"'{module}' is not installed; install it with: pip install 'kagglekit[{extra}]'"
+        ) from None

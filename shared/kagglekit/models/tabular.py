@@ -1,0 +1,287 @@
+"""Tabular backends: LightGBM, XGBoost and scikit-learn estimators behind one adapter.
+
+A ``TabularModel`` is a fold-fitted feature pipeline (``kagglekit.features``) followed
+by an estimator. Gradient-boosted trees stop early on the fold's validation rows.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from kagglekit.models.base import Backend, BuildContext, register_backend, require
+
+CLASSIFICATION = ("binary", "multiclass")
+REGRESSION = ("regression",)
+ALL_TASKS = CLASSIFICATION + REGRESSION
+
+# Boosters get many rounds and rely on early stopping; without a validation set
+# (a final fit on all rows) they use the configured n_estimators.
+_DEFAULT_ROUNDS = 2000
+
+
+class TabularModel:
+    """Feature pipeline + estimator, fitted together on one fold.
+
+    Parameters
+    ----------
+    features : sklearn Pipeline
+        Unfitted fold steps and preprocessing; fitted on the fold's training rows only.
+    make_estimator : callable
+        ``make_estimator(early_stopping)`` returns a fresh unfitted estimator.
+    kind : {"lightgbm", "xgboost", "sklearn"}
+        How to pass the validation set for early stopping.
+    task : str
+        ``binary``, ``multiclass`` or ``regression``.
+    early_stopping_rounds : int
+        Rounds without improvement before a booster stops (0 disables early stopping).
+    """
+
+    def __init__(
+        self,
+        features: Any,
+        make_estimator: Callable[[bool], Any],
+        *,
+        kind: str,
+        task: str,
+        early_stopping_rounds: int,
+    ) -> None:
+        self.features = features
+        self.make_estimator = make_estimator
+        self.kind = kind
+        self.task = task
+        self.early_stopping_rounds = early_stopping_rounds
+
+    def fit(
+        self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: np.ndarray | None = None
+    ) -> TabularModel:
+        Xt = self.features.fit_transform(X, y)
+        self.columns_ = list(Xt.columns)
+        use_es = (
+            self.kind in ("lightgbm", "xgboost")
+            and self.early_stopping_rounds > 0
+            and X_valid is not None
+        )
+        self.estimator_ = self.make_estimator(use_es)
+        if not use_es:
+            self.estimator_.fit(Xt, y)
+            return self
+        Xv = self.features.transform(X_valid)
+        if self.kind == "lightgbm":
+            lgb = require("lightgbm", "tabular")
+            stop = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+            # LightGBM 4.7 renamed eval_set to eval_X/eval_y; older releases only know eval_set.
+            if "eval_X" in inspect.signature(self.estimator_.fit).parameters:
+                self.estimator_.fit(Xt, y, eval_X=(Xv,), eval_y=(y_valid,), callbacks=stop)
+            else:
+                self.estimator_.fit(Xt, y, eval_set=[(Xv, y_valid)], callbacks=stop)
+        else:
+            self.estimator_.fit(Xt, y, eval_set=[(Xv, y_valid)], verbose=False)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        Xt = self.features.transform(X)
+        if self.task == "regression":
+            return np.asarray(self.estimator_.predict(Xt), dtype=np.float64)
+        proba = np.asarray(self.estimator_.predict_proba(Xt), dtype=np.float64)
+        return proba[:, 1] if self.task == "binary" else proba
+
+    def learned(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_features": len(self.columns_)}
+        best = getattr(self.estimator_, "best_iteration_", None)
+        if best is None:
+            best = getattr(self.estimator_, "best_iteration", None)
+        if best is not None:
+            out["best_iteration"] = int(best)
+        importances = getattr(self.estimator_, "feature_importances_", None)
+        if importances is None and hasattr(self.estimator_, "coef_"):
+            coef = np.atleast_2d(self.estimator_.coef_)
+            importances = np.abs(coef).mean(axis=0)
+        if importances is not None and len(importances) == len(self.columns_):
+            out["feature_importance"] = {
+                c: float(v) for c, v in zip(self.columns_, importances, strict=True)
+            }
+        return out
+
+
+def _accepts(cls: Any, name: str) -> bool:
+    return name in inspect.signature(cls).parameters
+
+
+def _register_sklearn(
+    name: str,
+    classes: dict[str, Callable[[], type[BaseEstimator]]],
+    *,
+    prep: str,
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """Register a scikit-learn estimator; ``classes`` maps task -> a loader of its class."""
+
+    def build(ctx: BuildContext) -> Any:
+        cls = classes[ctx.task]()
+        params = {**(defaults or {}), **ctx.params}
+        if _accepts(cls, "random_state") and "random_state" not in params:
+            params["random_state"] = ctx.seed
+        if name == "svm" and ctx.task != "regression":
+            params.setdefault("probability", True)
+        return lambda _es: cls(**params)
+
+    def known(task: str) -> set[str]:
+        cls = (classes.get(task) or next(iter(classes.values())))()
+        return set(cls().get_params())
+
+    register_backend(
+        Backend(
+            name=name,
+            tasks=tuple(t for t in ALL_TASKS if t in classes),
+            build=build,
+            known_params=known,
+            family=prep,
+        )
+    )
+
+
+def _sk(module: str, attr: str) -> Callable[[], type[BaseEstimator]]:
+    def load() -> type[BaseEstimator]:
+        import importlib
+
+        return getattr(importlib.import_module(f"sklearn.{module}"), attr)
+
+    return load
+
+
+_register_sklearn(
+    "logistic_regression",
+    {t: _sk("linear_model", "LogisticRegression") for t in CLASSIFICATION},
+    prep="linear",
+    defaults={"max_iter": 5000},
+)
+_register_sklearn(
+    "linear_regression", {"regression": _sk("linear_model", "LinearRegression")}, prep="linear"
+)
+_register_sklearn("ridge", {"regression": _sk("linear_model", "Ridge")}, prep="linear")
+_register_sklearn(
+    "decision_tree",
+    {
+        **{t: _sk("tree", "DecisionTreeClassifier") for t in CLASSIFICATION},
+        "regression": _sk("tree", "DecisionTreeRegressor"),
+    },
+    prep="tree",
+)
+_register_sklearn(
+    "random_forest",
+    {
+        **{t: _sk("ensemble", "RandomForestClassifier") for t in CLASSIFICATION},
+        "regression": _sk("ensemble", "RandomForestRegressor"),
+    },
+    prep="tree",
+    defaults={"n_estimators": 500, "n_jobs": -1},
+)
+_register_sklearn(
+    "extra_trees",
+    {
+        **{t: _sk("ensemble", "ExtraTreesClassifier") for t in CLASSIFICATION},
+        "regression": _sk("ensemble", "ExtraTreesRegressor"),
+    },
+    prep="tree",
+    defaults={"n_estimators": 500, "n_jobs": -1},
+)
+_register_sklearn(
+    "svm",
+    {**{t: _sk("svm", "SVC") for t in CLASSIFICATION}, "regression": _sk("svm", "SVR")},
+    prep="linear",
+)
+_register_sklearn(
+    "knn",
+    {
+        **{t: _sk("neighbors", "KNeighborsClassifier") for t in CLASSIFICATION},
+        "regression": _sk("neighbors", "KNeighborsRegressor"),
+    },
+    prep="linear",
+)
+
+
+def _build_lightgbm(ctx: BuildContext) -> Callable[[bool], Any]:
+    lgb = require("lightgbm", "tabular")
+    cls = lgb.LGBMRegressor if ctx.task == "regression" else lgb.LGBMClassifier
+    params: dict[str, Any] = {
+        "n_estimators": _DEFAULT_ROUNDS,
+        "learning_rate": 0.05,
+        "random_state": ctx.seed,
+        "verbose": -1,
+        # Same result on every run and thread count: byte-identical OOF predictions.
+        "deterministic": True,
+        "force_row_wise": True,
+        **ctx.params,
+    }
+    return lambda _es: cls(**params)
+
+
+def _build_xgboost(ctx: BuildContext) -> Callable[[bool], Any]:
+    xgb = require("xgboost", "tabular")
+    cls = xgb.XGBRegressor if ctx.task == "regression" else xgb.XGBClassifier
+    params: dict[str, Any] = {
+        "n_estimators": _DEFAULT_ROUNDS,
+        "learning_rate": 0.05,
+        "tree_method": "hist",
+        "random_state": ctx.seed,
+        **ctx.params,
+    }
+
+    def make(use_es: bool) -> Any:
+        extra = {"early_stopping_rounds": ctx.early_stopping_rounds} if use_es else {}
+        return cls(**params, **extra)
+
+    return make
+
+
+def _gbdt_known(module: str, attr: str) -> Callable[[str], set[str]]:
+    def known(task: str) -> set[str]:
+        mod = require(module, "tabular")
+        return set(getattr(mod, attr)().get_params())
+
+    return known
+
+
+register_backend(
+    Backend(
+        name="lightgbm",
+        tasks=ALL_TASKS,
+        build=_build_lightgbm,
+        known_params=_gbdt_known("lightgbm", "LGBMModel"),
+        family="gbdt",
+        strict_params=False,  # LightGBM takes native parameter names and aliases too
+    )
+)
+register_backend(
+    Backend(
+        name="xgboost",
+        tasks=ALL_TASKS,
+        build=_build_xgboost,
+        known_params=_gbdt_known("xgboost", "XGBModel"),
+        family="gbdt",
+        strict_params=False,
+    )
+)
+
+KIND_OF_BACKEND = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
+
+
+def make_tabular_model(
+    backend: Backend,
+    ctx: BuildContext,
+    features: Any,
+) -> TabularModel:
+    """A fresh ``TabularModel`` for one fold."""
+    make_estimator = backend.build(ctx)
+    return TabularModel(
+        features,
+        make_estimator,
+        kind=KIND_OF_BACKEND.get(backend.name, "sklearn"),
+        task=ctx.task,
+        early_stopping_rounds=ctx.early_stopping_rounds,
+    )

@@ -1,0 +1,206 @@
+"""Run records: ``projects/<name>/runs/<run_id>/``, enough to reproduce and audit a run.
+
+``record.json`` holds the resolved config, git commit and dirty flag, package versions,
+seeds, fold hash, per-fold scores, timings and a status that is RUNNING until the run
+ends COMPLETE or FAILED. A RUNNING record whose process is gone reads as ABANDONED.
+Arrays are ``.npy`` (byte-exact), written atomically like everything else.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kagglekit import atomic
+from kagglekit.errors import KKError, unknown_name
+
+RECORD = "record.json"
+_PACKAGES = (
+    "kagglekit",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost",
+    "optuna",
+    "torch",
+)
+
+
+def new_run_id(model: str) -> str:
+    """``20261129-142501-lightgbm-3f9a``: sortable by time, unique across processes."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{model}-{secrets.token_hex(2)}"
+
+
+def git_state(cwd: Path) -> dict[str, Any]:
+    """Commit and dirty flag of the repository holding ``cwd`` (None outside git)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+        return {"commit": commit, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Run:
+    """One run folder and its record."""
+
+    folder: Path
+    record: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.record["run_id"])
+
+    @property
+    def status(self) -> str:
+        """COMPLETE, FAILED, RUNNING, or ABANDONED for a RUNNING run whose process died."""
+        status = str(self.record.get("status"))
+        if status == "RUNNING":
+            same_host = self.record.get("host") == socket.gethostname()
+            pid = self.record.get("pid")
+            if same_host and isinstance(pid, int) and not _pid_alive(pid):
+                return "ABANDONED"
+        return status
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def save(self) -> None:
+        atomic.write_json(self.folder / RECORD, self.record)
+
+    def update(self, **fields: Any) -> None:
+        self.record.update(fields)
+        self.save()
+
+    def save_array(self, name: str, array: np.ndarray) -> None:
+        """Save ``array`` as ``<name>.npy`` atomically and note it in the record's files."""
+        buf = io.BytesIO()
+        np.save(buf, array, allow_pickle=False)
+        atomic.write_bytes(self.folder / f"{name}.npy", buf.getvalue())
+        self.record.setdefault("files", {})[name] = f"{name}.npy"
+
+    def load_array(self, name: str) -> np.ndarray:
+        path = self.folder / f"{name}.npy"
+        if not path.exists():
+            raise KKError(f"run {self.run_id} has no {name}.npy (status {self.status})")
+        return np.load(path, allow_pickle=False)
+
+    def finish(self, status: str, **fields: Any) -> None:
+        started = datetime.fromisoformat(self.record["started_at"])
+        self.update(
+            status=status,
+            ended_at=_now(),
+            wall_seconds=round((datetime.now(UTC) - started).total_seconds(), 3),
+            **fields,
+        )
+
+
+def start_run(runs_dir: Path, *, model: str, repo_dir: Path, **fields: Any) -> Run:
+    """Create a run folder with a RUNNING record."""
+    run_id = new_run_id(model)
+    folder = runs_dir / run_id
+    folder.mkdir(parents=True, exist_ok=False)
+    record = {
+        "run_id": run_id,
+        "model": model,
+        "status": "RUNNING",
+        "started_at": _now(),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "git": git_state(repo_dir),
+        "versions": package_versions(),
+        **fields,
+    }
+    run = Run(folder, record)
+    run.save()
+    return run
+
+
+def load_run(folder: Path) -> Run:
+    path = folder / RECORD
+    try:
+        return Run(folder, json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError) as err:
+        raise KKError(
+            f"run record {path} cannot be read ({err}); the run folder is damaged"
+        ) from None
+
+
+def list_runs(runs_dir: Path) -> list[Run]:
+    """Every readable run under ``runs_dir``, oldest first (damaged folders are skipped)."""
+    if not runs_dir.is_dir():
+        return []
+    runs = []
+    for folder in sorted(runs_dir.iterdir()):
+        if (folder / RECORD).is_file():
+            try:
+                runs.append(load_run(folder))
+            except KKError:
+                continue
+    return runs
+
+
+def find_run(runs_dir: Path, run_id: str) -> Run:
+    """The run called ``run_id`` (a unique prefix is enough)."""
+    runs = {r.run_id: r for r in list_runs(runs_dir)}
+    if run_id in runs:
+        return runs[run_id]
+    matches = [r for rid, r in runs.items() if rid.startswith(run_id)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise KKError(f"run id '{run_id}' matches {len(matches)} runs; give more of it")
+    raise unknown_name("run", run_id, runs)

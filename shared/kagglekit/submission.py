@@ -1,0 +1,198 @@
+"""Submission files: built from test predictions, validated against the sample, scored.
+
+Validation names exactly what is wrong, so a bad file is caught here rather than by
+Kaggle's upload (which spends one of the day's submissions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kagglekit.config import CompetitionConfig
+from kagglekit.errors import KKError
+from kagglekit.metrics import get_metric, to_labels
+
+
+def build_submission(
+    ids: pd.Series,
+    test_pred: np.ndarray,
+    comp: CompetitionConfig,
+    *,
+    classes: Sequence[Any] | None,
+    sample: pd.DataFrame,
+) -> pd.DataFrame:
+    """A submission frame in the sample submission's column layout and id order.
+
+    ``test_pred`` is in the task's prediction space; ``classes`` maps encoded class
+    indices back to the competition's labels.
+    """
+    columns = list(sample.columns)
+    if comp.task == "regression" or comp.submission_format == "values":
+        body = pd.DataFrame({columns[1]: np.asarray(test_pred, dtype=float)})
+    elif comp.submission_format == "labels":
+        labels = to_labels(np.asarray(test_pred), threshold=comp.threshold)
+        if classes is None:
+            raise KKError("a labels submission needs the class list; the run record has none")
+        body = pd.DataFrame({columns[1]: np.asarray(classes, dtype=object)[labels]})
+    elif test_pred.ndim == 1:
+        body = pd.DataFrame({columns[1]: test_pred})
+    else:
+        names = [str(c) for c in (classes or range(test_pred.shape[1]))]
+        prob_cols = columns[1:]
+        if sorted(prob_cols) != sorted(names) and len(prob_cols) == len(names):
+            # Column names differ from the labels (e.g. Class_1..Class_9): keep order.
+            mapping = dict(zip(names, prob_cols, strict=True))
+        else:
+            mapping = {n: n for n in names}
+        body = pd.DataFrame({mapping[n]: test_pred[:, i] for i, n in enumerate(names)})[prob_cols]
+    body.insert(0, columns[0], ids.to_numpy())
+    order = pd.Index(body[columns[0]]).get_indexer(sample[columns[0]])
+    if (order >= 0).all() and len(order) == len(body):
+        body = body.iloc[order].reset_index(drop=True)
+    if body[columns[1]].dtype == object:
+        body[columns[1]] = body[columns[1]].infer_objects()
+    return body
+
+
+def _examples(values: Any, n: int = 3) -> str:
+    items = list(values)[:n]
+    more = "" if len(list(values)) <= n else ", ..."
+    return ", ".join(map(repr, items)) + more
+
+
+def submission_problems(
+    sub: pd.DataFrame,
+    sample: pd.DataFrame,
+    comp: CompetitionConfig,
+    *,
+    allowed_labels: Sequence[Any] | None = None,
+) -> list[str]:
+    """Everything wrong with ``sub`` compared with the sample submission (empty if valid)."""
+    problems: list[str] = []
+    expected = list(sample.columns)
+    if list(sub.columns) != expected:
+        if set(sub.columns) == set(expected):
+            problems.append(
+                f"columns are in the wrong order: {list(sub.columns)}, expected {expected}"
+            )
+        else:
+            problems.append(f"columns are {list(sub.columns)}, expected {expected}")
+        return problems
+    id_col = expected[0]
+    if len(sub) != len(sample):
+        problems.append(f"{len(sub)} rows, expected {len(sample)}")
+    dupes = sub[id_col][sub[id_col].duplicated()]
+    if len(dupes):
+        problems.append(f"{len(dupes)} duplicated id(s): {_examples(dupes.unique())}")
+    sub_ids, sample_ids = set(sub[id_col]), set(sample[id_col])
+    missing, extra = sample_ids - sub_ids, sub_ids - sample_ids
+    if missing:
+        problems.append(f"{len(missing)} id(s) missing: {_examples(sorted(missing, key=str))}")
+    if extra:
+        problems.append(
+            f"{len(extra)} id(s) not in the test set: {_examples(sorted(extra, key=str))}"
+        )
+    for col in expected[1:]:
+        values = sub[col]
+        if values.isna().any():
+            rows = sub.loc[values.isna(), id_col]
+            problems.append(
+                f"column '{col}' has {int(values.isna().sum())} NaN value(s) (ids {_examples(rows)})"
+            )
+            continue
+        if comp.submission_format == "labels":
+            if allowed_labels is not None:
+                allowed = {str(v) for v in allowed_labels}
+                bad = values[~values.astype(str).isin(allowed)]
+                if len(bad):
+                    problems.append(
+                        f"column '{col}' has {len(bad)} value(s) that are not labels "
+                        f"({_examples(bad.unique())}); expected one of {sorted(allowed)}"
+                    )
+            continue
+        if not pd.api.types.is_numeric_dtype(values):
+            problems.append(
+                f"column '{col}' is not numeric (dtype {values.dtype}); expected numbers"
+            )
+            continue
+        arr = values.to_numpy(dtype=float)
+        if not np.isfinite(arr).all():
+            problems.append(f"column '{col}' has {int((~np.isfinite(arr)).sum())} inf value(s)")
+        elif comp.submission_format == "probabilities" and ((arr < 0) | (arr > 1)).any():
+            problems.append(
+                f"column '{col}' has {int(((arr < 0) | (arr > 1)).sum())} value(s) outside [0, 1]; "
+                "probabilities expected (was a label or logit written?)"
+            )
+    return problems
+
+
+def validate_submission(
+    sub: pd.DataFrame,
+    sample: pd.DataFrame,
+    comp: CompetitionConfig,
+    *,
+    allowed_labels: Sequence[Any] | None = None,
+) -> None:
+    """Raise a one-line ``KKError`` naming every problem, or return if ``sub`` is valid."""
+    problems = submission_problems(sub, sample, comp, allowed_labels=allowed_labels)
+    if problems:
+        raise KKError("invalid submission: " + "; ".join(problems))
+
+
+def read_submission(path: Any) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise KKError(f"submission file {path} does not exist") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise KKError(f"submission file {path} is not a readable CSV: {err}") from None
+
+
+def score_submission(
+    sub: pd.DataFrame,
+    solution: pd.DataFrame,
+    comp: CompetitionConfig,
+    *,
+    classes: Sequence[Any],
+) -> dict[str, float]:
+    """Score a submission against a solution file: ``{"all": s}`` plus Public/Private if given.
+
+    The solution has the id column, the target column and optionally Kaggle's ``Usage``
+    column (``Public``/``Private``).
+    """
+    id_col, target = comp.id_column, comp.target_column
+    metric = get_metric(comp.metric)
+    merged = solution.merge(
+        sub, on=id_col, how="left", suffixes=("_true", ""), validate="one_to_one"
+    )
+    pred_cols = [c for c in sub.columns if c != id_col]
+    if merged[pred_cols].isna().any().any():
+        raise KKError(
+            "the submission lacks predictions for some solution ids; validate it with kk submit --dry-run"
+        )
+    truth_col = f"{target}_true" if target in pred_cols else target
+    if comp.task == "regression":
+        y_true = merged[truth_col].to_numpy(dtype=float)
+        pred: np.ndarray = merged[pred_cols[0]].to_numpy(dtype=float)
+    else:
+        index = {str(c): i for i, c in enumerate(classes)}
+        y_true = merged[truth_col].astype(str).map(index).to_numpy()
+        if comp.submission_format == "labels":
+            pred = merged[pred_cols[0]].astype(str).map(index).to_numpy()
+            if metric.needs == "probabilities" and len(classes) > 2:
+                pred = np.eye(len(classes))[pred]
+        elif len(pred_cols) == 1:
+            pred = merged[pred_cols[0]].to_numpy(dtype=float)
+        else:
+            pred = merged[pred_cols].to_numpy(dtype=float)
+    scores = {"all": metric(y_true, pred, threshold=comp.threshold)}
+    if "Usage" in merged.columns:
+        for usage in ("Public", "Private"):
+            mask = (merged["Usage"] == usage).to_numpy()
+            if mask.any():
+                scores[usage.lower()] = metric(y_true[mask], pred[mask], threshold=comp.threshold)
+    return scores
