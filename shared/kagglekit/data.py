@@ -291,11 +291,14 @@ def make_competition(
     test_size: float = 0.3,
     seed: int = 0,
     public_fraction: float = 0.5,
+    submission_format: str = "labels",
 ) -> dict[str, Any]:
     """Turn any CSV into a competition: train, test, sample submission and a solution.
 
     The solution has Kaggle's ``Usage`` column (``Public``/``Private``) so ``kk score``
-    can show both leaderboards. Classification splits are stratified.
+    can show both leaderboards. Classification splits are stratified. With
+    ``submission_format="probabilities"`` a multiclass sample submission has one column
+    per class (named after the labels), as Kaggle's multiclass competitions do.
     """
     from sklearn.model_selection import train_test_split
 
@@ -325,7 +328,16 @@ def make_competition(
     train, test = train.sort_values(id_column), test.sort_values(id_column)
     features = [c for c in frame.columns if c != target]
     fill = train[target].mode().iloc[0] if task != "regression" else float(train[target].mean())
+    if submission_format not in ("labels", "probabilities"):
+        raise KKError(f"--format '{submission_format}' is not known; use labels or probabilities")
     sample = pd.DataFrame({id_column: test[id_column].to_numpy(), target: fill})
+    if submission_format == "probabilities" and task == "multiclass":
+        classes = sorted(train[target].unique().tolist())
+        sample = pd.DataFrame({id_column: test[id_column].to_numpy()})
+        for label in classes:
+            sample[str(label)] = 1.0 / len(classes)
+    elif submission_format == "probabilities":
+        sample[target] = float((train[target] == sorted(train[target].unique())[-1]).mean())
     rng = np.random.default_rng(seed)
     usage = np.where(rng.random(len(test)) < public_fraction, "Public", "Private")
     solution = pd.DataFrame(

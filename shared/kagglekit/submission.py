@@ -43,7 +43,13 @@ def build_submission(
     else:
         names = [str(c) for c in (classes or range(test_pred.shape[1]))]
         prob_cols = columns[1:]
-        if sorted(prob_cols) != sorted(names) and len(prob_cols) == len(names):
+        if len(prob_cols) != len(names):
+            raise KKError(
+                f"the sample submission has {len(prob_cols)} prediction column(s) but a multiclass "
+                f"probabilities submission needs one per class ({len(names)}); "
+                'set competition.submission_format = "labels" or fix the sample submission'
+            )
+        if sorted(prob_cols) != sorted(names):
             # Column names differ from the labels (e.g. Class_1..Class_9): keep order.
             mapping = dict(zip(names, prob_cols, strict=True))
         else:

@@ -44,7 +44,11 @@ SetOpt = Annotated[
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        # Piped or captured output: wide enough that ids and paths are never folded.
+        console = Console(stderr=stderr, highlight=False, width=200)
+    return console
 
 
 @app.callback()

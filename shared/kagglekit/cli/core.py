@@ -211,7 +211,9 @@ def runs(
     for rank, row in enumerate(rows, start=1):
         cv = "" if row["cv_mean"] is None else f"{row['cv_mean']:.5f} +- {row['cv_std']:.5f}"
         commit = (row["git_commit"] or "")[:8] + ("*" if row["git_dirty"] else "")
-        style = {"COMPLETE": "green", "FAILED": "red", "ABANDONED": "yellow"}.get(str(row["status"]), "")
+        style = {"COMPLETE": "green", "FAILED": "red", "ABANDONED": "yellow"}.get(
+            str(row["status"]), ""
+        )
         table.add_row(
             str(rank),
             row["run_id"],
@@ -338,11 +340,22 @@ def make_competition(
         float, typer.Option("--test-size", help="Fraction of rows held out as test.")
     ] = 0.3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the split.")] = 0,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Sample submission holds 'labels' or 'probabilities'.")
+    ] = "labels",
 ) -> None:
     """Turn any CSV into train.csv, test.csv, sample_submission.csv and solution.csv."""
     from kagglekit.data import make_competition as make
 
-    info = make(data, target=target, out=out, id_column=id_column, test_size=test_size, seed=seed)
+    info = make(
+        data,
+        target=target,
+        out=out,
+        id_column=id_column,
+        test_size=test_size,
+        seed=seed,
+        submission_format=fmt,
+    )
     _console().print(
         f"[green]competition written[/green] to {info['out']}: {info['n_train']} train rows, "
         f"{info['n_test']} test rows, task looks {info['task']}"
