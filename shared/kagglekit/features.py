@@ -14,6 +14,7 @@ Three layers, applied in this order:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -48,7 +49,10 @@ def load_project_module(path: Path) -> ModuleType | None:
     """Import a project's ``features.py`` by file path (None if the project has none)."""
     if not path.exists():
         return None
-    name = f"kk_project_{path.parent.name.replace('-', '_')}_features"
+    # The module name includes a digest of the resolved path: two projects with the same
+    # folder name (a test copy, say) must not share a cached module.
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    name = f"kk_project_{path.parent.name.replace('-', '_')}_features_{digest}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -303,11 +307,11 @@ class _AsString(TransformerMixin, BaseEstimator):
         X = pd.DataFrame(X).copy()
         for col in X.columns:
             if not pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col]):
+                # pandas string/bool/category dtypes and mixed objects become one object
+                # dtype of str values with NaN for missing, which every encoder accepts.
                 values = X[col].astype(object)
-                X[col] = values.where(values.notna(), np.nan).map(
-                    lambda v: v if v is np.nan else str(v)
-                )
-                X[col] = X[col].astype(object)
+                missing = values.isna()
+                X[col] = values.astype(str).where(~missing, np.nan).astype(object)
         return X
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
