@@ -243,9 +243,17 @@ def assign_project_folds(
     new_hash = hashlib.sha256(_frame_bytes(frame)).hexdigest()
     meta = folds_meta(project)
     old_hash = meta["hash"] if meta else None
-    if old_hash == new_hash and project.folds_path.exists():
+    on_disk = atomic.sha256_file(project.folds_path) if project.folds_path.exists() else None
+    if old_hash == new_hash and on_disk == new_hash:
         return FoldAssignment(new_hash, changed=False, incomparable_runs=[])
-    users = [r.run_id for r in list_runs(project.runs_dir) if r.record.get("fold_hash") == old_hash]
+    # Same hash but an edited file: rewriting restores the folds the runs used.
+    users = (
+        []
+        if old_hash == new_hash
+        else [
+            r.run_id for r in list_runs(project.runs_dir) if r.record.get("fold_hash") == old_hash
+        ]
+    )
     if users and not force:
         raise KKError(
             f"{len(users)} run(s) used the current folds ({', '.join(users[:3])}); replacing them makes "

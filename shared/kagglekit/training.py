@@ -25,7 +25,7 @@ from kagglekit.errors import KKError
 from kagglekit.metrics import Metric, get_metric
 from kagglekit.models import Model, get_backend
 from kagglekit.models.base import BuildContext
-from kagglekit.models.tabular import make_tabular_model
+from kagglekit.models.tabular import check_param_values, make_tabular_model
 from kagglekit.project import Project
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,7 @@ def prepare(project: Project, cfg: ProjectConfig) -> Prepared:
     folds = folds_mod.load_folds(
         project, ids=comp.train[comp_cfg.id_column], id_column=comp_cfg.id_column
     )
+    _check_cv_matches_folds(project, cfg)
     y, classes = encode_target(comp.train[comp_cfg.target_column], comp_cfg.task)
     module = feat.load_project_module(project.features_path)
     fn = feat.project_feature_function(module, cfg.features.function)
@@ -202,6 +203,18 @@ def prepare(project: Project, cfg: ProjectConfig) -> Prepared:
     )
 
 
+def _check_cv_matches_folds(project: Project, cfg: ProjectConfig) -> None:
+    """Refuse a config whose CV scheme is not the one the saved folds were made with."""
+    saved = (folds_mod.folds_meta(project) or {}).get("cv") or {}
+    wanted = cfg.cv.model_dump()
+    for key, old in saved.items():
+        if key in wanted and wanted[key] != old:
+            raise KKError(
+                f"cv.{key} = {wanted[key]!r} in the config but the saved folds use {old!r}; "
+                f"run `kk folds {project.name}` to assign folds for the new scheme"
+            )
+
+
 def model_factory(
     cfg: ProjectConfig, model_name: str, prepared: Prepared, params: dict[str, Any] | None = None
 ) -> Callable[[], Model]:
@@ -219,6 +232,8 @@ def model_factory(
         params=merged,
         early_stopping_rounds=entry.early_stopping_rounds,
     )
+    if backend.is_tabular:
+        check_param_values(backend, ctx)
 
     def make() -> Model:
         if not backend.is_tabular:

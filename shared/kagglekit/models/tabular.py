@@ -271,6 +271,33 @@ register_backend(
 KIND_OF_BACKEND = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 
 
+def check_param_values(backend: Backend, ctx: BuildContext) -> None:
+    """Reject parameter values of the wrong type before any fold runs.
+
+    Without this a typo such as ``learning_rate = "fast"`` surfaces as a library
+    traceback inside the first fold, after a run folder was created.
+    """
+    from kagglekit.errors import KKError
+
+    estimator = backend.build(ctx)(False)
+    defaults = type(estimator)().get_params()
+    for key, value in ctx.params.items():
+        default = defaults.get(key)
+        numeric = isinstance(default, int | float) and not isinstance(default, bool)
+        if numeric and isinstance(value, str):
+            raise KKError(
+                f"{backend.name} parameter '{key}' = {value!r} is not a number "
+                f"(default {default!r}); fix models.*.params in config.toml"
+            )
+    if hasattr(estimator, "_parameter_constraints"):
+        # scikit-learn's own declarative constraints (types and ranges).
+        try:
+            estimator._validate_params()
+        except (ValueError, TypeError) as err:
+            message = " ".join(str(err).split())
+            raise KKError(f"{backend.name} parameters are invalid: {message}") from None
+
+
 def make_tabular_model(
     backend: Backend,
     ctx: BuildContext,
