@@ -191,13 +191,15 @@ def _apply_override(data: dict[str, Any], path: list[str], value: Any, item: str
     for depth, part in enumerate(path[:-1]):
         child = node.get(part)
         if child is None:
-            # Free-form tables (model params) may gain keys; fixed tables may not.
-            if _is_free_form(path[: depth + 1]):
+            # Free-form tables (model params) may gain keys; so may schema tables left at
+            # their defaults (no [cv] in the file); unknown tables may not.
+            fields = _fields_at(tuple(path[:depth]))
+            if _is_free_form(path[: depth + 1]) or part in fields:
                 child = node[part] = {}
             else:
                 raise KKError(
                     f"--set '{item}': key '{'.'.join(path[: depth + 1])}' is not in the config;"
-                    f"{did_you_mean(part, node)}"
+                    f"{did_you_mean(part, [*node, *fields])}"
                 )
         if not isinstance(child, dict):
             raise KKError(f"--set '{item}': '{'.'.join(path[: depth + 1])}' is not a table")
