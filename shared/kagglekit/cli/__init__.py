@@ -99,3 +99,4 @@ def main() -> None:
 # Command modules register themselves on ``app`` when imported; each imports its heavy
 # dependencies inside the command bodies, so this stays cheap.
 from kagglekit.cli import core as _core  # noqa: E402,F401
+from kagglekit.cli import ensemble as _ensemble  # noqa: E402,F401

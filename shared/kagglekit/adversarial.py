@@ -1,0 +1,168 @@
+"""Adversarial validation: can a classifier tell train rows from test rows?
+
+The project's features (after its ``build_features``, with the id and dropped columns
+removed, as ``training.prepare`` gives them) of train and test are stacked, labelled 0
+and 1, and a LightGBM classifier is cross-validated on them with the package's CV loop.
+A CV AUC near 0.5 means train and test look alike, so the local CV should track the
+leaderboard; a high AUC means they drift, and the features the classifier leans on most
+are the ones that drift. Each feature also gets a plain two-sample statistic
+(Kolmogorov-Smirnov for numbers, total variation distance for categories).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kagglekit import training
+from kagglekit.config import CVConfig, FeaturesConfig, ProjectConfig
+from kagglekit.errors import KKError
+from kagglekit.features import build_feature_pipeline
+from kagglekit.folds import Folds, assign_folds
+from kagglekit.metrics import get_metric
+from kagglekit.models import get_backend
+from kagglekit.models.base import BuildContext
+from kagglekit.models.tabular import make_tabular_model
+from kagglekit.project import Project
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "n_estimators": 200,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 20,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "importance_type": "gain",
+}
+
+
+@dataclass
+class AdversarialResult:
+    """CV AUC of train-vs-test and a per-feature drift table (most drifting first)."""
+
+    fold_aucs: np.ndarray
+    table: pd.DataFrame  # feature, importance, share, statistic, test
+    n_train: int
+    n_test: int
+
+    @property
+    def auc(self) -> float:
+        return float(self.fold_aucs.mean())
+
+    @property
+    def auc_std(self) -> float:
+        return float(self.fold_aucs.std())
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "auc": self.auc,
+            "auc_std": self.auc_std,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "features": self.table.to_dict(orient="records"),
+        }
+
+
+def drift_statistic(train: pd.Series, test: pd.Series) -> tuple[float, str]:
+    """Two-sample distance of one column: KS statistic (numbers) or total variation (others)."""
+    if pd.api.types.is_numeric_dtype(train) and not pd.api.types.is_bool_dtype(train):
+        from scipy.stats import ks_2samp
+
+        a, b = train.dropna().to_numpy(), test.dropna().to_numpy()
+        if len(a) == 0 or len(b) == 0:
+            return float("nan"), "ks"
+        return float(ks_2samp(a, b).statistic), "ks"
+    p = train.astype(str).value_counts(normalize=True, dropna=False)
+    q = test.astype(str).value_counts(normalize=True, dropna=False)
+    both = p.index.union(q.index)
+    tv = 0.5 * (p.reindex(both, fill_value=0) - q.reindex(both, fill_value=0)).abs().sum()
+    return float(tv), "tv"
+
+
+def adversarial_validation(
+    X: pd.DataFrame,
+    X_test: pd.DataFrame,
+    *,
+    n_splits: int = 5,
+    seed: int = 0,
+    n_jobs: int = 1,
+    params: dict[str, Any] | None = None,
+) -> AdversarialResult:
+    """Cross-validated AUC of LightGBM telling ``X`` (train) rows from ``X_test`` rows.
+
+    Folds are stratified on the train/test label. The table ranks features by the
+    classifier's mean gain importance over folds, with each one's share of the total.
+    """
+    if list(X.columns) != list(X_test.columns):
+        raise KKError("train and test feature columns differ; fix build_features")
+    if len(X_test) < n_splits or len(X) < n_splits:
+        raise KKError(f"adversarial validation needs at least {n_splits} train and test rows")
+    both = pd.concat([X, X_test], ignore_index=True)
+    is_test = np.r_[np.zeros(len(X), dtype=np.int64), np.ones(len(X_test), dtype=np.int64)]
+    labels = pd.DataFrame({"row": np.arange(len(both)), "is_test": is_test})
+    cv = CVConfig(kind="stratified", n_splits=n_splits, seed=seed)
+    frame = assign_folds(labels, cv, id_column="row", target_column="is_test", task="binary")
+    folds = Folds(
+        assignment=frame[["fold_0"]].to_numpy(dtype=np.int64).T,
+        hash="adversarial",
+        kind="stratified",
+        n_splits=n_splits,
+    )
+    backend = get_backend("lightgbm", task="binary")
+    ctx = BuildContext(
+        task="binary",
+        n_classes=2,
+        seed=seed,
+        params={**DEFAULT_PARAMS, "n_jobs": n_jobs, **(params or {})},
+        # No early stopping: stopping on the scored fold would bias the AUC upwards,
+        # which is exactly the wrong direction for a check that should read 0.5.
+        early_stopping_rounds=0,
+    )
+
+    def make() -> Any:
+        features = build_feature_pipeline(FeaturesConfig(), family="gbdt", task="binary", seed=seed)
+        return make_tabular_model(backend, ctx, features)
+
+    result = training.cross_validate(both, is_test, folds, make, get_metric("roc_auc"))
+    tables = [f.learned.get("feature_importance") or {} for f in result.folds]
+    importance = pd.DataFrame(tables).fillna(0.0).mean().to_dict()
+    rows = []
+    total = sum(importance.values()) or 1.0
+    for col in X.columns:
+        stat, test_name = drift_statistic(X[col], X_test[col])
+        value = float(importance.get(str(col), 0.0))
+        rows.append(
+            {
+                "feature": str(col),
+                "importance": value,
+                "share": value / total,
+                "statistic": stat,
+                "test": test_name,
+            }
+        )
+    table = (
+        pd.DataFrame(rows, columns=["feature", "importance", "share", "statistic", "test"])
+        .sort_values(["importance", "statistic"], ascending=False)
+        .reset_index(drop=True)
+    )
+    log.info("adversarial AUC %.4f +- %.4f", result.mean, result.std)
+    return AdversarialResult(
+        fold_aucs=result.scores, table=table, n_train=len(X), n_test=len(X_test)
+    )
+
+
+def project_adversarial(
+    project: Project, cfg: ProjectConfig, *, n_splits: int = 5, n_jobs: int = 1
+) -> AdversarialResult:
+    """Adversarial validation on a project's features (``training.prepare``'s X and X_test)."""
+    prepared = training.prepare(project, cfg)
+    return adversarial_validation(
+        prepared.X, prepared.X_test, n_splits=n_splits, seed=cfg.cv.seed, n_jobs=n_jobs
+    )

@@ -1,0 +1,107 @@
+"""Ensembling commands: ensemble (hill climbing or stacking) and adversarial validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from kagglekit.cli import ProjectArg, _console, _project, app
+
+
+@app.command()
+def ensemble(
+    project: ProjectArg,
+    runs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--runs",
+            help="Run ids to combine (repeatable; default: every COMPLETE run on the current folds).",
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="hill (Caruana hill climbing) or stack (level-2 model).")
+    ] = "hill",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON line of results.")
+    ] = False,
+) -> None:
+    """Combine runs made on the same folds into a new run with its own OOF, CV and submission."""
+    from rich.table import Table
+
+    from kagglekit.ensembling import ensemble as make_ensemble
+    from kagglekit.records import find_run
+
+    proj = _project(project)
+    cfg = proj.config()
+    result = make_ensemble(proj, cfg, run_ids=runs, method=method)
+    console = _console(stderr=as_json)
+    record = result.run.record
+    kind = "weight" if method == "hill" else "level-2 coefficient"
+    table = Table(title=f"{proj.name} / ensemble-{method}: members", title_justify="left")
+    for col in ("run id", "model", f"CV {result.metric.name}", kind):
+        table.add_column(col, justify="right" if col != "run id" else "left")
+    member_cv = record.get("member_cv", {})
+    for rid in result.members:
+        model = find_run(proj.runs_dir, rid).record.get("model")
+        cv = member_cv.get(rid)
+        table.add_row(
+            rid, str(model), "" if cv is None else f"{cv:.5f}", f"{result.weights[rid]:.4f}"
+        )
+    console.print(table)
+    line = (
+        f"[bold]CV {result.metric.name}: {result.cv_mean:.5f} +- {result.cv_std:.5f}[/bold]  "
+        f"(OOF {record['oof_score']:.5f})"
+    )
+    if result.nested_scores is not None:
+        line += (
+            f"  nested CV {result.nested_scores.mean():.5f} "
+            "(weights chosen without the scored fold: the honest figure)"
+        )
+    console.print(line + f"  run {result.run.run_id}")
+    console.print(f"submission: {result.submission_path}")
+    if as_json:
+        print(json.dumps(result.summary()))
+
+
+@app.command()
+def adversarial(
+    project: ProjectArg,
+    top: Annotated[int, typer.Option("--top", help="How many features to list.")] = 15,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="LightGBM threads.")] = 2,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON line of results.")
+    ] = False,
+) -> None:
+    """Adversarial validation: CV AUC of a classifier telling train rows from test rows."""
+    from rich.table import Table
+
+    from kagglekit.adversarial import project_adversarial
+
+    proj = _project(project)
+    result = project_adversarial(proj, proj.config(), n_jobs=n_jobs)
+    console = _console(stderr=as_json)
+    table = Table(title=f"{proj.name}: features that tell train from test", title_justify="left")
+    for col in ("#", "feature", "importance (gain)", "share", "drift statistic"):
+        table.add_column(col, justify="left" if col == "feature" else "right")
+    for rank, row in enumerate(result.table.head(top).itertuples(), start=1):
+        table.add_row(
+            str(rank),
+            str(row.feature),
+            f"{row.importance:.1f}",
+            f"{row.share:.1%}",
+            f"{row.statistic:.3f} ({row.test})",
+        )
+    console.print(table)
+    verdict = (
+        "train and test look alike"
+        if result.auc < 0.6
+        else "train and test differ: check the top features"
+    )
+    console.print(
+        f"[bold]adversarial AUC {result.auc:.4f} +- {result.auc_std:.4f}[/bold] "
+        f"({result.n_train} train vs {result.n_test} test rows): {verdict}"
+    )
+    if as_json:
+        print(json.dumps(result.summary()))

@@ -1,0 +1,56 @@
+"""Adversarial validation: chance on a random split, high on a shifted one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kagglekit.adversarial import adversarial_validation, drift_statistic
+from kagglekit.testing import make_tiny_frame, make_tiny_project
+from typer.testing import CliRunner
+
+
+def _split(seed: int, n_rows: int = 400) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = make_tiny_frame(n_rows, seed=seed).drop(columns=["id", "target"])
+    is_test = np.random.default_rng(seed).random(n_rows) < 0.25
+    return frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
+
+
+def test_random_split_reads_near_chance() -> None:
+    train, test = _split(0)
+    result = adversarial_validation(train, test, n_jobs=1)
+    assert abs(result.auc - 0.5) < 0.12
+    assert set(result.table["feature"]) == {"x1", "x2", "colour"}
+
+
+def test_shifted_feature_is_found() -> None:
+    train, test = _split(1)
+    test = test.assign(x1=test["x1"] + 2.0)
+    result = adversarial_validation(train, test, n_jobs=1)
+    assert result.auc > 0.85
+    top = result.table.iloc[0]
+    assert top["feature"] == "x1" and top["share"] > 0.5 and top["statistic"] > 0.5
+
+
+def test_drift_statistic_for_categories() -> None:
+    same, _ = drift_statistic(pd.Series(["a", "b"] * 10), pd.Series(["b", "a"] * 5))
+    apart, kind = drift_statistic(pd.Series(["a"] * 10), pd.Series(["b"] * 10))
+    assert kind == "tv" and same == pytest.approx(0.0) and apart == pytest.approx(1.0)
+
+
+def test_kk_adversarial_on_a_project(projects_dir: Path) -> None:
+    from kagglekit.cli import app
+
+    paths = make_tiny_project(projects_dir, "adv", n_rows=300)
+    runner = CliRunner()
+    assert runner.invoke(app, ["fetch", "adv", "--from", str(paths["mirror"])]).exit_code == 0
+    assert runner.invoke(app, ["folds", "adv"]).exit_code == 0
+    out = runner.invoke(app, ["adversarial", "adv", "--n-jobs", "1", "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert 0.0 <= summary["auc"] <= 1.0
+    # The id column is dropped, as in training: an id would tell train from test trivially.
+    assert {f["feature"] for f in summary["features"]} == {"x1", "x2", "colour"}
