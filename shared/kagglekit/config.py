@@ -114,6 +114,10 @@ class FeaturesConfig(_Strict):
     target_encode: list[str] = []
     count_encode: list[str] = []
     steps: list[StepConfig] = []
+    # auto: per fold, dates -> year/month/day/dayofweek and categoricals with more than
+    # high_cardinality distinct values -> target + count encoding (features.AutoFeatures).
+    auto: bool = False
+    high_cardinality: int = Field(30, ge=2)
 
 
 class ModelConfig(_Strict):

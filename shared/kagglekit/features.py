@@ -149,6 +149,164 @@ class CountEncoder(TransformerMixin, BaseEstimator):
         return np.asarray([f"{c}_count" for c in self.feature_names_in_], dtype=object)
 
 
+_DATE_SHAPE = r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+_DATE_PARTS = {"year": "year", "month": "month", "day": "day", "dayofweek": "day_of_week"}
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _date_format(series: pd.Series, *, min_share: float = 0.95) -> str | None:
+    """The strftime format of a text column of dates ("mixed" if none fits), or None."""
+    values = series.dropna()
+    if values.empty:
+        return None
+    sample = values.astype(str).iloc[:1000]
+    if sample.str.match(_DATE_SHAPE).mean() < min_share:
+        return None
+    from pandas.tseries.api import guess_datetime_format
+
+    fmt = guess_datetime_format(sample.iloc[0]) or "mixed"
+    parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+    if parsed.notna().mean() < min_share:
+        fmt = "mixed"
+        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+    return fmt if parsed.notna().mean() >= min_share else None
+
+
+def _shuffled_target_encoder(target_type: str, seed: int) -> TargetEncoder:
+    """A ``TargetEncoder`` whose cross-fitting folds are shuffled with ``seed``."""
+    import sklearn
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.utils.fixes import parse_version
+
+    if parse_version(sklearn.__version__) < parse_version("1.9"):
+        return TargetEncoder(target_type=target_type, shuffle=True, random_state=seed)
+    # scikit-learn 1.9 deprecated shuffle/random_state in favour of a splitter.
+    splitter = KFold if target_type == "continuous" else StratifiedKFold
+    return TargetEncoder(target_type=target_type, cv=splitter(5, shuffle=True, random_state=seed))
+
+
+class AutoFeatures(TransformerMixin, BaseEstimator):
+    """Automatic handling of dates and high-cardinality categoricals, fitted per fold.
+
+    Which columns get which treatment is decided from the fold's training rows, so a
+    project needs no column lists:
+
+    - dates (a datetime column, or text such as ``2021-03-04`` or ``03/04/2021``) become
+      ``<col>_year``, ``_month``, ``_day`` and ``_dayofweek``; the column is dropped;
+    - categoricals with more than ``max_categories`` distinct values get a target
+      encoding, cross-fitted on the training rows (scikit-learn's ``TargetEncoder``, so a
+      row's encoding never saw its own target), plus a count encoding; the column is
+      dropped. Fewer distinct values are left to the model's own categorical handling.
+
+    Parameters
+    ----------
+    task : {"binary", "multiclass", "regression"}
+        Decides the target encoding's target type.
+    max_categories : int
+        Categoricals with more distinct values than this are high-cardinality.
+    exclude : sequence of str
+        Columns left alone (e.g. those already in ``features.target_encode``).
+    random_state : int
+        Seed of the target encoder's cross-fitting split.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: str = "binary",
+        max_categories: int = 30,
+        exclude: tuple[str, ...] = (),
+        random_state: int = 0,
+    ) -> None:
+        self.task = task
+        self.max_categories = max_categories
+        self.exclude = exclude
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> AutoFeatures:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        X = pd.DataFrame(X)
+        skip = set(self.exclude)
+        self.date_formats_: dict[str, str] = {}
+        for col in X.columns:
+            if col in skip:
+                continue
+            if pd.api.types.is_datetime64_any_dtype(X[col]):
+                self.date_formats_[col] = ""
+            elif not _is_numeric(X[col]) and not pd.api.types.is_bool_dtype(X[col]):
+                fmt = _date_format(X[col])
+                if fmt is not None:
+                    self.date_formats_[col] = fmt
+        self.high_cardinality_ = [
+            col
+            for col in X.columns
+            if col not in skip
+            and col not in self.date_formats_
+            and not _is_numeric(X[col])
+            and X[col].nunique(dropna=True) > self.max_categories
+        ]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.target_encoder_: TargetEncoder | None = None
+        self.count_encoder_: CountEncoder | None = None
+        encoded: np.ndarray | None = None
+        if self.high_cardinality_:
+            if y is None:
+                raise KKError("AutoFeatures needs the target to encode high-cardinality columns")
+            target_type = {"binary": "binary", "multiclass": "multiclass"}.get(
+                self.task, "continuous"
+            )
+            self.target_encoder_ = _shuffled_target_encoder(target_type, self.random_state)
+            # fit_transform cross-fits: each training row is encoded without its own target.
+            encoded = self.target_encoder_.fit_transform(self._categories(X), y)
+            self.count_encoder_ = CountEncoder().fit(self._categories(X))
+        return self._assemble(X, encoded)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "date_formats_")
+        X = pd.DataFrame(X)
+        encoded = None
+        if self.target_encoder_ is not None:
+            encoded = self.target_encoder_.transform(self._categories(X))
+        return self._assemble(X, encoded)
+
+    def _categories(self, X: pd.DataFrame) -> pd.DataFrame:
+        cats = X[self.high_cardinality_].astype(object)
+        return cats.where(cats.notna(), "__missing__").astype(str)
+
+    def _assemble(self, X: pd.DataFrame, encoded: np.ndarray | None) -> pd.DataFrame:
+        new: dict[str, Any] = {}
+        for col, fmt in self.date_formats_.items():
+            if fmt:
+                when = pd.to_datetime(X[col], format=fmt, errors="coerce")
+            else:
+                when = pd.to_datetime(X[col], errors="coerce")
+            for part, attr in _DATE_PARTS.items():
+                new[f"{col}_{part}"] = getattr(when.dt, attr).astype(float).to_numpy()
+        if encoded is not None and self.count_encoder_ is not None:
+            per_col = encoded.shape[1] // len(self.high_cardinality_)
+            for i, col in enumerate(self.high_cardinality_):
+                for k in range(per_col):
+                    suffix = "_te" if per_col == 1 else f"_te{k}"
+                    new[f"{col}{suffix}"] = encoded[:, i * per_col + k]
+            counts = self.count_encoder_.transform(self._categories(X))
+            for col in self.high_cardinality_:
+                new[f"{col}_count"] = counts[col].to_numpy()
+        kept = X.drop(columns=[*self.date_formats_, *self.high_cardinality_])
+        return pd.concat([kept, pd.DataFrame(new, index=X.index)], axis=1)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        raise NotImplementedError("AutoFeatures always returns a DataFrame with its names")
+
+    def set_output(self, *, transform: str | None = None) -> AutoFeatures:
+        return self  # always returns a DataFrame
+
+
 class _AppendFeatures(TransformerMixin, BaseEstimator):
     """Base for steps that keep every column and append new numeric ones."""
 
@@ -341,6 +499,12 @@ def build_feature_pipeline(
     appended = [s for s in extra if s.kind in PACKAGE_STEPS]
     for i, step in enumerate(own):
         steps.append((f"{step.kind}_{i}", _make_step(step, registry, seed)))
+    if cfg.auto:
+        exclude = (*cfg.target_encode, *cfg.count_encode)
+        auto = AutoFeatures(
+            task=task, max_categories=cfg.high_cardinality, exclude=exclude, random_state=seed
+        )
+        steps.append(("auto", auto))
     steps.append(("as_string", _AsString()))
     encoders = _encoders(cfg, task=task, seed=seed)
     if encoders is not None:

@@ -137,3 +137,48 @@ def make_tiny_project(
     project = projects / name
     atomic.write_text(project / "config.toml", config or tiny_config(name, task=task))
     return {"project": project, "mirror": mirror}
+
+
+def make_mixed_frame(
+    n_rows: int = 300,
+    *,
+    seed: int = 0,
+    task: str = "binary",
+    id_column: str = "id",
+    target_column: str = "target",
+) -> pd.DataFrame:
+    """A small table with every kind of raw column a generic tabular competition has.
+
+    Numeric (with missing values), a low-cardinality categorical (with missing values), a
+    high-cardinality categorical (``city``, 80 values), a date column as text and a
+    ``target`` driven by all of them. Regression targets are positive (``rmsle`` fits).
+    """
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n_rows)
+    x2 = rng.uniform(0, 10, size=n_rows)
+    colour = rng.choice(["red", "green", "blue"], size=n_rows).astype(object)
+    city_idx = rng.integers(0, 80, size=n_rows)
+    city_effect = np.sin(np.arange(80))[city_idx]
+    day = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 730, size=n_rows), "D")
+    weekend = np.asarray(day.dayofweek >= 5)
+    signal = 1.2 * x1 + 0.2 * x2 + (colour == "red") * 1.0 + 1.0 * city_effect + 0.8 * weekend
+    noise = rng.normal(scale=0.5, size=n_rows)
+    target: Any
+    if task == "regression":
+        target = np.round(np.exp(0.3 * (signal + noise)), 4)
+    elif task == "multiclass":
+        target = np.digitize(signal + noise, np.quantile(signal, [0.33, 0.66]))
+    else:
+        target = (signal + noise > np.median(signal)).astype(int)
+    colour[rng.random(n_rows) < 0.1] = None
+    return pd.DataFrame(
+        {
+            id_column: np.arange(1000, 1000 + n_rows),
+            "x1": x1,
+            "x2": np.where(rng.random(n_rows) < 0.1, np.nan, x2),
+            "colour": colour,
+            "city": [f"city_{i:02d}" for i in city_idx],
+            "signup_date": day.strftime("%Y-%m-%d"),
+            target_column: target,
+        }
+    )
