@@ -100,3 +100,4 @@ def main() -> None:
 # dependencies inside the command bodies, so this stays cheap.
 from kagglekit.cli import core as _core  # noqa: E402,F401
 from kagglekit.cli import ensemble as _ensemble  # noqa: E402,F401
+from kagglekit.cli import report as _report  # noqa: E402,F401

@@ -1,0 +1,120 @@
+"""Reports: the results table from run records and the README section it replaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kagglekit.cli import app
+from kagglekit.errors import KKError
+from kagglekit.records import Run
+from kagglekit.reports import (
+    END_MARKER,
+    START_MARKER,
+    results_table_markdown,
+    update_readme_section,
+)
+from kagglekit.testing import make_tiny_project
+from typer.testing import CliRunner
+
+
+def _run(run_id: str, model: str, cv_mean: float, **extra: Any) -> Run:
+    record = {
+        "run_id": run_id,
+        "model": model,
+        "status": "COMPLETE",
+        "metric": "accuracy",
+        "greater_is_better": True,
+        "cv_mean": cv_mean,
+        "cv_std": 0.01,
+        "oof_score": cv_mean,
+        "wall_seconds": 1.25,
+        "fold_hash": "abc123def4567890",
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "fold_scores": [{"repeat": r, "fold": f} for r in range(2) for f in range(5)],
+        **extra,
+    }
+    return Run(Path("/nonexistent") / run_id, record)
+
+
+def test_table_has_the_best_complete_run_per_model_best_first() -> None:
+    runs = [
+        _run("r1", "svm", 0.80),
+        _run("r2", "lightgbm", 0.84),
+        _run("r3", "svm", 0.82),
+        _run("r4", "knn", 0.99, status="FAILED"),
+    ]
+    table = results_table_markdown(runs)
+    body = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert body[0].startswith("| model | accuracy (CV mean +- std)")
+    assert body[1].startswith("| lightgbm | 0.8400 +- 0.0100 | 0.8400 | 5x2 | 1.2")
+    assert body[2].startswith("| svm | 0.8200") and "`r3`" in body[2]
+    assert len(body) == 3  # the failed knn run and the worse svm run are left out
+    assert "`01234567`" in body[1]
+
+
+def test_table_lower_is_better_sorts_ascending() -> None:
+    runs = [
+        _run("a", "m1", 0.5, greater_is_better=False, metric="rmse"),
+        _run("b", "m2", 0.3, greater_is_better=False, metric="rmse"),
+        _run("c", "m2", 0.4, greater_is_better=False, metric="rmse"),
+    ]
+    rows = [line for line in results_table_markdown(runs).splitlines() if line.startswith("| m")]
+    assert rows[1].startswith("| m2 | 0.3000") and rows[2].startswith("| m1 | 0.5000")
+
+
+def test_table_refuses_runs_on_different_folds() -> None:
+    runs = [_run("a", "m1", 0.5), _run("b", "m2", 0.6, fold_hash="ffffffffffff0000")]
+    with pytest.raises(KKError, match="different fold assignments"):
+        results_table_markdown(runs)
+
+
+def test_update_readme_section_replaces_only_the_section(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    before = f"# Title\n\nIntro.\n\n{START_MARKER}\nold table\n{END_MARKER}\n\nAfter.\n"
+    readme.write_text(before)
+    assert update_readme_section(readme, "| new | table |\n") is True
+    after = readme.read_text()
+    assert (
+        after == f"# Title\n\nIntro.\n\n{START_MARKER}\n| new | table |\n{END_MARKER}\n\nAfter.\n"
+    )
+    assert update_readme_section(readme, "| new | table |") is False
+    assert readme.read_text() == after
+
+
+def test_update_readme_section_needs_the_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    with pytest.raises(KKError, match="kk:results:start"):
+        update_readme_section(readme, "x")
+    assert readme.read_text() == "# no markers\n"
+    with pytest.raises(KKError, match="does not exist"):
+        update_readme_section(tmp_path / "missing.md", "x")
+
+
+def test_kk_report_regenerates_the_readme(projects_dir: Path) -> None:
+    paths = make_tiny_project(projects_dir, "tiny")
+    runner = CliRunner()
+    for args in (
+        ["fetch", "tiny", "--from", str(paths["mirror"])],
+        ["folds", "tiny"],
+        ["report", "tiny"],
+    ):
+        result = runner.invoke(app, args)
+        if args[0] == "report":
+            assert isinstance(result.exception, KKError)
+            assert "no complete run" in str(result.exception)
+        else:
+            assert result.exit_code == 0, result.output
+    readme = paths["project"] / "README.md"
+    readme.write_text(f"# tiny\n\n{START_MARKER}\n{END_MARKER}\n")
+    assert runner.invoke(app, ["train", "tiny", "--model", "linear"]).exit_code == 0
+    first = runner.invoke(app, ["report", "tiny"])
+    assert first.exit_code == 0, first.output
+    assert "results updated" in first.output
+    text = readme.read_text()
+    assert "| linear | " in text and text.startswith("# tiny\n")
+    second = runner.invoke(app, ["report", "tiny"])
+    assert "results unchanged" in second.output
+    assert readme.read_text() == text
