@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 METHODS = ("hill", "stack")
 ENSEMBLE_PREFIX = "ensemble-"
-_EPS = 1e-6  # probability clip before logits
+_EPS = 1e-2  # probability clip before logits
 
 
 # --- members ----------------------------------------------------------------------------
