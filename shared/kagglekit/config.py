@@ -120,14 +120,94 @@ class FeaturesConfig(_Strict):
     high_cardinality: int = Field(30, ge=2)
 
 
+Scalar = bool | int | float | str
+
+
+class SearchRange(_Strict):
+    """A tuning range: ints when both ends are ints, floats otherwise; ``log`` for scales."""
+
+    low: int | float
+    high: int | float
+    log: bool = False
+    step: int | float | None = None
+
+    @property
+    def is_int(self) -> bool:
+        return all(isinstance(v, int) for v in (self.low, self.high, self.step or 1))
+
+    @model_validator(mode="after")
+    def _check(self) -> SearchRange:
+        if self.low >= self.high:
+            raise KKError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise KKError(f"log = true needs low > 0 (got low = {self.low})")
+        if self.log and self.step is not None:
+            raise KKError("give either log = true or step, not both")
+        if self.step is not None and self.step <= 0:
+            raise KKError(f"step must be positive (got {self.step})")
+        return self
+
+
+class SearchChoices(_Strict):
+    """A tuning choice among values (``None`` is allowed in the package defaults)."""
+
+    choices: list[Scalar | None] = Field(min_length=1)
+
+
+SearchParam = SearchRange | SearchChoices | Scalar
+
+
+def parse_search_param(where: str, raw: Any) -> SearchParam:
+    """One ``[models.<name>.search]`` value: a range table, a choices table or a fixed value."""
+    if isinstance(raw, SearchRange | SearchChoices | bool | int | float | str):
+        return raw
+    hint = "write { low = 1, high = 10 [, log = true, step = 1] }, { choices = [...] } or a fixed value"
+    if not isinstance(raw, dict):
+        raise KKError(f"{where} = {raw!r} is not a search range; {hint}")
+    try:
+        if "choices" in raw:
+            return SearchChoices.model_validate(raw)
+        for bad in ("low", "high"):
+            if isinstance(raw.get(bad), bool) or not isinstance(raw.get(bad), int | float):
+                raise KKError(f"'{bad}' must be a number")
+        return SearchRange.model_validate(raw)
+    except KKError as err:
+        raise KKError(f"{where} = {raw!r} is invalid: {err}; {hint}") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        ctx_err = (first.get("ctx") or {}).get("error")
+        msg = str(ctx_err) if isinstance(ctx_err, KKError) else first["msg"]
+        raise KKError(f"{where} = {raw!r} is invalid: {msg}; {hint}") from None
+
+
 class ModelConfig(_Strict):
-    """A named model entry: a backend from the registry and its parameters."""
+    """A named model entry: a backend from the registry and its parameters.
+
+    ``search`` overrides the backend's default tuning space (``kagglekit.tuning_spaces``);
+    ``params_file`` names a params file written by ``kk tune --write-params`` (relative to
+    the project folder) whose values are laid over ``params``.
+    """
 
     backend: str
     params: dict[str, Any] = {}
     seed: int = 42
     early_stopping_rounds: int = Field(100, ge=0)
     steps: list[StepConfig] = []
+    search: dict[str, SearchParam] = {}
+    params_file: str = ""
+
+
+class ParamsFile(_Strict):
+    """A params file written by ``kk tune --write-params``: where the values came from."""
+
+    model: str
+    backend: str
+    params: dict[str, Any]
+    study: str = ""
+    trial: int | None = None
+    value: float | None = None
+    metric: str = ""
+    fold_hash: str = ""
 
 
 class ProjectConfig(_Strict):
@@ -138,6 +218,27 @@ class ProjectConfig(_Strict):
     cv: CVConfig = CVConfig()
     features: FeaturesConfig = FeaturesConfig()
     models: dict[str, ModelConfig]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_search(cls, data: Any) -> Any:
+        # Parsed here, where the model's name is known, so the error names the whole key.
+        models = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(models, dict):
+            return data
+        parsed = {}
+        for name, entry in models.items():
+            search = entry.get("search") if isinstance(entry, dict) else None
+            if isinstance(search, dict):
+                entry = {
+                    **entry,
+                    "search": {
+                        key: parse_search_param(f"models.{name}.search.{key}", raw)
+                        for key, raw in search.items()
+                    },
+                }
+            parsed[name] = entry
+        return {**data, "models": parsed}
 
     @model_validator(mode="after")
     def _check_models(self) -> ProjectConfig:
@@ -212,7 +313,7 @@ def _apply_override(data: dict[str, Any], path: list[str], value: Any, item: str
 
 
 def _is_free_form(path: list[str]) -> bool:
-    return (len(path) == 3 and path[0] == "models" and path[2] == "params") or (
+    return (len(path) == 3 and path[0] == "models" and path[2] in ("params", "search")) or (
         len(path) == 2 and path[0] == "models"
     )
 
@@ -265,6 +366,44 @@ def validate_config(data: dict[str, Any], *, source: str = "config") -> ProjectC
         raise _format_validation_error(err, source) from None
 
 
+def read_params_file(path: Path) -> ParamsFile:
+    """Read and validate a params file written by ``kk tune --write-params``."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KKError(
+            f"params file {path} does not exist; write it with kk tune PROJECT --model NAME "
+            "--write-params, or remove params_file from config.toml"
+        ) from None
+    except tomllib.TOMLDecodeError as err:
+        raise KKError(f"params file {path} is not valid TOML: {err}") from None
+    try:
+        return ParamsFile.model_validate(raw)
+    except ValidationError as err:
+        raise _format_validation_error(err, str(path)) from None
+
+
+def _merge_params_files(data: dict[str, Any], base: Path, set_keys: set[tuple[str, ...]]) -> None:
+    """Lay each model's ``params_file`` over its ``params`` (``--set`` values still win)."""
+    models = data.get("models")
+    if not isinstance(models, dict):
+        return
+    for name, entry in models.items():
+        if not isinstance(entry, dict) or not entry.get("params_file"):
+            continue
+        pf = read_params_file(base / str(entry["params_file"]))
+        if pf.backend != entry.get("backend"):
+            raise KKError(
+                f"models.{name}.params_file {entry['params_file']} was written for backend "
+                f"'{pf.backend}', not '{entry.get('backend')}'; write it again for this model"
+            )
+        params = dict(entry.get("params") or {})
+        for key, value in pf.params.items():
+            if ("models", name, "params", key) not in set_keys:
+                params[key] = value
+        entry["params"] = params
+
+
 def load_config(path: Path, overrides: list[str] | None = None) -> ProjectConfig:
     """Load, override and validate ``config.toml``.
 
@@ -281,8 +420,11 @@ def load_config(path: Path, overrides: list[str] | None = None) -> ProjectConfig
     except tomllib.TOMLDecodeError as err:
         raise KKError(f"{path} is not valid TOML: {err}") from None
     data = copy.deepcopy(raw)
+    set_keys: set[tuple[str, ...]] = set()
     for item in overrides or []:
         key_path, value = parse_override(item)
         _apply_override(data, key_path, value, item)
+        set_keys.add(tuple(key_path))
+    _merge_params_files(data, Path(path).parent, set_keys)
     source = str(path) if not overrides else f"{path} with --set"
     return validate_config(data, source=source)

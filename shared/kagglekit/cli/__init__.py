@@ -101,3 +101,4 @@ def main() -> None:
 from kagglekit.cli import core as _core  # noqa: E402,F401
 from kagglekit.cli import ensemble as _ensemble  # noqa: E402,F401
 from kagglekit.cli import report as _report  # noqa: E402,F401
+from kagglekit.cli import tune as _tune  # noqa: E402,F401

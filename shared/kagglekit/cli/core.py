@@ -81,8 +81,27 @@ def _fold_progress(console: Console) -> Any:
     )
 
 
+def _resolve_params(
+    proj: Project, cfg: Any, name: str, params: str | None
+) -> dict[str, Any] | None:
+    """``--params best`` (the model's tuning study) or a params file path."""
+    if params is None:
+        return None
+    if params == "best":
+        from kagglekit.tuning import best_params
+
+        return best_params(proj, cfg, model_name=name)[0]
+    from kagglekit.config import read_params_file
+
+    return read_params_file(Path(params)).params
+
+
 def _train_one(
-    proj: Project, model: str | None, set_: list[str] | None, console: Console
+    proj: Project,
+    model: str | None,
+    set_: list[str] | None,
+    console: Console,
+    params: str | None = None,
 ) -> dict[str, Any]:
     from rich.table import Table
 
@@ -90,6 +109,7 @@ def _train_one(
 
     cfg = proj.config(set_)
     name, _ = cfg.model(model)
+    chosen = _resolve_params(proj, cfg, name, params)
     progress = _fold_progress(console)
     task_id: list[Any] = []
 
@@ -103,7 +123,13 @@ def _train_one(
 
     with progress:
         result = train_cv(
-            proj, cfg, model_name=name, overrides=set_ or [], on_start=on_start, on_fold=on_fold
+            proj,
+            cfg,
+            model_name=name,
+            params=chosen,
+            overrides=set_ or [],
+            on_start=on_start,
+            on_fold=on_fold,
         )
     table = Table(title=f"{proj.name} / {name}: {result.metric.name} by fold", title_justify="left")
     for col in (
@@ -144,12 +170,19 @@ def train(
         str | None, typer.Option("--model", "-m", help="Model entry from config.toml.")
     ] = None,
     set_: SetOpt = None,
+    params: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help="'best' (the model's best tuning trial) or a params file from kk tune --write-params.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="End with one JSON line of results.")
     ] = False,
 ) -> None:
     """Train a model with cross-validation; write a run folder and a submission."""
-    summary = _train_one(_project(project), model, set_, _console(stderr=as_json))
+    summary = _train_one(_project(project), model, set_, _console(stderr=as_json), params)
     if as_json:
         print(json.dumps(summary))
 

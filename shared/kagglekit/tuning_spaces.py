@@ -1,0 +1,155 @@
+"""Search spaces: a default per backend, overridable per model in ``config.toml``.
+
+A space maps parameter names to a range (``SearchRange``), a choice (``SearchChoices``)
+or a fixed value. The project's ``[models.<name>.search]`` table is laid over the
+backend's default key by key: a range replaces the default range, a plain value fixes
+the parameter (which also removes it from the search)::
+
+    [models.lightgbm.search]
+    num_leaves = { low = 8, high = 128, log = true }
+    boosting_type = { choices = ["gbdt", "goss"] }
+    n_jobs = 1
+
+Everything here is plain data; Optuna is imported only when a space is sampled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kagglekit.config import ModelConfig, SearchChoices, SearchRange
+from kagglekit.errors import KKError
+
+if TYPE_CHECKING:
+    import optuna
+
+Dimension = SearchRange | SearchChoices
+
+
+def _r(low: float, high: float, *, log: bool = False) -> SearchRange:
+    return SearchRange(low=low, high=high, log=log)
+
+
+def _c(*choices: Any) -> SearchChoices:
+    return SearchChoices(choices=list(choices))
+
+
+# Boosters keep the adapter's 2000 rounds and stop early on each fold's validation rows,
+# so the number of rounds is not searched: the learning rate and the tree shape are.
+_LIGHTGBM: dict[str, Any] = {
+    "learning_rate": _r(0.01, 0.3, log=True),
+    "num_leaves": _r(4, 128, log=True),
+    "min_child_samples": _r(5, 100, log=True),
+    "subsample": _r(0.5, 1.0),
+    "subsample_freq": 1,
+    "colsample_bytree": _r(0.4, 1.0),
+    "reg_alpha": _r(1e-8, 10.0, log=True),
+    "reg_lambda": _r(1e-8, 10.0, log=True),
+}
+_XGBOOST: dict[str, Any] = {
+    "learning_rate": _r(0.01, 0.3, log=True),
+    "max_depth": _r(2, 10),
+    "min_child_weight": _r(0.1, 20.0, log=True),
+    "subsample": _r(0.5, 1.0),
+    "colsample_bytree": _r(0.4, 1.0),
+    "reg_alpha": _r(1e-8, 10.0, log=True),
+    "reg_lambda": _r(1e-8, 10.0, log=True),
+    "gamma": _r(1e-8, 5.0, log=True),
+}
+_FOREST: dict[str, Any] = {
+    "max_depth": _r(3, 30, log=True),
+    "min_samples_leaf": _r(1, 30, log=True),
+    "max_features": _r(0.1, 1.0),
+}
+DEFAULT_SPACES: dict[str, dict[str, Any]] = {
+    "lightgbm": _LIGHTGBM,
+    "xgboost": _XGBOOST,
+    "logistic_regression": {"C": _r(1e-3, 1e3, log=True)},
+    "ridge": {"alpha": _r(1e-3, 1e3, log=True)},
+    "decision_tree": {
+        "max_depth": _r(2, 20),
+        "min_samples_leaf": _r(1, 50, log=True),
+        "max_features": _r(0.3, 1.0),
+    },
+    "random_forest": _FOREST,
+    "extra_trees": _FOREST,
+    "svm": {"C": _r(1e-2, 1e3, log=True), "gamma": _r(1e-4, 1.0, log=True)},
+    "knn": {
+        "n_neighbors": _r(1, 100, log=True),
+        "weights": _c("uniform", "distance"),
+        "p": _c(1, 2),
+    },
+}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The searched dimensions and the fixed values of one model's tuning."""
+
+    dimensions: dict[str, Dimension]
+    fixed: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description (stored on the study to notice a changed space)."""
+        return {
+            "dimensions": {k: v.model_dump() for k, v in sorted(self.dimensions.items())},
+            "fixed": dict(sorted(self.fixed.items())),
+        }
+
+    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        """Optuna distributions of the searched dimensions."""
+        return {name: to_distribution(dim) for name, dim in self.dimensions.items()}
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Sample every dimension and add the fixed values: the model's parameters."""
+        params = dict(self.fixed)
+        for name, dim in self.dimensions.items():
+            if isinstance(dim, SearchChoices):
+                params[name] = trial.suggest_categorical(name, dim.choices)
+            elif dim.is_int:
+                step = int(dim.step or 1)
+                params[name] = trial.suggest_int(
+                    name, int(dim.low), int(dim.high), log=dim.log, step=step
+                )
+            else:
+                params[name] = trial.suggest_float(
+                    name, float(dim.low), float(dim.high), log=dim.log, step=dim.step
+                )
+        return params
+
+
+def to_distribution(dim: Dimension) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution of one dimension (int when both ends are ints)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if isinstance(dim, SearchChoices):
+        return CategoricalDistribution(dim.choices)
+    if dim.is_int:
+        return IntDistribution(int(dim.low), int(dim.high), log=dim.log, step=int(dim.step or 1))
+    return FloatDistribution(float(dim.low), float(dim.high), log=dim.log, step=dim.step)
+
+
+def search_space(model_name: str, entry: ModelConfig) -> SearchSpace:
+    """The backend's default space with the model's ``search`` table laid over it.
+
+    Raises a one-line ``KKError`` when nothing is left to search.
+    """
+    merged: dict[str, Any] = {**DEFAULT_SPACES.get(entry.backend, {}), **entry.search}
+    dims = {k: v for k, v in merged.items() if isinstance(v, SearchRange | SearchChoices)}
+    fixed = {k: v for k, v in merged.items() if k not in dims}
+    if not dims:
+        reason = (
+            "every parameter is fixed"
+            if merged
+            else f"backend '{entry.backend}' has no default search space"
+        )
+        raise KKError(
+            f"model '{model_name}' has an empty search space ({reason}); add ranges under "
+            f"[models.{model_name}.search] in config.toml, e.g. alpha = {{ low = 0.001, high = 10, log = true }}"
+        )
+    return SearchSpace(dimensions=dims, fixed=fixed)
