@@ -160,7 +160,7 @@ def make_mixed_frame(
     city_idx = rng.integers(0, 80, size=n_rows)
     city_effect = np.sin(np.arange(80))[city_idx]
     day = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 730, size=n_rows), "D")
-    weekend = np.asarray(day.dayofweek >= 5)
+    weekend = np.asarray(day.day_of_week >= 5)
     signal = 1.2 * x1 + 0.2 * x2 + (colour == "red") * 1.0 + 1.0 * city_effect + 0.8 * weekend
     noise = rng.normal(scale=0.5, size=n_rows)
     target: Any
@@ -182,3 +182,100 @@ def make_mixed_frame(
             target_column: target,
         }
     )
+
+
+def fixture_config(raw: dict[str, Any], *, n_jobs: int = 1) -> dict[str, Any]:
+    """A project's raw config made to run on ``make_mixed_frame`` data, quickly.
+
+    The project's own features (function, steps, column lists) are switched off, since
+    the synthetic columns are not the real ones; folds become 3 plain (stratified) folds;
+    models get ``n_jobs`` threads and forests at most 50 trees. Everything else (the
+    competition answers, ``features.auto``, model parameters) is kept.
+    """
+    import copy
+
+    from kagglekit.models import get_backend
+
+    cfg = copy.deepcopy(raw)
+    comp = cfg["competition"]
+    comp["solution_file"] = "solution.csv"
+    features = cfg.setdefault("features", {})
+    features.update(function="", steps=[], drop=[], target_encode=[], count_encode=[])
+    classify = comp["task"] != "regression"
+    cfg["cv"] = {"kind": "stratified" if classify else "kfold", "n_splits": 3, "seed": 0}
+    for entry in cfg["models"].values():
+        entry["steps"] = []
+        known = get_backend(entry["backend"]).known_params(comp["task"])
+        params = entry.setdefault("params", {})
+        if "n_jobs" in known and get_backend(entry["backend"]).family != "linear":
+            params["n_jobs"] = n_jobs
+        if get_backend(entry["backend"]).family == "tree" and "n_estimators" in known:
+            params["n_estimators"] = min(int(params.get("n_estimators", 50)), 50)
+    return cfg
+
+
+def check_project_on_fixture(
+    project_dir: Path, workdir: Path, *, model: str | None = None, n_rows: int = 200
+) -> dict[str, Any]:
+    """Run a project's config end to end on a tiny synthetic competition.
+
+    Writes a competition with the project's id column, target, task and file names into
+    ``workdir``, then fetches, assigns folds, trains ``model`` (default: the config's),
+    validates the submission and scores it locally. Used by generated projects' tests.
+    """
+    import shutil
+    import tomllib
+
+    from kagglekit import data, folds, submission, training
+    from kagglekit.config import validate_config
+    from kagglekit.data import make_competition
+    from kagglekit.project import Project
+
+    raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
+    cfg = validate_config(fixture_config(raw), source=f"{project_dir}/config.toml for the fixture")
+    comp = cfg.competition
+    frame = make_mixed_frame(
+        n_rows, task=comp.task, id_column=comp.id_column, target_column=comp.target_column
+    )
+    source = workdir / "source.csv"
+    atomic.write_bytes(source, frame.to_csv(index=False).encode())
+    mirror = workdir / "mirror"
+    fmt = "probabilities" if comp.submission_format == "probabilities" else "labels"
+    make_competition(
+        source,
+        target=comp.target_column,
+        out=mirror,
+        id_column=comp.id_column,
+        test_size=0.25,
+        seed=0,
+        submission_format=fmt,
+    )
+    for default, configured in (
+        ("train.csv", comp.train_file),
+        ("test.csv", comp.test_file),
+        ("sample_submission.csv", comp.sample_submission_file),
+    ):
+        if default != configured:
+            (mirror / default).rename(mirror / configured)
+    project = Project(
+        name=Path(project_dir).name, root=workdir / "projects" / Path(project_dir).name
+    )
+    project.root.mkdir(parents=True)
+    for name in ("config.toml", "features.py"):
+        if (Path(project_dir) / name).is_file():
+            shutil.copy(Path(project_dir) / name, project.root / name)
+    data.fetch(project, cfg, from_dir=mirror)
+    folds.assign_project_folds(project, cfg)
+    result = training.train(project, cfg, model_name=model)
+    sub = submission.read_submission(result.submission_path)
+    solution = data.read_table(project.raw_dir / "solution.csv")
+    scores = submission.score_submission(
+        sub, solution, comp, classes=result.run.record.get("classes") or []
+    )
+    return {
+        "status": result.run.status,
+        "cv_mean": result.cv.mean,
+        "n_test": len(solution),
+        "n_submission_rows": len(sub),
+        "local_score": scores["all"],
+    }
