@@ -65,7 +65,8 @@ def build_submission(
 
 
 def _examples(values: Any, n: int = 3) -> str:
-    items = list(values)[:n]
+    # numpy scalars as plain Python values: 7, not np.int64(7)
+    items = [v.item() if isinstance(v, np.generic) else v for v in list(values)[:n]]
     more = "" if len(list(values)) <= n else ", ..."
     return ", ".join(map(repr, items)) + more
 

@@ -1,0 +1,454 @@
+"""``kk`` end to end on a tiny synthetic competition, and every bad input from the issue:
+a non-zero exit, ONE line on stderr naming the value, and nothing written half-way."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kagglekit import atomic, folds, records
+from kagglekit.project import open_project
+from kagglekit.testing import make_tiny_project
+
+KK = Path(sys.executable).with_name("kk")
+
+
+def _kk_command() -> list[str]:
+    """The installed console script (what users run); a plain interpreter call otherwise."""
+    if KK.exists():
+        return [str(KK)]
+    return [sys.executable, "-c", "from kagglekit.cli import main; main()"]
+
+
+def run_kk(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real ``kk`` in a subprocess (KK_PROJECTS_DIR comes from the environment)."""
+    proc = subprocess.run(
+        [*_kk_command(), *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kk {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def kk_inprocess(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str):
+    """Run ``kk``'s entry point in this process: the same error handling, much faster."""
+    from kagglekit.cli import main
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["kk", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for folders)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+# --- end to end with the real console script ---------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_kk_end_to_end(projects_dir: Path, task: str) -> None:
+    paths = make_tiny_project(projects_dir, "tiny", task=task)
+    cwd = projects_dir.parent
+    fetched = run_kk("fetch", "tiny", "--from", str(paths["mirror"]), cwd=cwd)
+    assert "4 file(s)" in fetched.stdout
+    raw = paths["project"] / "data" / "raw"
+    manifest = json.loads((raw / "MANIFEST.json").read_text())
+    assert manifest["sha256"]["train.csv"] == atomic.sha256_file(raw / "train.csv")
+
+    run_kk("folds", "tiny", cwd=cwd)
+    project = open_project("tiny")
+    saved_hash = folds.folds_meta(project)["hash"]  # type: ignore[index]
+    # The hash is stable across processes: assigning again here gives the same one.
+    again = folds.assign_project_folds(project, project.config())
+    assert again.hash == saved_hash and not again.changed
+
+    trained = run_kk("train", "tiny", "--json", cwd=cwd)
+    summary = json.loads(trained.stdout.strip().splitlines()[-1])
+    assert set(summary) == {
+        "run_id", "model", "metric", "cv_mean", "cv_std", "submission", "wall_seconds"
+    }  # fmt: skip
+    assert summary["model"] == "lightgbm"
+    assert (
+        summary["metric"]
+        == {"binary": "accuracy", "multiclass": "log_loss", "regression": "rmse"}[task]
+    )
+    assert summary["cv_std"] >= 0 and summary["wall_seconds"] > 0
+    sub_path = Path(summary["submission"])
+    assert sub_path.is_file() and sub_path.parent.name == summary["run_id"]
+
+    listed = run_kk("runs", "tiny", "--json", cwd=cwd)
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["run_id"] == summary["run_id"] and row["status"] == "COMPLETE"
+    assert row["cv_mean"] == summary["cv_mean"] and row["fold_hash"] == saved_hash
+
+    checked = run_kk("submit", "tiny", "--run", summary["run_id"], "--dry-run", cwd=cwd)
+    assert "valid" in checked.stdout
+
+    scored = run_kk("score", "tiny", "--run", summary["run_id"], "--json", cwd=cwd)
+    scores = json.loads(scored.stdout.strip().splitlines()[-1])
+    assert {"metric", "all", "public", "private"} <= set(scores)
+    if task == "binary":
+        assert 0.6 < scores["all"] <= 1.0  # the tiny target is learnable
+    record = records.find_run(project.runs_dir, summary["run_id"]).record
+    assert record["local_scores"]["all"] == scores["all"]
+
+
+def test_debug_shows_the_traceback(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tiny_project(projects_dir, "tiny")
+    plain = kk_inprocess(capsys, monkeypatch, "train", "tiny", "--model", "lgbm")
+    assert plain[0] == 1 and "Traceback" not in plain[2]
+    debug = run_kk(
+        "--debug", "train", "tiny", "--model", "lgbm", cwd=projects_dir.parent, check=False
+    )
+    assert debug.returncode != 0
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "KKError: model 'lgbm' is not configured" in debug.stderr
+
+
+def test_a_run_killed_midway_reads_abandoned_and_the_next_run_works(projects_dir: Path) -> None:
+    """kill -9 while a fold is fitting: the record says ABANDONED, nothing else is hurt."""
+    extra = """
+[models.slow]
+backend = "logistic_regression"
+steps = [{ kind = "hang" }]
+"""
+    from kagglekit.testing import tiny_config
+
+    paths = make_tiny_project(projects_dir, "tiny", config=tiny_config("tiny", extra=extra))
+    # A project fold step that never finishes fitting, so the kill lands mid-run.
+    (paths["project"] / "features.py").write_text(
+        "import time\n"
+        "from sklearn.base import BaseEstimator, TransformerMixin\n\n\n"
+        "class Hang(TransformerMixin, BaseEstimator):\n"
+        "    def fit(self, X, y=None):\n"
+        "        time.sleep(600)\n"
+        "        return self\n\n"
+        "    def transform(self, X):\n"
+        "        return X\n\n"
+        "    def get_feature_names_out(self, input_features=None):\n"
+        "        return input_features\n\n\n"
+        'FOLD_STEPS = {"hang": Hang}\n'
+    )
+    cwd = projects_dir.parent
+    run_kk("fetch", "tiny", "--from", str(paths["mirror"]), cwd=cwd)
+    run_kk("folds", "tiny", cwd=cwd)
+    before = snapshot(paths["project"] / "data")
+    proc = subprocess.Popen(
+        [*_kk_command(), "train", "tiny", "--model", "slow"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    runs_dir = paths["project"] / "runs"
+    try:
+        deadline = time.monotonic() + 60
+        while not list(runs_dir.glob("*/record.json")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "kk train ended before its run folder appeared"
+            time.sleep(0.05)
+        assert list(runs_dir.glob("*/record.json")), "no run folder appeared"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    (killed,) = records.list_runs(runs_dir)
+    assert killed.record["status"] == "RUNNING" and killed.status == "ABANDONED"
+    assert not list(killed.folder.glob(".*.tmp"))  # no half-written file left in place
+    listed = run_kk("runs", "tiny", "--json", cwd=cwd)
+    assert json.loads(listed.stdout.splitlines()[0])["status"] == "ABANDONED"
+    table = run_kk("runs", "tiny", cwd=cwd)
+    assert "ABANDONED" in table.stdout
+    assert snapshot(paths["project"] / "data") == before  # data and folds untouched
+    trained = run_kk("train", "tiny", "--model", "linear", "--json", cwd=cwd)
+    summary = json.loads(trained.stdout.strip().splitlines()[-1])
+    statuses = {r.run_id: r.status for r in records.list_runs(runs_dir)}
+    assert statuses == {killed.run_id: "ABANDONED", summary["run_id"]: "COMPLETE"}
+
+
+# --- bad input: one line, non-zero exit, nothing written ------------------------------------
+
+
+@pytest.fixture
+def ready(projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """A fetched tiny binary project with folds (via kk itself, in process)."""
+    paths = make_tiny_project(projects_dir, "tiny")
+    assert (
+        kk_inprocess(capsys, monkeypatch, "fetch", "tiny", "--from", str(paths["mirror"]))[0] == 0
+    )
+    assert kk_inprocess(capsys, monkeypatch, "folds", "tiny")[0] == 0
+    return paths
+
+
+def assert_one_line_error(result: tuple[int, str, str], *needles: str) -> str:
+    code, _, err = result
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["train", "tiny-typo"], ["project 'tiny-typo' is not known", "did you mean 'tiny'"]),
+        (["runs", "Bad Name"], ["project name 'Bad Name' is not valid"]),
+        (["train", "tiny", "--set", "cv.n_split=3"], ["'cv.n_split'", "did you mean 'n_splits'"]),
+        (["train", "tiny", "--set", "cvv.n_splits=3"], ["'cvv'", "did you mean 'cv'"]),
+        (["train", "tiny", "--set", "cv.n_splits"], ["'cv.n_splits' is not KEY=VALUE"]),
+        (["train", "tiny", "--model", "lgbm"], ["model 'lgbm'", "did you mean 'lightgbm'"]),
+        (
+            ["train", "tiny", "--set", "competition.metric=acuracy"],
+            ["metric 'acuracy'", "did you mean 'accuracy'"],
+        ),
+        (
+            ["train", "tiny", "--set", "competition.metric=rmse"],
+            ["metric 'rmse' does not fit task 'binary'"],
+        ),
+        (["train", "tiny", "--set", "cv.n_splits=abc"], ["'cv.n_splits'", "'abc'"]),
+        (["train", "tiny", "--set", "cv.kind=random"], ["'cv.kind'", "'random'"]),
+        (
+            ["train", "tiny", "--set", "models.lightgbm.backend=lgbm"],
+            ["'lgbm'", "did you mean 'lightgbm'"],
+        ),
+        (
+            ["train", "tiny", "--set", 'models.linear.params.C="abc"', "--model", "linear"],
+            ["'C'", "abc"],
+        ),
+        (
+            ["train", "tiny", "--set", "models.lightgbm.params.lerning_rate=0.1"],
+            ["'lerning_rate'", "did you mean 'learning_rate'"],
+        ),
+        (["train", "tiny", "--set", "cv.n_splits=5"], ["cv.n_splits = 5", "kk folds tiny"]),
+        (["submit", "tiny", "--run", "nope", "--dry-run"], ["run 'nope' is not known"]),
+        (["submit", "tiny", "--dry-run"], ["exactly one of --run ID or --file PATH"]),
+        (["submit", "tiny", "--file", "missing.csv", "--dry-run"], ["missing.csv does not exist"]),
+    ],
+)
+def test_bad_command_line_input(
+    ready: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    needles: list[str],
+) -> None:
+    before = snapshot(ready["project"])
+    assert_one_line_error(kk_inprocess(capsys, monkeypatch, *args), *needles)
+    assert snapshot(ready["project"]) == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        ("seed = 7", "seed = 7\nn_split = 3", ["'cv.n_split'", "did you mean 'n_splits'"]),
+        ("n_splits = 3", 'n_splits = "three"', ["'cv.n_splits'", "'three'"]),
+        (
+            'metric = "accuracy"',
+            'metric = "acuracy"',
+            ["metric 'acuracy'", "did you mean 'accuracy'"],
+        ),
+        ('default_model = "lightgbm"', 'default_model = "lgbm"', ["default_model 'lgbm'"]),
+        ('task = "binary"', 'task = "binry"', ["'competition.task'", "'binry'"]),
+        ('id_column = "id"', "", ["'competition.id_column' is required"]),
+        ("[cv]", "[cv", ["is not valid TOML"]),
+    ],
+)
+def test_bad_config_file(
+    ready: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    old: str,
+    new: str,
+    needles: list[str],
+) -> None:
+    config = ready["project"] / "config.toml"
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new, 1))
+    before = snapshot(ready["project"])
+    for command in (["train", "tiny"], ["folds", "tiny"]):
+        assert_one_line_error(kk_inprocess(capsys, monkeypatch, *command), *needles)
+    assert snapshot(ready["project"]) == before
+
+
+def _write_mirror(projects_dir: Path, mutate) -> Path:
+    """The tiny mirror with one file changed by ``mutate(name, frame) -> frame | None``."""
+    paths = make_tiny_project(projects_dir, "tiny")
+    for name in ("train.csv", "test.csv"):
+        path = paths["mirror"] / name
+        frame = mutate(name, pd.read_csv(path))
+        if frame is None:
+            path.unlink()
+        else:
+            path.write_text(frame.to_csv(index=False))
+    return paths["mirror"]
+
+
+def _dup_id(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    if name == "train.csv":
+        frame.loc[3, "id"] = frame.loc[2, "id"]
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needles"),
+    [
+        (lambda n, f: None if n == "test.csv" else f, ["no 'test.csv'"]),
+        (
+            lambda n, f: f.drop(columns="target") if n == "train.csv" else f,
+            ["target column 'target' is not in train"],
+        ),
+        (
+            lambda n, f: f.assign(target=0) if n == "test.csv" else f,
+            ["target column 'target' is present in test"],
+        ),
+        (
+            lambda n, f: f.drop(columns="id") if n == "test.csv" else f,
+            ["id column 'id' is not in test"],
+        ),
+        (_dup_id, ["id column 'id' has 1 duplicated value(s) in train"]),
+        (lambda n, f: f.drop(columns="x2") if n == "test.csv" else f, ["columns disagree", "'x2'"]),
+        (lambda n, f: f.assign(extra=1) if n == "test.csv" else f, ["columns disagree", "'extra'"]),
+    ],
+)
+def test_bad_competition_files(
+    projects_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mutate,
+    needles: list[str],
+) -> None:
+    mirror = _write_mirror(projects_dir, mutate)
+    project = projects_dir / "tiny"
+    result = kk_inprocess(capsys, monkeypatch, "fetch", "tiny", "--from", str(mirror))
+    if result[0] != 0:  # a missing file is refused at fetch time, before data/raw exists
+        assert_one_line_error(result, *needles)
+        assert not (project / "data" / "raw").exists()
+        assert not list((project / "data").glob(".raw-staging*"))
+        return
+    before = snapshot(project)
+    for command in (["folds", "tiny"], ["train", "tiny"]):
+        assert_one_line_error(kk_inprocess(capsys, monkeypatch, *command), *needles)
+    assert snapshot(project) == before
+    assert not (project / "data" / "folds.csv").exists()
+
+
+def test_train_without_data_or_folds(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = make_tiny_project(projects_dir, "tiny")
+    assert_one_line_error(kk_inprocess(capsys, monkeypatch, "train", "tiny"), "run `kk fetch tiny")
+    assert_one_line_error(kk_inprocess(capsys, monkeypatch, "fetch", "tiny"), "--from DIR")
+    kk_inprocess(capsys, monkeypatch, "fetch", "tiny", "--from", str(paths["mirror"]))
+    assert_one_line_error(kk_inprocess(capsys, monkeypatch, "train", "tiny"), "run `kk folds tiny`")
+    assert not (paths["project"] / "runs").exists()
+
+
+def test_raw_data_is_immutable(
+    ready: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train = ready["project"] / "data" / "raw" / "train.csv"
+    train.chmod(0o644)
+    train.write_text(train.read_text().replace("red", "RED", 1))
+    assert_one_line_error(
+        kk_inprocess(capsys, monkeypatch, "train", "tiny"),
+        "train.csv no longer matches its checksum",
+    )
+    # A different mirror is refused too, and data/raw keeps its files.
+    other = make_tiny_project(ready["project"].parent, "other", seed=5)["mirror"]
+    before = snapshot(ready["project"])
+    assert_one_line_error(
+        kk_inprocess(capsys, monkeypatch, "fetch", "tiny", "--from", str(other)),
+        "already holds different files",
+    )
+    assert snapshot(ready["project"]) == before
+
+
+def _valid_submission(ready: dict[str, Path]) -> pd.DataFrame:
+    return pd.read_csv(ready["project"] / "data" / "raw" / "sample_submission.csv")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needles"),
+    [
+        (lambda s: s[["target", "id"]], ["columns are in the wrong order"]),
+        (
+            lambda s: s.rename(columns={"target": "Survived"}),
+            ["columns are ['id', 'Survived']", "expected ['id', 'target']"],
+        ),
+        (lambda s: s.iloc[1:], ["59 rows, expected 60", "1 id(s) missing"]),
+        (
+            lambda s: pd.concat([s, s.iloc[:1].assign(id=999999)]),
+            ["61 rows, expected 60", "not in the test set: 999999"],
+        ),
+        (lambda s: pd.concat([s.iloc[1:], s.iloc[1:2]]), ["1 duplicated id(s)", "1 id(s) missing"]),
+        (
+            lambda s: s.assign(target=s["target"].where(s.index != 4)),
+            ["'target' has 1 NaN value(s)"],
+        ),
+        (lambda s: s.assign(target=7), ["not labels (7)", "expected one of ['0', '1']"]),
+    ],
+)
+def test_bad_submission_file(
+    ready: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    mutate,
+    needles: list[str],
+) -> None:
+    path = tmp_path / "sub.csv"
+    good = _valid_submission(ready)
+    assert len(good) == 60
+    path.write_text(good.to_csv(index=False))
+    assert (
+        kk_inprocess(capsys, monkeypatch, "submit", "tiny", "--file", str(path), "--dry-run")[0]
+        == 0
+    )
+    path.write_text(mutate(good).to_csv(index=False))
+    for command in ("submit", "score"):
+        args = [command, "tiny", "--file", str(path)] + (
+            ["--dry-run"] if command == "submit" else []
+        )
+        line = assert_one_line_error(kk_inprocess(capsys, monkeypatch, *args), *needles)
+        assert line.startswith("error: invalid submission")
+
+
+def test_replacing_folds_that_runs_used(
+    ready: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = kk_inprocess(capsys, monkeypatch, "train", "tiny", "--model", "linear", "--json")
+    assert code == 0
+    run_id = json.loads(out.strip().splitlines()[-1])["run_id"]
+    before = snapshot(ready["project"])
+    assert_one_line_error(
+        kk_inprocess(capsys, monkeypatch, "folds", "tiny", "--set", "cv.seed=8"),
+        f"1 run(s) used the current folds ({run_id})",
+        "--force",
+    )
+    assert snapshot(ready["project"]) == before
+    code, out, _ = kk_inprocess(
+        capsys, monkeypatch, "folds", "tiny", "--set", "cv.seed=8", "--force"
+    )
+    assert code == 0 and "not comparable" in out and run_id in out
+    # The config still says seed 7, so training now says the folds differ from the config.
+    assert_one_line_error(kk_inprocess(capsys, monkeypatch, "train", "tiny"), "cv.seed = 7", "8")
