@@ -30,13 +30,16 @@ class DataSourceConfig(_Strict):
 
     ``kind="kaggle"`` downloads with the official client (a local mirror is used instead
     when ``--from`` or ``KK_DATA_MIRROR`` is given); ``mirror_folder`` names the folder
-    inside a mirror that holds this competition's files.
+    inside a mirror that holds this competition's files. ``kind="url"`` needs ``url`` and
+    its ``sha256``; ``kind="torchvision"`` names the ``dataset`` (e.g. ``"CIFAR10"``).
+    A Kaggle dataset instead of a competition: ``competition.slug = "owner/name"``.
     """
 
     kind: Literal["kaggle", "mirror", "url", "torchvision"] = "kaggle"
     mirror_folder: str = ""
     url: str = ""
     sha256: str = ""
+    dataset: str = ""
 
 
 class CompetitionConfig(_Strict):

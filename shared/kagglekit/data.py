@@ -6,6 +6,7 @@ manifest) and every later load verifies them against that manifest.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -88,11 +89,9 @@ def resolve_source(cfg: CompetitionConfig, from_dir: Path | None) -> DataSource:
         raise KKError(
             f"competition '{cfg.name}' reads a local mirror; pass --from DIR or set {MIRROR_ENV}"
         )
-    # The Kaggle, URL and torchvision sources plug in here (see the Kaggle issue).
-    raise KKError(
-        f"no offline copy given for '{cfg.name}' and downloading from source kind "
-        f"'{cfg.source.kind}' is not available in this version; pass --from DIR or set {MIRROR_ENV}"
-    )
+    from kagglekit.sources import remote_source
+
+    return remote_source(cfg)
 
 
 def fetch(project: Project, cfg: ProjectConfig, *, from_dir: Path | None = None) -> dict[str, str]:
@@ -105,6 +104,12 @@ def fetch(project: Project, cfg: ProjectConfig, *, from_dir: Path | None = None)
     source = resolve_source(cfg.competition, from_dir)
     raw = project.raw_dir
     manifest_path = raw / MANIFEST
+    if getattr(source, "remote", False) and manifest_path.exists():
+        # Downloading costs time and rate limit: files already there and intact are enough.
+        existing = verify_raw(project)
+        recorded = json.loads(manifest_path.read_text()).get("source")
+        log.info("%s already holds the files (from %s); nothing to download", raw, recorded)
+        return existing
     staging = raw.parent / ".raw-staging"
     if staging.exists():
         _remove_tree(staging)
@@ -148,8 +153,6 @@ def _remove_tree(path: Path) -> None:
 
 
 def _read_manifest(path: Path) -> dict[str, str]:
-    import json
-
     data = json.loads(path.read_text())
     return dict(data["sha256"])
 

@@ -100,6 +100,7 @@ def main() -> None:
 # dependencies inside the command bodies, so this stays cheap.
 from kagglekit.cli import core as _core  # noqa: E402,F401
 from kagglekit.cli import ensemble as _ensemble  # noqa: E402,F401
+from kagglekit.cli import kaggle as _kaggle  # noqa: E402,F401
 from kagglekit.cli import new as _new  # noqa: E402,F401
 from kagglekit.cli import report as _report  # noqa: E402,F401
 from kagglekit.cli import tune as _tune  # noqa: E402,F401

@@ -295,10 +295,18 @@ def submit(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate only; upload nothing.")
     ] = False,
+    message: Annotated[
+        str, typer.Option("--message", "-m", help="Submission description on Kaggle.")
+    ] = "",
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the public score and record it.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds --wait waits at most.")
+    ] = 600.0,
 ) -> None:
-    """Validate a submission against sample_submission.csv (upload: with the Kaggle client)."""
+    """Validate a submission, then upload it to Kaggle and record it (--dry-run: validate only)."""
     from kagglekit.data import read_table, verify_raw
-    from kagglekit.errors import KKError
     from kagglekit.submission import read_submission, validate_submission
 
     proj = _project(project)
@@ -307,14 +315,21 @@ def submit(
     verify_raw(proj)
     sample = read_table(proj.raw_dir / cfg.competition.sample_submission_file)
     sub = read_submission(path)
-    validate_submission(
-        sub, sample, cfg.competition, allowed_labels=_allowed_labels(proj, cfg, run_obj)
-    )
+    labels = _allowed_labels(proj, cfg, run_obj)
+    validate_submission(sub, sample, cfg.competition, allowed_labels=labels)
     _console().print(f"[green]valid[/green]: {path} ({len(sub)} rows, columns {list(sub.columns)})")
     if not dry_run:
-        raise KKError(
-            "uploading to Kaggle is not available in this version; the file above is valid: "
-            "upload it on the competition page, or use --dry-run to validate only"
+        from kagglekit.cli.kaggle import upload_submission
+
+        upload_submission(
+            proj,
+            cfg,
+            path,
+            run_obj,
+            allowed_labels=labels,
+            message=message,
+            wait=wait,
+            timeout=timeout,
         )
 
 

@@ -1,0 +1,191 @@
+"""Kaggle commands: submissions, leaderboard, kernel (``kk submit`` lives in ``core``).
+
+Every command goes through the official client (``kagglekit.kaggle_api``), imported
+lazily inside the command bodies.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kagglekit.cli import ProjectArg, _console, _project, app
+
+if TYPE_CHECKING:
+    from kagglekit.config import ProjectConfig
+    from kagglekit.project import Project
+    from kagglekit.records import Run
+
+
+def _fmt(value: Any, digits: int = 5) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def upload_submission(
+    proj: Project,
+    cfg: ProjectConfig,
+    path: Path,
+    run: Run | None,
+    *,
+    allowed_labels: list[Any] | None,
+    message: str,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """The upload half of ``kk submit``: quota, upload, ledger, optional wait for a score."""
+    from kagglekit import submitting
+
+    console = _console()
+    entry = submitting.submit(
+        proj, cfg, path, run=run, message=message, allowed_labels=allowed_labels
+    )
+    console.print(
+        f"[green]submitted[/green] to {entry['competition']}: ref {entry['ref']} "
+        f"({entry['reply']}); recorded in {submitting.ledger_path(proj)}"
+    )
+    if not wait:
+        console.print(f"scores: kk submissions {proj.name}")
+        return
+    console.print(f"waiting up to {timeout:.0f} s for the score (polling every 5 s)...")
+    entry = submitting.wait_for_score(proj, cfg, entry["ref"], timeout=timeout)
+    if entry["status"] == "COMPLETE":
+        cv = entry.get("cv_mean")
+        cv_text = f"CV {_fmt(cv)} vs " if cv is not None else ""
+        console.print(
+            f"[bold]{cv_text}public LB {_fmt(entry['public_score'])}[/bold] "
+            f"(submission {entry['ref']})"
+        )
+    else:
+        console.print(
+            f"submission {entry['ref']} is still {entry['status']} after {timeout:.0f} s; "
+            f"kk submissions {proj.name} shows the score later"
+        )
+
+
+@app.command()
+def submissions(
+    project: ProjectArg,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the submissions as JSON lines.")
+    ] = False,
+) -> None:
+    """Your Kaggle submissions with CV vs public/private LB, joined with the ledger and runs."""
+    from rich.table import Table
+
+    from kagglekit.submitting import history, ledger_path
+
+    proj = _project(project)
+    rows = history(proj, proj.config())
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    console = _console()
+    if not rows:
+        console.print(f"no submissions on Kaggle yet; kk submit {proj.name} --run ID")
+        return
+    table = Table(title=f"{proj.name}: submissions (newest first)", title_justify="left")
+    for col in ("ref", "date", "run", "model", "CV", "public", "private", "status", "description"):
+        table.add_column(col)
+    for row in rows:
+        cv = row["cv_mean"]
+        cv_text = "" if cv is None else f"{_fmt(cv)} +- {_fmt(row['cv_std'])}"
+        table.add_row(
+            str(row["ref"]),
+            (row["date"] or "")[:16],
+            row["run_id"] or ("" if row["in_ledger"] else "(not in ledger)"),
+            str(row["model"] or ""),
+            cv_text,
+            _fmt(row["public_score"]),
+            _fmt(row["private_score"]),
+            str(row["status"]),
+            str(row["description"] or ""),
+        )
+    console.print(table)
+    console.print(f"ledger: {ledger_path(proj)}")
+
+
+@app.command()
+def leaderboard(
+    project: ProjectArg,
+    top: Annotated[int, typer.Option("--top", "-n", help="How many top rows to show.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The top of the public leaderboard and where you stand."""
+    from rich.table import Table
+
+    from kagglekit.submitting import standing
+
+    proj = _project(project)
+    result = standing(proj, proj.config(), top=top)
+    if as_json:
+        print(json.dumps(result))
+        return
+    console = _console()
+    table = Table(title=f"{result['competition']}: public leaderboard", title_justify="left")
+    for col in ("rank", "team", "score", "date"):
+        table.add_column(col)
+    for row in result["top"]:
+        style = "bold green" if row is result["mine"] or row == result["mine"] else ""
+        cells = [str(row["rank"]), str(row["team_name"]), str(row["score"]), row["date"] or ""]
+        table.add_row(*cells, style=style)
+    console.print(table)
+    mine = result["mine"]
+    if mine is not None:
+        console.print(
+            f"you ({result['team']}): rank {mine['rank']} of "
+            f"{result['n_rows']}{'' if result['complete'] else '+'}, score {mine['score']}"
+        )
+    elif result["team"]:
+        console.print(
+            f"you ({result['team']}) are not on the first {result['n_rows']} rows of the "
+            "public leaderboard"
+        )
+
+
+@app.command()
+def kernel(
+    project: ProjectArg,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Run to rerun on Kaggle (default: best CV).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the kernel (default: build/kernels/PROJECT)."),
+    ] = None,
+    push: Annotated[
+        bool, typer.Option("--push", help="Upload the kernel with the Kaggle client and run it.")
+    ] = False,
+) -> None:
+    """Build a Kaggle script that reruns a run offline (code competitions); --push uploads it."""
+    from kagglekit import kaggle_api
+    from kagglekit.kernel import build_kernel, local_username
+
+    proj = _project(project)
+    cfg = proj.config()
+    api = kaggle_api.client() if push else None
+    user = kaggle_api.username(api) if api is not None else local_username()
+    built = build_kernel(proj, cfg, run_id=run, out=out, username=user)
+    console = _console()
+    size_kb = built["script"].stat().st_size / 1024
+    console.print(
+        f"[green]kernel built[/green] from run {built['run_id']}: {built['script']} "
+        f"({size_kb:.0f} KiB, kagglekit bundled) and {built['folder'] / 'kernel-metadata.json'}"
+    )
+    if not push:
+        console.print(f"upload: kk kernel {proj.name} --push  (kernel id {built['id']})")
+        return
+    reply = kaggle_api.push_kernel(
+        api, built["folder"], slug=built["metadata"]["competition_sources"][0]
+    )
+    console.print(
+        f"[green]pushed[/green] {reply['ref']} version {reply['version']}: {reply['url']}"
+    )
