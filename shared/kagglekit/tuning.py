@@ -27,6 +27,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,16 +123,18 @@ def open_storage(project: Project, study_name: str, url: str | None) -> optuna.s
     if _scheme(url) == "sqlite":
         log.warning("SQLite storage locks under parallel workers; prefer the journal file")
     try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs={"pool_pre_ping": True},
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-            failed_trial_callback=_requeue,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                _with_driver(url),
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=_requeue,
+            )
     except ImportError as err:
         raise KKError(
-            f"storage {redact(url)} needs a database driver ({err.name}); "
+            f"storage {redact(url)} needs a database driver ({err.__cause__ or err}); "
             "install it with: pip install 'kagglekit[tune]'"
         ) from None
     except Exception as err:  # sqlalchemy's errors: bad URL, refused connection, bad login
@@ -139,6 +142,18 @@ def open_storage(project: Project, study_name: str, url: str | None) -> optuna.s
         raise KKError(
             f"cannot open storage {redact(url)}: {first}; check the URL and that the server is up"
         ) from None
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` with the driver that is installed (SQLAlchemy 2.1 assumes psycopg 3)."""
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return url.replace("postgresql://", f"postgresql+{driver}://", 1)
+    return url
 
 
 def _optuna() -> Any:

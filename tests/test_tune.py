@@ -1,0 +1,345 @@
+"""Tuning: objective = kk train's CV score, pruning between folds, workers, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from kagglekit import data, folds, training, tuning
+from kagglekit.cli import main
+from kagglekit.config import SearchChoices, SearchRange, validate_config
+from kagglekit.errors import KKError
+from kagglekit.models import get_backend
+from kagglekit.project import Project, open_project
+from kagglekit.testing import make_tiny_project, tiny_config
+from kagglekit.tuning_spaces import DEFAULT_SPACES, search_space
+from optuna.trial import TrialState
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+# A fold step that takes a while, so a worker can be caught (and killed) mid-trial and
+# two workers really overlap. It changes nothing in the data.
+SLOW_FEATURES = """
+import time
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Slow(TransformerMixin, BaseEstimator):
+    def __init__(self, seconds=0.0):
+        self.seconds = seconds
+
+    def fit(self, X, y=None):
+        time.sleep(self.seconds)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        return X
+
+    def get_feature_names_out(self, input_features=None):
+        return input_features
+
+    def set_output(self, *, transform=None):
+        return self
+
+
+FOLD_STEPS = {"slow": Slow}
+"""
+
+
+def _setup(projects: Path, name: str = "tiny", *, extra: str = "", slow: float = 0.0) -> Project:
+    if slow:
+        extra = (
+            f'[features]\nsteps = [{{ kind = "slow", params = {{ seconds = {slow} }} }}]\n\n'
+            + extra
+        )
+    config = tiny_config(name).replace("[models.lightgbm]", f"{extra}\n[models.lightgbm]")
+    paths = make_tiny_project(projects, name, config=config)
+    if slow:
+        (paths["project"] / "features.py").write_text(SLOW_FEATURES)
+    project = open_project(name, projects)
+    cfg = project.config()
+    data.fetch(project, cfg, from_dir=paths["mirror"])
+    folds.assign_project_folds(project, cfg)
+    return project
+
+
+def _kk(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["kk", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _trials(project: Project, study: str = "lightgbm") -> list[optuna.trial.FrozenTrial]:
+    storage = tuning.open_storage(project, study, None)
+    return optuna.load_study(study_name=study, storage=storage).get_trials()
+
+
+# --- search spaces ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend_name", sorted(DEFAULT_SPACES))
+def test_default_space_uses_real_parameter_names(backend_name: str) -> None:
+    backend = get_backend(backend_name)
+    cfg_model = validate_config(
+        {
+            "default_model": "m",
+            "competition": {
+                "name": "x",
+                "id_column": "id",
+                "target_column": "t",
+                "task": backend.tasks[0],
+                "metric": "accuracy" if backend.tasks[0] != "regression" else "rmse",
+                "submission_format": "labels" if backend.tasks[0] != "regression" else "values",
+            },
+            "models": {"m": {"backend": backend_name}},
+        }
+    ).models["m"]
+    space = search_space("m", cfg_model)
+    assert space.dimensions
+    for task in backend.tasks:
+        # every name is a parameter the estimator really has (a typo would be rejected)
+        known = backend.known_params(task)
+        assert set(space.dimensions) | set(space.fixed) <= known
+    dists = space.distributions()
+    assert set(dists) == set(space.dimensions)
+
+
+def test_config_search_overrides_default_space() -> None:
+    cfg = validate_config(
+        {
+            "default_model": "m",
+            "competition": {
+                "name": "x",
+                "id_column": "id",
+                "target_column": "t",
+                "task": "binary",
+                "metric": "accuracy",
+            },
+            "models": {
+                "m": {
+                    "backend": "lightgbm",
+                    "search": {
+                        "num_leaves": {"low": 8, "high": 64, "log": True},
+                        "boosting_type": {"choices": ["gbdt", "goss"]},
+                        "learning_rate": 0.1,
+                    },
+                }
+            },
+        }
+    )
+    space = search_space("m", cfg.models["m"])
+    assert space.dimensions["num_leaves"] == SearchRange(low=8, high=64, log=True)
+    assert isinstance(space.dimensions["boosting_type"], SearchChoices)
+    assert "learning_rate" not in space.dimensions
+    assert space.fixed["learning_rate"] == 0.1
+    dist = space.distributions()["num_leaves"]
+    assert isinstance(dist, optuna.distributions.IntDistribution) and dist.log
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("{ low = 128, high = 8 }", "low (128) must be below high (8)"),
+        ("{ low = 0, high = 1, log = true }", "log = true needs low > 0"),
+        ("{ choices = [] }", "at least 1 item"),
+        ("{ lo = 1, hi = 2 }", "'low' must be a number"),
+        ("[1, 2]", "is not a search range"),
+    ],
+)
+def test_bad_search_space_is_one_line(
+    projects_dir: Path, value: str, expected: str, capsys: Any, monkeypatch: Any
+) -> None:
+    config = tiny_config("bad") + f"\n[models.lightgbm.search]\nnum_leaves = {value}\n"
+    config = config.replace("[models.lightgbm]\n", "[models.lgb]\n", 1)
+    config = config.replace('default_model = "lightgbm"', 'default_model = "lgb"')
+    config = config.replace("[models.lightgbm.search]", "[models.lgb.search]")
+    make_tiny_project(projects_dir, "bad", config=config)
+    code, _, err = _kk(["tune", "bad", "--trials", "1"], capsys, monkeypatch)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "models.lgb.search.num_leaves" in lines[0] and expected in lines[0]
+
+
+def test_empty_space_unknown_model_bad_storage_are_one_line_each(
+    projects_dir: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    extra = '[models.fixed]\nbackend = "logistic_regression"\nsearch = { C = 1.0 }\n'
+    _setup(projects_dir, extra=extra)
+    cases = [
+        (["tune", "tiny", "--model", "fixed"], "empty search space (every parameter is fixed)"),
+        (["tune", "tiny", "--model", "lightgbn"], "did you mean 'lightgbm'"),
+        (["tune", "tiny", "--storage", "redis://nowhere"], "is not a storage URL"),
+        (
+            ["tune", "tiny", "--storage", "postgresql://kk:secret@127.0.0.1:1/none"],
+            "cannot open storage postgresql://kk:***@127.0.0.1:1/none",
+        ),
+    ]
+    for args, expected in cases:
+        code, _, err = _kk([*args, "--trials", "1"], capsys, monkeypatch)
+        lines = err.strip().splitlines()
+        assert code == 1 and len(lines) == 1, (args, err)
+        assert expected in lines[0], (args, lines[0])
+        assert "secret" not in err
+
+
+# --- the objective, pruning and reproduction --------------------------------------------
+
+
+def test_pruning_prunes_a_bad_trial_between_folds(projects_dir: Path) -> None:
+    project = _setup(projects_dir)
+    cfg = project.config()
+    n_folds = cfg.cv.n_splits
+    good, bad = {"min_child_samples": 5}, {"min_child_samples": 100}  # 100 > rows: no split
+    for study_name, prune in (("pruned", True), ("unpruned", False)):
+        storage = tuning.open_storage(project, study_name, None)
+        study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize")
+        for params in [good] * 5 + [bad]:
+            study.enqueue_trial(params)
+        tuning.tune(project, cfg, study_name=study_name, n_trials=6, prune=prune, seed=0)
+        trials = _trials(project, study_name)
+        assert len(trials) == 6
+        assert all(t.state == TrialState.COMPLETE for t in trials[:5])
+        last = trials[5]
+        assert last.params["min_child_samples"] == 100
+        if prune:
+            assert last.state == TrialState.PRUNED
+            assert max(last.intermediate_values) < n_folds - 1  # stopped before the last fold
+        else:
+            assert last.state == TrialState.COMPLETE
+            assert sorted(last.intermediate_values) == list(range(n_folds))
+            assert last.value is not None and last.value < min(t.value for t in trials[:5])
+
+
+def test_params_best_reproduces_the_best_trial_exactly(
+    projects_dir: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    project = _setup(projects_dir)
+    code, out, _ = _kk(["tune", "tiny", "--trials", "6", "--json"], capsys, monkeypatch)
+    assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    for key in (
+        "study",
+        "best_value",
+        "best_params",
+        "n_trials",
+        "n_complete",
+        "n_pruned",
+        "n_failed",
+        "wall_seconds",
+        "trials_per_minute",
+    ):
+        assert key in summary
+    assert summary["n_trials"] == 6 and summary["n_complete"] + summary["n_pruned"] == 6
+
+    code, out, _ = _kk(["train", "tiny", "--params", "best", "--json"], capsys, monkeypatch)
+    assert code == 0
+    assert json.loads(out.strip().splitlines()[-1])["cv_mean"] == summary["best_value"]
+
+    # The explicit step writes a typed params file; config.toml is not touched.
+    original = dict(project.config().models["lightgbm"].params)
+    before = project.config_path.read_text()
+    code, _, _ = _kk(["tune", "tiny", "--write-params"], capsys, monkeypatch)
+    assert code == 0 and project.config_path.read_text() == before
+    params_path = project.root / "params" / "lightgbm.toml"
+    project.config_path.write_text(
+        before.replace(
+            "early_stopping_rounds = 10",
+            'early_stopping_rounds = 10\nparams_file = "params/lightgbm.toml"',
+            1,
+        )
+    )
+    cfg = project.config()
+    best = tuning.best_params(project, cfg, model_name="lightgbm")[0]
+    assert cfg.models["lightgbm"].params == {**original, **best}
+    result = training.train(project, cfg, model_name="lightgbm")
+    assert result.cv.mean == summary["best_value"]
+    assert params_path.is_file()
+
+    code, out, _ = _kk(["tune", "tiny", "--show"], capsys, monkeypatch)
+    assert code == 0 and "top" in out and "parameter importances" in out
+
+
+# --- workers, resume --------------------------------------------------------------------
+
+
+def test_two_worker_processes_share_one_journal_study(projects_dir: Path) -> None:
+    project = _setup(projects_dir, slow=0.1)
+    cfg = project.config()
+    result = tuning.tune(project, cfg, n_trials=10, workers=2, seed=0)
+    trials = _trials(project)
+    assert result.n_new == 10
+    assert [t.number for t in trials] == list(range(10))  # none lost, none duplicated
+    assert all(t.state in FINISHED for t in trials)
+    pids = {t.user_attrs["kk_worker"] for t in trials}
+    assert len(pids) == 2  # both worker processes ran trials
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 10
+
+    again = tuning.tune(project, cfg, n_trials=3, workers=2, seed=1)
+    assert again.n_new == 3
+    assert [t.number for t in _trials(project)] == list(range(13))
+
+
+def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> None:
+    project = _setup(projects_dir, slow=0.3)
+    cmd = [sys.executable, "-c", "from kagglekit.cli import main; main()", "tune", "tiny"]
+    env = {**os.environ, "KK_PROJECTS_DIR": str(projects_dir)}
+    proc = subprocess.Popen([*cmd, "--trials", "30", "--no-prune"], env=env)
+    try:
+        running: optuna.trial.FrozenTrial | None = None
+        deadline = time.monotonic() + 120
+        while running is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if not (project.root / "studies" / "lightgbm.journal").exists():
+                continue
+            trials = _trials(project)
+            done = [t for t in trials if t.state in FINISHED]
+            now = [t for t in trials if t.state == TrialState.RUNNING and t.params]
+            if len(done) >= 2 and now:
+                running = now[0]
+        assert running is not None, "the worker never reached a second finished trial"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    before = {t.number: (t.state, t.value) for t in _trials(project) if t.state in FINISHED}
+    stale = next(t for t in _trials(project) if t.number == running.number)
+    assert stale.state == TrialState.RUNNING  # killed mid-trial
+
+    result = tuning.tune(project, project.config(), n_trials=2, prune=False)
+    assert running.number in result.recovered
+    after = {t.number: t for t in _trials(project)}
+    for number, (state, value) in before.items():  # every finished trial survived
+        assert (after[number].state, after[number].value) == (state, value)
+    assert after[running.number].state == TrialState.FAIL
+    retried = [t for t in after.values() if t.user_attrs.get("kk_retry_of") == running.number]
+    assert len(retried) == 1
+    assert retried[0].params == running.params and retried[0].state == TrialState.COMPLETE
+    assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+
+
+def test_folds_changed_since_the_study_is_an_error(projects_dir: Path) -> None:
+    project = _setup(projects_dir)
+    cfg = project.config()
+    tuning.tune(project, cfg, n_trials=1)
+    cfg2 = project.config(["cv.seed=8"])
+    folds.assign_project_folds(project, cfg2, force=True)
+    with pytest.raises(KKError, match="give a new --study NAME"):
+        tuning.tune(project, cfg2, n_trials=1)
