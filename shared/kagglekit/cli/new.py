@@ -100,9 +100,10 @@ def update(
     for item in report.conflicts:
         console.print(f"  [red]{verb}conflict[/red]: {item}")
     if report.conflicts:
+        from kagglekit.errors import KKError
+
         where = " (not written: --dry-run)" if dry_run else ""
-        console.print(
-            f"[red]{len(report.conflicts)} conflict(s){where}[/red]: resolve the <<<<<<< / >>>>>>> "
-            "markers in the files above, then commit"
+        raise KKError(
+            f"{len(report.conflicts)} conflict(s){where} in {', '.join(report.conflicts)}: "
+            "resolve the <<<<<<< / >>>>>>> markers there, then commit"
         )
-        raise typer.Exit(1)
