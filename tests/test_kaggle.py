@@ -310,6 +310,19 @@ def test_wait_polls_no_faster_than_every_5_s_and_records_the_score(tiny, stub):
     assert submitting.read_ledger(proj)[0]["public_score"] == stub.public_score
 
 
+def test_submit_wait_prints_cv_against_the_public_score(tiny, stub, capsys, monkeypatch):
+    run = trained(tiny)
+    slept: list[float] = []
+    monkeypatch.setattr(submitting.time, "sleep", slept.append)
+    stub.score_after = ["PENDING", "COMPLETE"]
+    code, out, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--wait")
+    assert code == 0, err
+    assert slept == [5.0, 5.0]
+    assert f"public LB {float(stub.public_score):.5f}" in out
+    assert f"CV {run.record['cv_mean']:.5f}" in out
+    assert submitting.read_ledger(open_project("tiny"))[0]["status"] == "COMPLETE"
+
+
 def test_wait_stops_at_the_time_limit(tiny, stub):
     run = trained(tiny)
     proj = open_project("tiny")

@@ -15,6 +15,7 @@ follows relies on private details of those versions (see ``shared/KAGGLE_API.md`
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -85,10 +86,14 @@ def config_dir() -> Path:
 def _secrets() -> list[str]:
     """Every credential value the client may hold, so messages can be scrubbed of them."""
     values = [os.environ.get(k, "") for k in ("KAGGLE_KEY", "KAGGLE_API_TOKEN")]
+    user = os.environ.get("KAGGLE_USERNAME", "")
     path = config_dir() / "kaggle.json"
     with contextlib.suppress(OSError, ValueError, AttributeError):
         data = json.loads(path.read_text())
         values.append(str(data.get("key", "")))
+        user = user or str(data.get("username", ""))
+    # The HTTP Basic form of each key, as a verbose client would echo it.
+    values += [base64.b64encode(f"{user}:{v}".encode()).decode() for v in values if v]
     return [v for v in values if len(v) >= 4]
 
 
@@ -147,6 +152,8 @@ def client() -> Any:
             api.authenticate()
         except SystemExit:
             raise KKError(NO_CREDENTIALS.format(where=folder)) from None
+        except Exception as err:  # an access token is checked over the network
+            raise explain(err, what="authenticating with Kaggle", slug="") from None
     return api
 
 

@@ -213,8 +213,8 @@ def wait_for_score(
     *,
     timeout: float = 600.0,
     poll_seconds: float = MIN_POLL_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """Poll submission ``ref`` (never faster than every 5 s) until scored or ``timeout``.
 
@@ -222,6 +222,8 @@ def wait_for_score(
     when the time limit passes first. A scoring error is recorded and raised.
     """
     slug = competition_slug(cfg)
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
     interval = max(MIN_POLL_SECONDS, poll_seconds)
     api = kaggle_api.client()
     deadline = clock() + timeout
