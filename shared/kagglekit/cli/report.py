@@ -1,29 +1,38 @@
-"""``kk report``: regenerate a project's README results section from its run records."""
+"""``kk report``: regenerate README sections from run records, the ledger and plots."""
 
 from __future__ import annotations
 
-from kagglekit.cli import ProjectArg, _console, _project, app
+from typing import Annotated
+
+import typer
+
+from kagglekit.cli import _console, _project, app
 
 
 @app.command()
-def report(project: ProjectArg) -> None:
-    """Rewrite the results table in projects/PROJECT/README.md from the runs on the current folds."""
-    from kagglekit.errors import KKError
-    from kagglekit.folds import folds_meta
-    from kagglekit.records import list_runs
-    from kagglekit.reports import results_table_markdown, update_readme_section
+def report(
+    project: Annotated[
+        str | None,
+        typer.Argument(
+            help="Project folder name under projects/ (none: the root README's portfolio index).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Rewrite projects/PROJECT/README.md's results section and plots, or the portfolio index."""
+    from kagglekit.project import projects_root
+    from kagglekit.reports import write_portfolio, write_project_report
 
-    proj = _project(project)
-    meta = folds_meta(proj)
-    if meta is None:
-        raise KKError(f"project '{proj.name}' has no folds yet; run `kk folds {proj.name}`")
-    # Only runs on the current folds are comparable with each other.
-    runs = [r for r in list_runs(proj.runs_dir) if r.record.get("fold_hash") == meta["hash"]]
-    if not any(r.status == "COMPLETE" for r in runs):
-        raise KKError(
-            f"project '{proj.name}' has no complete run on its current folds; "
-            f"run `kk train {proj.name}` first"
-        )
-    readme = proj.root / "README.md"
-    changed = update_readme_section(readme, results_table_markdown(runs))
-    _console().print(f"{readme}: {'results updated' if changed else 'results unchanged'}")
+    console = _console()
+    if project is None:
+        root = projects_root()
+        readme = root.parent / "README.md"
+        changed = write_portfolio(root, readme)
+        console.print(f"{readme}: {'portfolio updated' if changed else 'portfolio unchanged'}")
+        return
+    result = write_project_report(_project(project))
+    console.print(
+        f"{result.readme}: {'results updated' if result.changed else 'results unchanged'}"
+    )
+    for plot in result.plots:
+        console.print(f"  {plot.path}")

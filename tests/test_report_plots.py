@@ -1,0 +1,166 @@
+"""Report plots and the portfolio index: every plot written, regeneration idempotent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from kagglekit import ensembling
+from kagglekit.cli import app
+from kagglekit.errors import KKError
+from kagglekit.project import open_project
+from kagglekit.records import Run
+from kagglekit.reports import (
+    END_MARKER,
+    PORTFOLIO_END,
+    PORTFOLIO_START,
+    START_MARKER,
+    write_plots,
+)
+from kagglekit.testing import make_tiny_project
+from typer.testing import CliRunner
+
+PNG = b"\x89PNG\r\n\x1a\n"
+HEAD = "# tiny\n\nHand-written intro.\n\n"
+TAIL = "\n\nHand-written notes after the results.\n"
+
+
+def _project_with_runs(projects_dir: Path, name: str, task: str) -> Path:
+    paths = make_tiny_project(projects_dir, name, task=task)
+    runner = CliRunner()
+    for args in (
+        ["fetch", name, "--from", str(paths["mirror"])],
+        ["folds", name],
+        ["train", name, "--model", "lightgbm"],
+        ["train", name, "--model", "linear"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    readme = paths["project"] / "README.md"
+    readme.write_text(f"{HEAD}{START_MARKER}\n{END_MARKER}{TAIL}")
+    return paths["project"]
+
+
+def _plots(project: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((project / "reports").glob("*.png"))}
+
+
+def _check_pngs(plots: dict[str, bytes]) -> None:
+    for name, data in plots.items():
+        assert data.startswith(PNG) and len(data) > 5000, name
+
+
+def test_project_report_plots_and_idempotence(projects_dir: Path) -> None:
+    root = _project_with_runs(projects_dir, "tiny", "binary")
+    project = open_project("tiny", projects_dir)
+    hill = ensembling.ensemble(project, project.config(), method="hill", nested=False)
+    ledger = [
+        {
+            "run_id": hill.run.run_id,
+            "model": "ensemble-hill",
+            "metric": "accuracy",
+            "cv_mean": hill.cv_mean,
+            "greater_is_better": True,
+            "public_score": "0.81",
+            "private_score": 0.8,
+            "submitted_at": "2026-11-29T10:00:00",
+        },
+        {"run_id": "x", "model": "linear", "cv_mean": 0.8, "public_score": None},
+    ]
+    (root / "submissions.jsonl").write_text("".join(json.dumps(e) + "\n" for e in ledger))
+    runner = CliRunner()
+    first = runner.invoke(app, ["report", "tiny"])
+    assert first.exit_code == 0, first.output
+    assert "results updated" in first.output
+    plots = _plots(root)
+    assert set(plots) == {
+        "cv_scores.png",
+        "cv_vs_leaderboard.png",
+        "feature_importance.png",
+        "confusion_matrix.png",
+        "roc_curve.png",
+    }
+    _check_pngs(plots)
+    text = (root / "README.md").read_text()
+    assert text.startswith(HEAD + START_MARKER) and text.endswith(END_MARKER + TAIL)
+    for name in plots:
+        assert f"](reports/{name})" in text
+    assert "Best submission: `" + hill.run.run_id in text and "0.81000" in text
+    second = runner.invoke(app, ["report", "tiny"])
+    assert "results unchanged" in second.output
+    assert (root / "README.md").read_text() == text
+    assert _plots(root) == plots
+    # Without a ledger the CV-vs-leaderboard plot is skipped and its old file removed.
+    (root / "submissions.jsonl").unlink()
+    assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
+    assert "cv_vs_leaderboard.png" not in _plots(root)
+    assert "No scored Kaggle submission" in (root / "README.md").read_text()
+
+
+def test_regression_report_has_residuals(projects_dir: Path) -> None:
+    root = _project_with_runs(projects_dir, "reg", "regression")
+    result = CliRunner().invoke(app, ["report", "reg"])
+    assert result.exit_code == 0, result.output
+    plots = _plots(root)
+    assert {"cv_scores.png", "feature_importance.png", "residuals.png"} == set(plots)
+    _check_pngs(plots)
+
+
+def test_learning_curves_for_runs_with_epoch_history(tmp_path: Path) -> None:
+    history = {"train_loss": [0.9, 0.6, 0.45, 0.4], "valid_loss": [0.95, 0.7, 0.62, 0.63]}
+    record = {
+        "run_id": "20261129-000000-mlp-abcd",
+        "model": "mlp",
+        "status": "COMPLETE",
+        "metric": "log_loss",
+        "greater_is_better": False,
+        "cv_mean": 0.6,
+        "cv_std": 0.02,
+        "fold_scores": [{"fold": f, "learned": {"history": history}} for f in range(3)],
+    }
+    plots = write_plots(tmp_path / "reports", [Run(tmp_path / "run", record)])
+    names = [p.path.name for p in plots]
+    assert names == ["cv_scores.png", "learning_curves.png"]
+    _check_pngs({p.path.name: p.path.read_bytes() for p in plots})
+
+
+def test_portfolio_index(projects_dir: Path) -> None:
+    _project_with_runs(projects_dir, "tiny", "binary")
+    make_tiny_project(projects_dir, "fresh", task="regression")  # configured, never run
+    (projects_dir / "tiny" / "submissions.jsonl").write_text(
+        json.dumps({"public_score": 0.79, "private_score": 0.78, "cv_mean": 0.8}) + "\n"
+    )
+    readme = projects_dir.parent / "README.md"
+    head, tail = "# portfolio\n\nIntro.\n\n", "\n\n## Other\n\nkept.\n"
+    readme.write_text(f"{head}{PORTFOLIO_START}\n{PORTFOLIO_END}{tail}")
+    runner = CliRunner()
+    first = runner.invoke(app, ["report"])
+    assert first.exit_code == 0, first.output
+    text = readme.read_text()
+    assert text.startswith(head + PORTFOLIO_START) and text.endswith(PORTFOLIO_END + tail)
+    rows = {
+        line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| [")
+    }
+    assert set(rows) == {"[fresh](projects/fresh/)", "[tiny](projects/tiny/README.md)"}
+    assert "| binary | accuracy | 0." in rows["[tiny](projects/tiny/README.md)"]
+    assert "0.79000 / 0.78000" in rows["[tiny](projects/tiny/README.md)"]
+    assert "| regression | rmse |  |  |" in rows["[fresh](projects/fresh/)"]
+    assert "portfolio unchanged" in runner.invoke(app, ["report"]).output
+    assert readme.read_text() == text
+    readme.write_text("# no markers\n")
+    bad = runner.invoke(app, ["report"])
+    assert isinstance(bad.exception, KKError) and PORTFOLIO_START in str(bad.exception)
+    assert readme.read_text() == "# no markers\n"
+
+
+def test_project_report_needs_a_complete_run(projects_dir: Path) -> None:
+    paths = make_tiny_project(projects_dir, "empty")
+    runner = CliRunner()
+    assert runner.invoke(app, ["fetch", "empty", "--from", str(paths["mirror"])]).exit_code == 0
+    assert runner.invoke(app, ["folds", "empty"]).exit_code == 0
+    result = runner.invoke(app, ["report", "empty"])
+    assert isinstance(result.exception, KKError)
+    with pytest.raises(KKError, match="no complete run"):
+        raise result.exception
+    assert not (paths["project"] / "reports").exists()
