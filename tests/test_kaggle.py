@@ -407,6 +407,15 @@ def test_submit_over_the_size_limit_says_zip_it(tiny, stub, capsys, monkeypatch)
     assert not stub.calls("PUT")
 
 
+def test_daily_limit_reached_at_upload_time_is_one_line(tiny, stub, capsys, monkeypatch):
+    run = trained(tiny)
+    stub.fail("CreateSubmission", 400, "You have reached your daily submission limit")
+    code, out, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
+    assert code == 1 and "submission limit is reached" in err and "00:00 UTC" in err
+    assert "submitted to" not in out
+    assert not submitting.ledger_path(open_project("tiny")).exists()
+
+
 # ----------------------------------------------------------------------------- history
 
 
@@ -479,6 +488,7 @@ def test_kernel_builds_a_script_that_reruns_the_run_offline(
         "HOME": str(tmp_path),
         "KK_KERNEL_INPUT": str(tiny["mirror"]),
         "KK_KERNEL_WORKING": str(working),
+        "KK_KERNEL_SCRATCH": str(tmp_path / "scratch"),
         "HTTPS_PROXY": DEAD_PROXY,
         "HTTP_PROXY": DEAD_PROXY,
     }
@@ -491,7 +501,8 @@ def test_kernel_builds_a_script_that_reruns_the_run_offline(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"from {working / '_kagglekit' / 'kagglekit'}" in proc.stdout
+    assert f"from {tmp_path / 'scratch' / 'package' / 'kagglekit'}" in proc.stdout
+    assert sorted(p.name for p in working.iterdir()) == ["submission.csv"]
     assert "fold hash" not in proc.stdout  # same folds as the local run
     local = pd.read_csv(run.path("submission.csv"))
     remote = pd.read_csv(working / "submission.csv")

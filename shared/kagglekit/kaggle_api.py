@@ -227,6 +227,11 @@ def _explain(err: BaseException, status: int | None, *, what: str, slug: str, tr
             f"{what}: the file is over the competition's size limit ({said}); zip it "
             "(e.g. `zip submission.csv.zip submission.csv`) and pass --file with the zip"
         )
+    if re.search(r"daily|submission limit|limit reached|maximum number of submissions", said, re.I):
+        return (
+            f"{what}: the submission limit is reached ({said}); the daily limit resets at "
+            "00:00 UTC: submit then"
+        )
     if status == 429:
         return (
             f"{what}: Kaggle is rate limiting this account (429) and still did after {tries} "

@@ -107,6 +107,8 @@ SPEC = json.loads({spec!r})
 PACKAGE = {package!r}
 
 WORK = Path(os.environ.get("KK_KERNEL_WORKING", "/kaggle/working"))
+# The package and the project's run folder live outside the kernel's output.
+SCRATCH = Path(os.environ.get("KK_KERNEL_SCRATCH", "/tmp/kagglekit"))
 INPUT = os.environ.get("KK_KERNEL_INPUT", "")
 
 
@@ -124,7 +126,7 @@ def find_input(train_file):
 
 
 def main():
-    lib = WORK / "_kagglekit"
+    lib = SCRATCH / "package"
     shutil.rmtree(lib, ignore_errors=True)
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(PACKAGE))) as zf:
         zf.extractall(lib)
@@ -135,7 +137,7 @@ def main():
     from kagglekit.project import Project
 
     print("kagglekit", kagglekit.__version__, "from", Path(kagglekit.__file__).parent)
-    root = WORK / "_project" / SPEC["project"]
+    root = SCRATCH / "projects" / SPEC["project"]
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     if SPEC["features_py"] is not None:
@@ -147,6 +149,7 @@ def main():
     if saved.hash != SPEC["fold_hash"]:
         print("warning: fold hash", saved.hash, "differs from the local run's", SPEC["fold_hash"])
     result = training.train(project, cfg, model_name=SPEC["model"], overrides=SPEC["overrides"])
+    WORK.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(result.submission_path, WORK / "submission.csv")
     print(json.dumps(result.summary()))
 
