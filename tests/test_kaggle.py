@@ -416,6 +416,21 @@ def test_daily_limit_reached_at_upload_time_is_one_line(tiny, stub, capsys, monk
     assert not submitting.ledger_path(open_project("tiny")).exists()
 
 
+def test_404_says_check_the_slug(tiny, stub, capsys, monkeypatch):
+    stub.fail("ListSubmissions", 404, "Competition not found")
+    code, _, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    assert code == 1 and "404" in err and "competition.slug" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_scrub_removes_keys_and_their_basic_auth_form(offline):
+    import base64
+
+    basic = base64.b64encode(f"{USER}:{KEY}".encode()).decode()
+    text = kaggle_api.scrub(f"key={KEY} header=Basic {basic} Authorization: Bearer tok123")
+    assert KEY not in text and basic not in text and "tok123" not in text
+
+
 # ----------------------------------------------------------------------------- history
 
 
