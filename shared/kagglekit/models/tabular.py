@@ -69,6 +69,10 @@ class TabularModel:
         self.estimator_ = self.make_estimator(use_es)
         if not use_es:
             self.estimator_.fit(Xt, y)
+            if hasattr(self.estimator_, "estimators_") and "n_jobs" in self.estimator_.get_params():
+                # A forest sums its trees' outputs in whatever order threads finish, so a
+                # parallel predict is not byte-reproducible; fitting in parallel is.
+                self.estimator_.set_params(n_jobs=1)
             return self
         Xv = self.features.transform(X_valid)
         if self.kind == "lightgbm":
