@@ -1,0 +1,105 @@
+"""Run records and atomic writes: RUNNING -> COMPLETE/FAILED, ABANDONED when the
+recorded process is gone, exact arrays, and git state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kagglekit import atomic, records
+from kagglekit.errors import KKError
+
+
+def test_run_ids_sort_by_time_and_are_unique() -> None:
+    ids = {records.new_run_id("lightgbm") for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"\d{8}-\d{6}-lightgbm-[0-9a-f]{4}", i) for i in ids)
+
+
+def test_start_and_finish(tmp_path: Path) -> None:
+    run = records.start_run(tmp_path / "runs", model="m", repo_dir=tmp_path, fold_hash="abc")
+    on_disk = json.loads((run.folder / records.RECORD).read_text())
+    assert on_disk["status"] == "RUNNING" and run.status == "RUNNING"  # our own pid is alive
+    assert on_disk["fold_hash"] == "abc" and "python" in on_disk["versions"]
+    run.save_array("oof", np.array([0.1, 1 / 3, np.nan]))
+    run.finish("COMPLETE", cv_mean=0.5)
+    loaded = records.load_run(run.folder)
+    assert loaded.status == "COMPLETE" and loaded.record["cv_mean"] == 0.5
+    assert loaded.record["files"] == {"oof": "oof.npy"} and loaded.record["wall_seconds"] >= 0
+    np.testing.assert_array_equal(loaded.load_array("oof"), np.array([0.1, 1 / 3, np.nan]))
+    with pytest.raises(KKError, match=r"has no test.npy"):
+        loaded.load_array("test")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_running_record_of_a_dead_process_reads_abandoned(tmp_path: Path) -> None:
+    run = records.start_run(tmp_path, model="m", repo_dir=tmp_path)
+    run.update(pid=_dead_pid())
+    assert records.load_run(run.folder).status == "ABANDONED"
+    run.update(host="some-other-machine")  # a pid on another host cannot be checked
+    assert records.load_run(run.folder).status == "RUNNING"
+    run.finish("FAILED", error="RuntimeError: boom")
+    assert records.load_run(run.folder).status == "FAILED"  # finished runs keep their status
+
+
+def test_find_and_list_runs(tmp_path: Path) -> None:
+    a = records.start_run(tmp_path, model="alpha", repo_dir=tmp_path)
+    b = records.start_run(tmp_path, model="beta", repo_dir=tmp_path)
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / records.RECORD).write_text("{not json")
+    (tmp_path / "empty").mkdir()
+    assert {r.run_id for r in records.list_runs(tmp_path)} == {a.run_id, b.run_id}
+    assert records.find_run(tmp_path, a.run_id).run_id == a.run_id
+    assert records.find_run(tmp_path, a.run_id[:-2]).run_id == a.run_id  # unique prefix
+    with pytest.raises(KKError, match=r"matches 2 runs"):
+        records.find_run(tmp_path, a.run_id[:8])
+    with pytest.raises(KKError, match=r"run 'zzz' is not known"):
+        records.find_run(tmp_path, "zzz")
+    with pytest.raises(KKError, match=r"cannot be read"):
+        records.load_run(tmp_path / "damaged")
+    assert records.list_runs(tmp_path / "nowhere") == []
+
+
+def test_git_state(tmp_path: Path) -> None:
+    assert records.git_state(tmp_path) == {"commit": None, "dirty": None}
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f.txt").write_text("one")
+    subprocess.run([*git, "add", "f.txt"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert records.git_state(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "f.txt").write_text("two")
+    assert records.git_state(tmp_path) == {"commit": head, "dirty": True}
+    run = records.start_run(tmp_path / "runs", model="m", repo_dir=tmp_path)
+    assert run.record["git"] == {"commit": head, "dirty": True}
+
+
+def test_atomic_write_leaves_the_old_file_when_the_writer_fails(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "file.json"
+    atomic.write_json(path, {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1}
+
+    def broken(fh: object) -> None:
+        fh.write(b"half")  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_atomic(path, broken)
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["file.json"]  # no temp file left
+    atomic.write_text(path, "é")
+    assert atomic.sha256_file(path) == hashlib.sha256("é".encode()).hexdigest()
