@@ -1,4 +1,7 @@
-"""Tuning: objective = kk train's CV score, pruning between folds, workers, resume, errors."""
+"""Tuning: objective = kk train's CV score, pruning between folds, workers, resume, errors.
+
+The PostgreSQL test needs ``KK_TEST_POSTGRES_URL`` (``.ci/run`` starts a server and sets it).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from kagglekit.tuning_spaces import DEFAULT_SPACES, search_space
 from optuna.trial import TrialState
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+POSTGRES_URL = os.environ.get("KK_TEST_POSTGRES_URL", "")
 
 # A fold step that takes a while, so a worker can be caught (and killed) mid-trial and
 # two workers really overlap. It changes nothing in the data.
@@ -56,7 +61,9 @@ FOLD_STEPS = {"slow": Slow}
 """
 
 
-def _setup(projects: Path, name: str = "tiny", *, extra: str = "", slow: float = 0.0) -> Project:
+def setup_project(
+    projects: Path, name: str = "tiny", *, extra: str = "", slow: float = 0.0
+) -> Project:
     if slow:
         extra = (
             f'[features]\nsteps = [{{ kind = "slow", params = {{ seconds = {slow} }} }}]\n\n'
@@ -182,7 +189,7 @@ def test_empty_space_unknown_model_bad_storage_are_one_line_each(
     projects_dir: Path, capsys: Any, monkeypatch: Any
 ) -> None:
     extra = '[models.fixed]\nbackend = "logistic_regression"\nsearch = { C = 1.0 }\n'
-    _setup(projects_dir, extra=extra)
+    setup_project(projects_dir, extra=extra)
     cases = [
         (["tune", "tiny", "--model", "fixed"], "empty search space (every parameter is fixed)"),
         (["tune", "tiny", "--model", "lightgbn"], "did you mean 'lightgbm'"),
@@ -204,7 +211,7 @@ def test_empty_space_unknown_model_bad_storage_are_one_line_each(
 
 
 def test_pruning_prunes_a_bad_trial_between_folds(projects_dir: Path) -> None:
-    project = _setup(projects_dir)
+    project = setup_project(projects_dir)
     cfg = project.config()
     n_folds = cfg.cv.n_splits
     good, bad = {"min_child_samples": 5}, {"min_child_samples": 100}  # 100 > rows: no split
@@ -231,7 +238,7 @@ def test_pruning_prunes_a_bad_trial_between_folds(projects_dir: Path) -> None:
 def test_params_best_reproduces_the_best_trial_exactly(
     projects_dir: Path, capsys: Any, monkeypatch: Any
 ) -> None:
-    project = _setup(projects_dir)
+    project = setup_project(projects_dir)
     code, out, _ = _kk(["tune", "tiny", "--trials", "6", "--json"], capsys, monkeypatch)
     assert code == 0
     summary = json.loads(out.strip().splitlines()[-1])
@@ -280,10 +287,12 @@ def test_params_best_reproduces_the_best_trial_exactly(
 # --- workers, resume --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_one_journal_study(projects_dir: Path) -> None:
-    project = _setup(projects_dir, slow=0.1)
+    # Slow trials: the spawned worker needs seconds to import before it can join.
+    project = setup_project(projects_dir, slow=0.4)
     cfg = project.config()
-    result = tuning.tune(project, cfg, n_trials=10, workers=2, seed=0)
+    result = tuning.tune(project, cfg, n_trials=10, workers=2, seed=0, prune=False)
     trials = _trials(project)
     assert result.n_new == 10
     assert [t.number for t in trials] == list(range(10))  # none lost, none duplicated
@@ -292,13 +301,14 @@ def test_two_worker_processes_share_one_journal_study(projects_dir: Path) -> Non
     assert len(pids) == 2  # both worker processes ran trials
     assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 10
 
-    again = tuning.tune(project, cfg, n_trials=3, workers=2, seed=1)
+    again = tuning.tune(project, cfg, n_trials=3, workers=2, seed=1, prune=False)
     assert again.n_new == 3
     assert [t.number for t in _trials(project)] == list(range(13))
 
 
+@pytest.mark.slow
 def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> None:
-    project = _setup(projects_dir, slow=0.3)
+    project = setup_project(projects_dir, slow=0.3)
     cmd = [sys.executable, "-c", "from kagglekit.cli import main; main()", "tune", "tiny"]
     env = {**os.environ, "KK_PROJECTS_DIR": str(projects_dir)}
     proc = subprocess.Popen([*cmd, "--trials", "30", "--no-prune"], env=env)
@@ -321,7 +331,7 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> 
         proc.wait()
     before = {t.number: (t.state, t.value) for t in _trials(project) if t.state in FINISHED}
     stale = next(t for t in _trials(project) if t.number == running.number)
-    assert stale.state == TrialState.RUNNING  # killed mid-trial
+    assert stale.state == TrialState.RUNNING and stale.params  # killed mid-trial
 
     result = tuning.tune(project, project.config(), n_trials=2, prune=False)
     assert running.number in result.recovered
@@ -331,15 +341,53 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> 
     assert after[running.number].state == TrialState.FAIL
     retried = [t for t in after.values() if t.user_attrs.get("kk_retry_of") == running.number]
     assert len(retried) == 1
-    assert retried[0].params == running.params and retried[0].state == TrialState.COMPLETE
+    assert retried[0].params == stale.params and retried[0].state == TrialState.COMPLETE
     assert not [t for t in after.values() if t.state == TrialState.RUNNING]
 
 
 def test_folds_changed_since_the_study_is_an_error(projects_dir: Path) -> None:
-    project = _setup(projects_dir)
+    project = setup_project(projects_dir)
     cfg = project.config()
     tuning.tune(project, cfg, n_trials=1)
     cfg2 = project.config(["cv.seed=8"])
     folds.assign_project_folds(project, cfg2, force=True)
     with pytest.raises(KKError, match="give a new --study NAME"):
         tuning.tune(project, cfg2, n_trials=1)
+
+
+@pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="KK_TEST_POSTGRES_URL is not set: no PostgreSQL server configured "
+    "(.ci/run starts one on 127.0.0.1 and sets it)",
+)
+@pytest.mark.slow
+def test_two_worker_processes_share_one_postgres_study(projects_dir: Path) -> None:
+    # Slow trials: the spawned worker needs seconds to import before it can join.
+    project = setup_project(projects_dir, "pg", slow=0.4)
+    cfg = project.config()
+    study_name = f"kk-test-{uuid.uuid4().hex[:12]}"
+    try:
+        first = tuning.tune(
+            project,
+            cfg,
+            n_trials=8,
+            workers=2,
+            storage=POSTGRES_URL,
+            study_name=study_name,
+            prune=False,
+        )
+        # A second command (another machine, in real use) joins the same study.
+        second = tuning.tune(
+            project, cfg, n_trials=3, storage=POSTGRES_URL, study_name=study_name, seed=5
+        )
+        study = optuna.load_study(study_name=study_name, storage=tuning._with_driver(POSTGRES_URL))
+        trials = study.get_trials()
+        assert (first.n_new, second.n_new) == (8, 3)
+        assert sorted(t.number for t in trials) == list(range(11))  # none lost or duplicated
+        assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        assert len({t.user_attrs["kk_worker"] for t in trials[:8]}) == 2
+        assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 11
+        assert not (project.root / "studies").exists()  # nothing written to the journal
+        assert second.summary()["n_trials"] == 11
+    finally:
+        optuna.delete_study(study_name=study_name, storage=tuning._with_driver(POSTGRES_URL))

@@ -547,63 +547,88 @@ def _run_processes(
     n_trials: int | None,
     deadline: float | None,
     on_trial: Callable[[TrialEvent], None] | None,
+    prepared: training.Prepared,
 ) -> int:
+    """This process is worker 0; ``workers - 1`` spawned processes join it on the study.
+
+    Trials are claimed from one shared counter, so the workers run exactly ``n_trials``
+    together. Each worker gets ``cpus // workers`` OpenMP threads.
+    """
     import multiprocessing as mp
     import queue
+
+    from threadpoolctl import threadpool_limits
 
     ctx = mp.get_context("spawn")
     remaining = ctx.Value("i", -1 if n_trials is None else n_trials)
     events = ctx.Queue()
+    n_threads = max(1, (os.cpu_count() or 1) // workers)
     procs = [
         ctx.Process(
             target=_worker_process,
             args=(spec, prune, deadline, i, remaining, events),
             name=f"kk-tune-{i}",
         )
-        for i in range(workers)
+        for i in range(1, workers)
     ]
-    with _thread_limit(max(1, (os.cpu_count() or 1) // workers)):
+    with _thread_limit(n_threads):
         for proc in procs:
             proc.start()
-    finished = 0
     errors: list[dict[str, Any]] = []
+    counted = [0]
+    report_lock = threading.Lock()
 
-    def drain(timeout: float) -> None:
-        nonlocal finished
-        try:
-            event = events.get(timeout=timeout)
-        except queue.Empty:
-            return
-        if "error" in event:
-            errors.append(event)
-            return
-        finished += 1
-        if on_trial is not None:
-            on_trial(event)
+    def report(event: TrialEvent) -> None:
+        with report_lock:
+            counted[0] += 1
+            if on_trial is not None:
+                on_trial(event)
+
+    stop = threading.Event()
+
+    def forward() -> None:
+        while not stop.is_set() or not events.empty():
+            try:
+                event = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if "error" in event:
+                errors.append(event)
+            else:
+                report(event)
+
+    forwarder = threading.Thread(target=forward, name="kk-tune-events", daemon=True)
+    forwarder.start()
+
+    def claim() -> bool:
+        with remaining.get_lock():
+            if remaining.value == 0:
+                return False
+            remaining.value -= 1
+            return True
 
     try:
-        while any(p.is_alive() for p in procs):
-            drain(0.2)
+        with threadpool_limits(limits=n_threads, user_api="openmp"):
+            run_worker(
+                spec,
+                prune=prune,
+                claim=claim,
+                deadline=deadline,
+                on_trial=report,
+                prepared=prepared,
+            )
+    finally:
         for proc in procs:
             proc.join()
-        while True:
-            try:
-                event = events.get_nowait()
-            except queue.Empty:
-                break
-            events.put(event)
-            drain(0.0)
-    except KeyboardInterrupt:
-        for proc in procs:
-            proc.join(timeout=30)
-        raise
+        stop.set()
+        forwarder.join()
     if errors:
         first = errors[0]
         raise (KKError if first["user"] else RuntimeError)(first["error"])
-    lost = [p.name for p in procs if p.exitcode not in (0, None)]
+    lost = [p.name for p in procs if p.exitcode != 0]
     if lost:
         log.warning("worker(s) %s exited with an error; their trials are recovered", lost)
-    return finished
+    return counted[0]
 
 
 # --- the library entry point ----------------------------------------------------------
@@ -740,6 +765,7 @@ def tune(
             n_trials=n_trials,
             deadline=deadline,
             on_trial=on_trial,
+            prepared=prepared,
         )
     wall = time.perf_counter() - started
     recovered += recover_stale(study, spec)  # a worker that died in this run

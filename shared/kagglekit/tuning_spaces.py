@@ -36,7 +36,8 @@ def _c(*choices: Any) -> SearchChoices:
 
 
 # Boosters keep the adapter's 2000 rounds and stop early on each fold's validation rows,
-# so the number of rounds is not searched: the learning rate and the tree shape are.
+# so the number of rounds is not searched: the learning rate and the tree shape are
+# (a model with early_stopping_rounds = 0 gets n_estimators searched too).
 _LIGHTGBM: dict[str, Any] = {
     "learning_rate": _r(0.01, 0.3, log=True),
     "num_leaves": _r(4, 128, log=True),
@@ -81,6 +82,9 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
         "p": _c(1, 2),
     },
 }
+
+
+_BOOSTERS = ("lightgbm", "xgboost")
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,10 @@ def search_space(model_name: str, entry: ModelConfig) -> SearchSpace:
 
     Raises a one-line ``KKError`` when nothing is left to search.
     """
-    merged: dict[str, Any] = {**DEFAULT_SPACES.get(entry.backend, {}), **entry.search}
+    default = dict(DEFAULT_SPACES.get(entry.backend, {}))
+    if entry.backend in _BOOSTERS and entry.early_stopping_rounds == 0:
+        default["n_estimators"] = _r(50, 1000, log=True)  # no early stopping: search the rounds
+    merged: dict[str, Any] = {**default, **entry.search}
     dims = {k: v for k, v in merged.items() if isinstance(v, SearchRange | SearchChoices)}
     fixed = {k: v for k, v in merged.items() if k not in dims}
     if not dims:
