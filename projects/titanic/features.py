@@ -164,10 +164,14 @@ class GroupSurvival(TransformerMixin, BaseEstimator):
         self._check_columns(X)
         weight = self._members(X)
         target = np.asarray(y, dtype=np.float64) * weight
-        self.stats_: dict[str, pd.DataFrame] = {}
+        # Per key: the known groups and, aligned with them, their label sum and count.
+        self.stats_: dict[str, tuple[pd.Index, np.ndarray, np.ndarray]] = {}
         for key in self.keys:
-            frame = pd.DataFrame({"key": X[key].to_numpy(), "sum": target, "count": weight})
-            self.stats_[key] = frame.dropna(subset=["key"]).groupby("key")[["sum", "count"]].sum()
+            codes, groups = pd.factorize(X[key])  # a missing key gets code -1
+            has_key = codes >= 0
+            sums = np.bincount(codes[has_key], weights=target[has_key], minlength=len(groups))
+            counts = np.bincount(codes[has_key], weights=weight[has_key], minlength=len(groups))
+            self.stats_[key] = (pd.Index(groups), sums, counts)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
 
@@ -178,14 +182,15 @@ class GroupSurvival(TransformerMixin, BaseEstimator):
         X = pd.DataFrame(X)
         self._check_columns(X)
         new = {}
-        for key, stats in self.stats_.items():
-            group_sum = X[key].map(stats["sum"]).fillna(0.0).to_numpy(dtype=np.float64)
-            group_count = X[key].map(stats["count"]).fillna(0.0).to_numpy(dtype=np.float64)
+        for key, (groups, sums, counts) in self.stats_.items():
+            idx = groups.get_indexer(pd.Index(X[key]))  # -1: unseen or missing key
+            seen = idx >= 0
+            group_sum = np.where(seen, sums[idx], 0.0)
+            group_count = np.where(seen, counts[idx], 0.0)
             if own_sum is not None and own_count is not None:
                 # A row with a missing key belongs to no group: nothing to leave out.
-                has_key = X[key].notna().to_numpy()
-                group_sum = group_sum - own_sum * has_key
-                group_count = group_count - own_count * has_key
+                group_sum = group_sum - own_sum * seen
+                group_count = group_count - own_count * seen
             known = group_count > 0
             rate = np.full(len(X), float(self.neutral))
             rate[known] = group_sum[known] / group_count[known]
