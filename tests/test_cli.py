@@ -125,7 +125,9 @@ def test_debug_shows_the_traceback(
     assert "KKError: model 'lgbm' is not configured" in debug.stderr
 
 
-def test_a_run_killed_midway_reads_abandoned_and_the_next_run_works(projects_dir: Path) -> None:
+def test_a_run_killed_midway_reads_abandoned_and_the_next_run_works(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """kill -9 while a fold is fitting: the record says ABANDONED, nothing else is hurt."""
     extra = """
 [models.slow]
@@ -150,8 +152,11 @@ steps = [{ kind = "hang" }]
         'FOLD_STEPS = {"hang": Hang}\n'
     )
     cwd = projects_dir.parent
-    run_kk("fetch", "tiny", "--from", str(paths["mirror"]), cwd=cwd)
-    run_kk("folds", "tiny", cwd=cwd)
+    # Only the killed process needs to be a real one; the rest runs kk in this process.
+    assert (
+        kk_inprocess(capsys, monkeypatch, "fetch", "tiny", "--from", str(paths["mirror"]))[0] == 0
+    )
+    assert kk_inprocess(capsys, monkeypatch, "folds", "tiny")[0] == 0
     before = snapshot(paths["project"] / "data")
     proc = subprocess.Popen(
         [*_kk_command(), "train", "tiny", "--model", "slow"],
@@ -172,13 +177,14 @@ steps = [{ kind = "hang" }]
     (killed,) = records.list_runs(runs_dir)
     assert killed.record["status"] == "RUNNING" and killed.status == "ABANDONED"
     assert not list(killed.folder.glob(".*.tmp"))  # no half-written file left in place
-    listed = run_kk("runs", "tiny", "--json", cwd=cwd)
-    assert json.loads(listed.stdout.splitlines()[0])["status"] == "ABANDONED"
-    table = run_kk("runs", "tiny", cwd=cwd)
-    assert "ABANDONED" in table.stdout
+    code, out, _ = kk_inprocess(capsys, monkeypatch, "runs", "tiny", "--json")
+    assert code == 0 and json.loads(out.splitlines()[0])["status"] == "ABANDONED"
+    code, out, _ = kk_inprocess(capsys, monkeypatch, "runs", "tiny")
+    assert code == 0 and "ABANDONED" in out and killed.run_id in out
     assert snapshot(paths["project"] / "data") == before  # data and folds untouched
-    trained = run_kk("train", "tiny", "--model", "linear", "--json", cwd=cwd)
-    summary = json.loads(trained.stdout.strip().splitlines()[-1])
+    code, out, _ = kk_inprocess(capsys, monkeypatch, "train", "tiny", "--model", "linear", "--json")
+    assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1])
     statuses = {r.run_id: r.status for r in records.list_runs(runs_dir)}
     assert statuses == {killed.run_id: "ABANDONED", summary["run_id"]: "COMPLETE"}
 
