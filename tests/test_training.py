@@ -256,3 +256,24 @@ def test_run_record_is_valid_json_with_no_secrets(
     text = result.run.path("record.json").read_text()
     assert json.loads(text)["status"] == "COMPLETE"
     assert "s3cr3t-token-value" not in text
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ['cv.kind="timeseries"'],
+        ['cv.kind="group"', 'cv.group_column="colour"'],
+        ['cv.kind="stratified_group"', 'cv.group_column="colour"'],
+    ],
+)
+def test_train_with_every_cv_kind(projects_dir: Path, overrides: list[str]) -> None:
+    project = _ready(projects_dir)
+    cfg = project.config(overrides)
+    folds.assign_project_folds(project, cfg, force=True)
+    result = training.train(project, cfg, model_name="linear")
+    oof = result.run.load_array("oof")
+    validated = training.prepare(project, cfg).folds.validated_mask()
+    assert np.isnan(oof[~validated]).all() and not np.isnan(oof[validated]).any()
+    if cfg.cv.kind == "timeseries":
+        assert (~validated).sum() > 0  # the first block is never validated
+    assert result.run.record["status"] == "COMPLETE" and np.isfinite(result.run.record["oof_score"])
