@@ -70,7 +70,7 @@ def test_update_merges_a_template_change_into_a_locally_edited_project(
     recorded = json.loads((project / ANSWERS_FILE).read_text())["template_tree"]
     # The user edits the README's top and a model parameter.
     _edit(project / "README.md", "## Run", "My notes on this competition.\n\n## Run")
-    _edit(project / "config.toml", "learning_rate = 0.03", "learning_rate = 0.01")
+    _edit(project / "config.toml", "learning_rate = 0.05", "learning_rate = 0.01")
     # The template changes another part of the README, a template-owned file, and
     # adds a file.
     tpl = template_repo / PROJECT_TEMPLATE
@@ -101,8 +101,8 @@ def test_update_reports_a_real_conflict_and_keeps_both_sides(
 ) -> None:
     project = new_project("tabular", "comp", {"task": "regression"})
     config_before = (project / "config.toml").read_text()
-    _edit(project / "config.toml", "learning_rate = 0.03", "learning_rate = 0.01")
-    _edit(template_repo / PROJECT_TEMPLATE / "config.toml", "learning_rate = 0.03", "learning_rate = 0.05")
+    _edit(project / "config.toml", "learning_rate = 0.05", "learning_rate = 0.01")
+    _edit(template_repo / PROJECT_TEMPLATE / "config.toml", "learning_rate = 0.05", "learning_rate = 0.02")
     _edit(template_repo / PROJECT_TEMPLATE / "config.toml", "auto = true", "auto = true  # v2")
     # Uncommitted template edits are a version too (the tree is built from the work tree).
 
@@ -120,7 +120,7 @@ def test_update_reports_a_real_conflict_and_keeps_both_sides(
     merged = (project / "config.toml").read_text()
     assert merged != config_before
     assert "<<<<<<< comp (yours)" in merged and ">>>>>>> template" in merged
-    assert "learning_rate = 0.01" in merged and "learning_rate = 0.05" in merged
+    assert "learning_rate = 0.01" in merged and "learning_rate = 0.02" in merged
     assert "auto = true  # v2" in merged  # the non-overlapping change merged cleanly
 
 
