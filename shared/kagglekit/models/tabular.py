@@ -99,7 +99,8 @@ class TabularModel:
         best = getattr(self.estimator_, "best_iteration_", None)
         if best is None:
             best = getattr(self.estimator_, "best_iteration", None)
-        if best is not None:
+        # LightGBM reports 0 and XGBoost raises/None when no early stopping happened.
+        if best is not None and int(best) > 0:
             out["best_iteration"] = int(best)
         importances = getattr(self.estimator_, "feature_importances_", None)
         if importances is None and hasattr(self.estimator_, "coef_"):
