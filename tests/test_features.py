@@ -198,6 +198,29 @@ def test_project_fold_steps_are_fitted_inside_each_fold() -> None:
         )
 
 
+class NoNames(TransformerMixin, BaseEstimator):
+    """A transformer without get_feature_names_out: it cannot hand on a DataFrame."""
+
+    def fit(self, X: Any, y: Any = None) -> NoNames:
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return X
+
+
+def test_a_project_step_that_cannot_return_a_dataframe_is_named() -> None:
+    with pytest.raises(
+        KKError, match=r"feature step 'plain' \(NoNames\) cannot return a DataFrame"
+    ):
+        feat.build_feature_pipeline(
+            FeaturesConfig(steps=[StepConfig(kind="plain")]),
+            family="tree",
+            task="binary",
+            seed=0,
+            project_steps={"plain": NoNames},
+        )
+
+
 @pytest.mark.parametrize("family", ["gbdt", "tree", "linear"])
 def test_model_family_preprocessing(family: str) -> None:
     frame = make_tiny_frame(120)[["x1", "x2", "colour"]]

@@ -237,6 +237,14 @@ def test_bad_model_params_fail_before_a_run_starts(
     assert not project.runs_dir.exists() or not any(project.runs_dir.iterdir())
 
 
+def test_bad_feature_steps_fail_before_a_run_starts(projects_dir: Path) -> None:
+    project = _ready(projects_dir)
+    cfg = project.config(['models.linear.steps=[{kind = "kmaens"}]'])
+    with pytest.raises(KKError, match=r"feature step 'kmaens' is not known; did you mean 'kmeans'"):
+        training.train(project, cfg, model_name="linear")
+    assert not project.runs_dir.exists() or not any(project.runs_dir.iterdir())
+
+
 def test_prepare_drops_id_and_configured_columns(projects_dir: Path) -> None:
     project = _ready(projects_dir)
     prepared = training.prepare(project, project.config(['features.drop=["x2"]']))

@@ -404,9 +404,16 @@ def _make_step(
     if "random_state" in cls().get_params() and "random_state" not in params:
         params["random_state"] = seed
     try:
-        return cls(**params)
+        made = cls(**params)
     except TypeError as err:
         raise KKError(f"feature step '{step.kind}': bad parameters {params}: {err}") from None
+    if not callable(getattr(made, "set_output", None)):
+        # The fold pipeline passes DataFrames between steps (Pipeline.set_output).
+        raise KKError(
+            f"feature step '{step.kind}' ({cls.__name__}) cannot return a DataFrame; "
+            "give it a get_feature_names_out method (or set_output)"
+        )
+    return made
 
 
 def _encoders(cfg: FeaturesConfig, *, task: str, seed: int) -> ColumnTransformer | None:

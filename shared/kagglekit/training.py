@@ -248,6 +248,8 @@ def model_factory(
         )
         return make_tabular_model(backend, ctx, features)
 
+    if backend.is_tabular:
+        make()  # unknown or unusable feature steps fail here, before a run folder exists
     return make
 
 
