@@ -425,7 +425,7 @@ def _encoders(cfg: FeaturesConfig, *, task: str, seed: int) -> ColumnTransformer
         parts.append(
             (
                 "target",
-                TargetEncoder(target_type=target_type, shuffle=True, random_state=seed),
+                _shuffled_target_encoder(target_type, seed),
                 list(cfg.target_encode),
             )
         )
