@@ -125,60 +125,84 @@ def test_debug_shows_the_traceback(
     assert "KKError: model 'lgbm' is not configured" in debug.stderr
 
 
-def test_a_run_killed_midway_reads_abandoned_and_the_next_run_works(
+HANG_FEATURES = """\
+import time
+from pathlib import Path
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Hang(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        Path(__file__).with_name("hang.started").touch()
+        time.sleep(600)
+        return self
+
+    def transform(self, X):
+        return X
+
+    def get_feature_names_out(self, input_features=None):
+        return input_features
+
+
+FOLD_STEPS = {"hang": Hang}
+"""
+
+
+def _stop_midway(project: Path, sig: signal.Signals) -> subprocess.CompletedProcess[str]:
+    """Start ``kk train`` on a model whose first fold never ends, then send ``sig``."""
+    marker = project / "hang.started"
+    marker.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [*_kk_command(), "train", "tiny", "--model", "slow"],
+        cwd=project.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert marker.exists(), "kk train never reached its first fold"
+    finally:
+        os.kill(proc.pid, sig)
+        out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_a_run_interrupted_or_killed_midway(
     projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """kill -9 while a fold is fitting: the record says ABANDONED, nothing else is hurt."""
-    extra = """
-[models.slow]
-backend = "logistic_regression"
-steps = [{ kind = "hang" }]
-"""
+    """Ctrl-C mid-fold: FAILED with the error. kill -9: ABANDONED. Nothing else is hurt."""
     from kagglekit.testing import tiny_config
 
+    extra = '\n[models.slow]\nbackend = "logistic_regression"\nsteps = [{ kind = "hang" }]\n'
     paths = make_tiny_project(projects_dir, "tiny", config=tiny_config("tiny", extra=extra))
-    # A project fold step that never finishes fitting, so the kill lands mid-run.
-    (paths["project"] / "features.py").write_text(
-        "import time\n"
-        "from sklearn.base import BaseEstimator, TransformerMixin\n\n\n"
-        "class Hang(TransformerMixin, BaseEstimator):\n"
-        "    def fit(self, X, y=None):\n"
-        "        time.sleep(600)\n"
-        "        return self\n\n"
-        "    def transform(self, X):\n"
-        "        return X\n\n"
-        "    def get_feature_names_out(self, input_features=None):\n"
-        "        return input_features\n\n\n"
-        'FOLD_STEPS = {"hang": Hang}\n'
-    )
-    cwd = projects_dir.parent
-    # Only the killed process needs to be a real one; the rest runs kk in this process.
+    (paths["project"] / "features.py").write_text(HANG_FEATURES)
+    # Only the stopped processes need to be real ones; the rest runs kk in this process.
     assert (
         kk_inprocess(capsys, monkeypatch, "fetch", "tiny", "--from", str(paths["mirror"]))[0] == 0
     )
     assert kk_inprocess(capsys, monkeypatch, "folds", "tiny")[0] == 0
     before = snapshot(paths["project"] / "data")
-    proc = subprocess.Popen(
-        [*_kk_command(), "train", "tiny", "--model", "slow"],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     runs_dir = paths["project"] / "runs"
-    try:
-        deadline = time.monotonic() + 60
-        while not list(runs_dir.glob("*/record.json")) and time.monotonic() < deadline:
-            assert proc.poll() is None, "kk train ended before its run folder appeared"
-            time.sleep(0.05)
-        assert list(runs_dir.glob("*/record.json")), "no run folder appeared"
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    (killed,) = records.list_runs(runs_dir)
+
+    interrupted = _stop_midway(paths["project"], signal.SIGINT)
+    assert interrupted.returncode == 130 and "Traceback" not in interrupted.stderr
+    assert interrupted.stderr.strip().splitlines()[-1] == "interrupted"
+    (failed,) = records.list_runs(runs_dir)
+    assert failed.status == "FAILED" and failed.record["error"].startswith("KeyboardInterrupt")
+
+    killed_proc = _stop_midway(paths["project"], signal.SIGKILL)
+    assert killed_proc.returncode == -signal.SIGKILL
+    (killed,) = [r for r in records.list_runs(runs_dir) if r.run_id != failed.run_id]
     assert killed.record["status"] == "RUNNING" and killed.status == "ABANDONED"
     assert not list(killed.folder.glob(".*.tmp"))  # no half-written file left in place
+
     code, out, _ = kk_inprocess(capsys, monkeypatch, "runs", "tiny", "--json")
-    assert code == 0 and json.loads(out.splitlines()[0])["status"] == "ABANDONED"
+    listed = {row["run_id"]: row["status"] for row in map(json.loads, out.splitlines())}
+    assert code == 0 and listed == {failed.run_id: "FAILED", killed.run_id: "ABANDONED"}
     code, out, _ = kk_inprocess(capsys, monkeypatch, "runs", "tiny")
     assert code == 0 and "ABANDONED" in out and killed.run_id in out
     assert snapshot(paths["project"] / "data") == before  # data and folds untouched
@@ -186,7 +210,11 @@ steps = [{ kind = "hang" }]
     assert code == 0
     summary = json.loads(out.strip().splitlines()[-1])
     statuses = {r.run_id: r.status for r in records.list_runs(runs_dir)}
-    assert statuses == {killed.run_id: "ABANDONED", summary["run_id"]: "COMPLETE"}
+    assert statuses == {
+        failed.run_id: "FAILED",
+        killed.run_id: "ABANDONED",
+        summary["run_id"]: "COMPLETE",
+    }
 
 
 # --- bad input: one line, non-zero exit, nothing written ------------------------------------

@@ -79,7 +79,8 @@ def main() -> None:
     from kagglekit.errors import KKError
 
     try:
-        app(standalone_mode=False)
+        # Typer turns Ctrl-C (and typer.Exit) into a returned exit code when not standalone.
+        code = app(standalone_mode=False)
     except KKError as err:
         if _state["debug"]:
             raise
@@ -92,8 +93,11 @@ def main() -> None:
         err.show()
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        code = 130
+    if isinstance(code, int) and code != 0:
+        if code == 130:
+            print("interrupted", file=sys.stderr)
+        sys.exit(code)
 
 
 # Command modules register themselves on ``app`` when imported; each imports its heavy
