@@ -276,6 +276,10 @@ def assert_one_line_error(result: tuple[int, str, str], *needles: str) -> str:
         (["submit", "tiny", "--run", "nope", "--dry-run"], ["run 'nope' is not known"]),
         (["submit", "tiny", "--dry-run"], ["exactly one of --run ID or --file PATH"]),
         (["submit", "tiny", "--file", "missing.csv", "--dry-run"], ["missing.csv does not exist"]),
+        (
+            ["make-competition", "nope.csv", "--target", "y", "--out", "comp"],
+            ["data file nope.csv is missing"],
+        ),
     ],
 )
 def test_bad_command_line_input(
