@@ -9,6 +9,7 @@ tests/test_features.py tests it.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -25,4 +26,4 @@ def test_model_runs_end_to_end_on_a_tiny_competition(model: str, tmp_path: Path)
     result = check_project_on_fixture(PROJECT, tmp_path, model=model)
     assert result["status"] == "COMPLETE"
     assert result["n_submission_rows"] == result["n_test"]
-    assert result["local_score"] == pytest.approx(result["local_score"])  # finite, not NaN
+    assert math.isfinite(result["local_score"]) and math.isfinite(result["cv_mean"])
