@@ -240,7 +240,8 @@ def _git(args: list[str], cwd: Path, *, env: dict[str, str] | None = None) -> st
         check=False,
     )
     if proc.returncode != 0:
-        raise KKError(f"git {args[0]} failed in {cwd}: {proc.stderr.strip().splitlines()[-1:]}")
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise KKError(f"git {args[0]} failed in {cwd}: {last}")
     return proc.stdout.strip()
 
 
