@@ -205,6 +205,11 @@ def test_a_run_interrupted_or_killed_midway(
     assert code == 0 and listed == {failed.run_id: "FAILED", killed.run_id: "ABANDONED"}
     code, out, _ = kk_inprocess(capsys, monkeypatch, "runs", "tiny")
     assert code == 0 and "ABANDONED" in out and killed.run_id in out
+    for run_id, status in ((failed.run_id, "FAILED"), (killed.run_id, "ABANDONED")):
+        assert_one_line_error(
+            kk_inprocess(capsys, monkeypatch, "submit", "tiny", "--run", run_id, "--dry-run"),
+            f"run {run_id} is {status}; only COMPLETE runs have a submission",
+        )
     assert snapshot(paths["project"] / "data") == before  # data and folds untouched
     code, out, _ = kk_inprocess(capsys, monkeypatch, "train", "tiny", "--model", "linear", "--json")
     assert code == 0
@@ -245,6 +250,9 @@ def assert_one_line_error(result: tuple[int, str, str], *needles: str) -> str:
     ("args", "needles"),
     [
         (["train", "tiny-typo"], ["project 'tiny-typo' is not known", "did you mean 'tiny'"]),
+        (["train", "tiny", "--bogus"], ["No such option: --bogus", "train --help"]),
+        (["train"], ["Missing argument 'project'"]),
+        (["trian", "tiny"], ["No such command 'trian'", "Did you mean 'train'"]),
         (["runs", "Bad Name"], ["project name 'Bad Name' is not valid"]),
         (["train", "tiny", "--set", "cv.n_split=3"], ["'cv.n_split'", "did you mean 'n_splits'"]),
         (["train", "tiny", "--set", "cvv.n_splits=3"], ["'cvv'", "did you mean 'cv'"]),
@@ -390,6 +398,17 @@ def test_bad_competition_files(
     assert not (project / "data" / "folds.csv").exists()
 
 
+def test_score_needs_a_solution_file(
+    ready: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = ready["project"] / "config.toml"
+    config.write_text(config.read_text().replace('solution_file = "solution.csv"\n', ""))
+    assert_one_line_error(
+        kk_inprocess(capsys, monkeypatch, "score", "tiny", "--run", "x"),
+        "project 'tiny' has no solution file",
+    )
+
+
 def test_train_without_data_or_folds(
     projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -410,6 +429,10 @@ def test_raw_data_is_immutable(
     assert_one_line_error(
         kk_inprocess(capsys, monkeypatch, "train", "tiny"),
         "train.csv no longer matches its checksum",
+    )
+    train.unlink()
+    assert_one_line_error(
+        kk_inprocess(capsys, monkeypatch, "folds", "tiny", "--force"), "train.csv is missing"
     )
     # A different mirror is refused too, and data/raw keeps its files.
     other = make_tiny_project(ready["project"].parent, "other", seed=5)["mirror"]

@@ -72,12 +72,28 @@ def _project(name: str) -> Project:
     return open_project(name)
 
 
-def main() -> None:
-    """Console-script entry point: one line per user error, tracebacks with --debug."""
+def _click_exception_types() -> tuple[
+    tuple[type[BaseException], ...], tuple[type[BaseException], ...]
+]:
+    """(aborts, usage errors) from click and from the copy of click newer typer vendors."""
     import click
 
+    aborts: list[type[BaseException]] = [click.exceptions.Abort, typer.Abort]
+    errors: list[type[BaseException]] = [click.ClickException]
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:
+        pass
+    else:
+        errors.append(vendored.ClickException)
+    return tuple(aborts), tuple(errors)
+
+
+def main() -> None:
+    """Console-script entry point: one line per user error, tracebacks with --debug."""
     from kagglekit.errors import KKError
 
+    aborts, click_errors = _click_exception_types()
     try:
         # Typer turns Ctrl-C (and typer.Exit) into a returned exit code when not standalone.
         code = app(standalone_mode=False)
@@ -86,12 +102,17 @@ def main() -> None:
             raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except aborts:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
+    except click_errors as err:
+        # A usage error (unknown option, missing argument, unknown command): one line too.
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        message = err.format_message()  # type: ignore[attr-defined]
+        if message:  # empty when the help was shown instead (plain `kk`)
+            print(f"error: {message}{hint}", file=sys.stderr)
+        sys.exit(err.exit_code)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         code = 130
     if isinstance(code, int) and code != 0:
