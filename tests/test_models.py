@@ -128,6 +128,7 @@ def test_registry_errors_are_one_line() -> None:
         ("logistic_regression", {"C": "big"}, "'C' = 'big' is not a number"),
         ("random_forest", {"max_depth": -3}, "max_depth"),
         ("lightgbm", {"num_leaves": "many"}, "'num_leaves' = 'many'"),
+        ("xgboost", {"learning_rate": "fast"}, "'learning_rate' = 'fast' is not a number"),
     ],
 )
 def test_bad_param_values_are_caught_before_fitting(

@@ -7,6 +7,7 @@ by an estimator. Gradient-boosted trees stop early on the fold's validation rows
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -276,6 +277,27 @@ register_backend(
 KIND_OF_BACKEND = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 
 
+_NUMBER = re.compile(r"\b(int|float)\b")
+
+
+def _numeric_annotations(cls: type) -> set[str]:
+    """Constructor parameters annotated as numbers only (``Optional[float]``, not ``str``)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            continue
+        for name, param in parameters.items():
+            text = str(param.annotation)
+            if _NUMBER.search(text) and "str" not in text and "Callable" not in text:
+                names.add(name)
+    return names
+
+
 def check_param_values(backend: Backend, ctx: BuildContext) -> None:
     """Reject parameter values of the wrong type before any fold runs.
 
@@ -286,10 +308,11 @@ def check_param_values(backend: Backend, ctx: BuildContext) -> None:
 
     estimator = backend.build(ctx)(False)
     defaults = type(estimator)().get_params()
+    annotated = _numeric_annotations(type(estimator))  # XGBoost's defaults are all None
     for key, value in ctx.params.items():
         default = defaults.get(key)
         numeric = isinstance(default, int | float) and not isinstance(default, bool)
-        if numeric and isinstance(value, str):
+        if (numeric or key in annotated) and isinstance(value, str):
             raise KKError(
                 f"{backend.name} parameter '{key}' = {value!r} is not a number "
                 f"(default {default!r}); fix models.*.params in config.toml"
