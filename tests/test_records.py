@@ -16,10 +16,17 @@ from kagglekit import atomic, records
 from kagglekit.errors import KKError
 
 
-def test_run_ids_sort_by_time_and_are_unique() -> None:
-    ids = {records.new_run_id("lightgbm") for _ in range(50)}
-    assert len(ids) == 50
-    assert all(re.fullmatch(r"\d{8}-\d{6}-lightgbm-[0-9a-f]{4}", i) for i in ids)
+def test_run_ids_sort_by_time_and_never_share_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = records.new_run_id("lightgbm")
+    assert re.fullmatch(r"\d{8}-\d{6}-lightgbm-[0-9a-f]{4}", run_id)
+    # Same second, same random suffix: the second run draws again instead of crashing.
+    drawn = iter(["20261129-120000-m-aaaa", "20261129-120000-m-aaaa", "20261129-120000-m-bbbb"])
+    monkeypatch.setattr(records, "new_run_id", lambda model: next(drawn))
+    first = records.start_run(tmp_path, model="m", repo_dir=tmp_path)
+    second = records.start_run(tmp_path, model="m", repo_dir=tmp_path)
+    assert (first.run_id, second.run_id) == ("20261129-120000-m-aaaa", "20261129-120000-m-bbbb")
 
 
 def test_start_and_finish(tmp_path: Path) -> None:

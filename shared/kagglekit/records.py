@@ -150,9 +150,19 @@ class Run:
 
 def start_run(runs_dir: Path, *, model: str, repo_dir: Path, **fields: Any) -> Run:
     """Create a run folder with a RUNNING record."""
-    run_id = new_run_id(model)
-    folder = runs_dir / run_id
-    folder.mkdir(parents=True, exist_ok=False)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        # Two runs of one model started in the same second share the time stamp and may
+        # draw the same 4 hex digits: draw again rather than crash or share a folder.
+        run_id = new_run_id(model)
+        folder = runs_dir / run_id
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions in a row
+        raise RuntimeError(f"could not create a new run folder in {runs_dir}")
     record = {
         "run_id": run_id,
         "model": model,
