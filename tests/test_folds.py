@@ -120,6 +120,14 @@ def test_bad_cv_configs_are_one_line_errors() -> None:
         folds.assign_folds(
             rare, CVConfig(n_splits=5), id_column="id", target_column="target", task="binary"
         )
+    with pytest.raises(KKError, match=r"'colour' has 3 groups, fewer than cv.n_splits=4"):
+        folds.assign_folds(
+            frame,
+            CVConfig(kind="stratified_group", group_column="colour", n_splits=4),
+            id_column="id",
+            target_column="target",
+            task="binary",
+        )
     with pytest.raises(ValueError, match=r"needs cv.group_column"):
         CVConfig(kind="stratified_group")
     with pytest.raises(ValueError, match=r"cannot be repeated"):

@@ -73,6 +73,12 @@ def assign_folds(
                 f"cv.group_column '{cv.group_column}' is not a train column; fix it in config.toml"
             )
         groups = train[cv.group_column].to_numpy()
+        n_groups = train[cv.group_column].nunique(dropna=False)
+        if n_groups < cv.n_splits:
+            raise KKError(
+                f"cv.group_column '{cv.group_column}' has {n_groups} groups, fewer than "
+                f"cv.n_splits={cv.n_splits}; lower cv.n_splits or choose another column"
+            )
     y = _stratify_labels(train[target_column], task)
     if cv.kind in ("stratified", "stratified_group"):
         smallest = int(pd.Series(y).value_counts().min())
