@@ -7,14 +7,16 @@ mirror) and scikit-learn's breast-cancer data made into a competition with
 Everything goes through ``kagglekit.tuning.tune``, the function ``kk tune`` calls.
 
 - pruning: the same TPE seed and trial budget with no pruner, the median pruner (the
-  default) and the 75th-percentile pruner; wall time saved and best-CV difference;
+  default) and the percentile pruner keeping the top quarter; wall time saved and best-CV
+  difference;
 - workers: the same N parameter sets (drawn once, enqueued in both studies) run by one
   worker and by two worker processes; the trials-per-minute ratio, with ``uptime`` load;
 - TPE vs random sampling at the same budget (median pruning on, as by default);
 - tuned vs default: the config's parameters (``kk train``'s CV) against the best trial,
   for LightGBM and XGBoost.
 
-    .venv/bin/python bench/tune.py [--trials 40] [--worker-trials 24] [--only titanic]
+    .venv/bin/python bench/tune.py [--trials 40] [--worker-trials 60] [--rounds 2]
+        [--only titanic] [--parts prune,sampler,tuned,workers]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +118,15 @@ def default_cv(project: Project, model: str) -> float:
 
 
 def run(project: Project, study: str, **kwargs: Any) -> dict[str, Any]:
+    """One ``tune`` call; adds CPU seconds of this process and the number of folds fitted."""
+    cpu = time.process_time()
     result = tuning.tune(project, project.config(), study_name=study, seed=0, **kwargs)
     summary = result.summary()
+    summary["cpu_seconds"] = time.process_time() - cpu
+    summary["folds_fitted"] = sum(len(t.intermediate_values) for t in result.study.get_trials())
     print(
-        f"  {study:<22} {summary['n_new']:>3} trials {summary['wall_seconds']:7.1f} s  "
+        f"  {study:<22} {summary['n_new']:>3} trials {summary['wall_seconds']:7.1f} s wall "
+        f"{summary['cpu_seconds']:7.1f} s cpu {summary['folds_fitted']:>4} folds  "
         f"best {summary['best_value']:.5f}  pruned {summary['n_pruned']}",
         flush=True,
     )
@@ -150,53 +158,90 @@ def better(a: float, b: float, greater: bool) -> float:
     return a - b if greater else b - a
 
 
-def bench(project: Project, n_trials: int, worker_trials: int) -> dict[str, Any]:
+def joined_after(project: Project, study: str) -> float:
+    """Seconds from a study's first trial to the first trial of a second worker process."""
+    trials = optuna.load_study(
+        study_name=study, storage=tuning.open_storage(project, study, None)
+    ).get_trials()
+    first = {}
+    for t in trials:
+        first.setdefault(t.user_attrs["kk_worker"], t.datetime_start)
+    starts = sorted(first.values())
+    return (starts[1] - starts[0]).total_seconds() if len(starts) > 1 else float("nan")
+
+
+def bench(
+    project: Project, n_trials: int, worker_trials: int, parts: set[str], n_rounds: int
+) -> dict[str, Any]:
     cfg = project.config()
     greater = get_metric(cfg.competition.metric).greater_is_better
     print(f"{project.name}: {cfg.competition.metric}, {cfg.cv.n_splits} folds", flush=True)
     out: dict[str, Any] = {"metric": cfg.competition.metric, "trials": n_trials}
 
-    off = run(project, "lgb-prune-off", model_name="lightgbm", n_trials=n_trials, prune=False)
-    med = run(project, "lgb-prune-median", model_name="lightgbm", n_trials=n_trials)
-    pct = run(
-        project, "lgb-prune-pct75", model_name="lightgbm", n_trials=n_trials, pruner="percentile"
-    )
-    rnd = run(project, "lgb-random", model_name="lightgbm", n_trials=n_trials, sampler="random")
-    for name, res in (("median", med), ("percentile75", pct)):
-        out[f"prune_{name}"] = {
-            "wall_saved": 1.0 - res["wall_seconds"] / off["wall_seconds"],
-            "best_diff": better(res["best_value"], off["best_value"], greater),
-            "n_pruned": res["n_pruned"],
+    med: dict[str, Any] = {}
+    if parts & {"prune", "sampler", "tuned"}:
+        med = run(project, "lgb-prune-median", model_name="lightgbm", n_trials=n_trials)
+    if "prune" in parts:
+        off = run(project, "lgb-prune-off", model_name="lightgbm", n_trials=n_trials, prune=False)
+        pct = run(
+            project,
+            "lgb-prune-top25",
+            model_name="lightgbm",
+            n_trials=n_trials,
+            pruner="percentile",
+        )
+        for name, res in (("median", med), ("top25", pct)):
+            out[f"prune_{name}"] = {
+                "wall_saved": 1.0 - res["wall_seconds"] / off["wall_seconds"],
+                "cpu_saved": 1.0 - res["cpu_seconds"] / off["cpu_seconds"],
+                "folds_saved": 1.0 - res["folds_fitted"] / off["folds_fitted"],
+                "best_diff": better(res["best_value"], off["best_value"], greater),
+                "n_pruned": res["n_pruned"],
+            }
+    if "sampler" in parts:
+        rnd = run(project, "lgb-random", model_name="lightgbm", n_trials=n_trials, sampler="random")
+        out["tpe_vs_random"] = {
+            "tpe": med["best_value"],
+            "random": rnd["best_value"],
+            "tpe_better_by": better(med["best_value"], rnd["best_value"], greater),
         }
-    out["tpe_vs_random"] = {
-        "tpe": med["best_value"],
-        "random": rnd["best_value"],
-        "tpe_better_by": better(med["best_value"], rnd["best_value"], greater),
-    }
-
-    xgb = run(project, "xgb-median", model_name="xgboost", n_trials=n_trials)
-    for model, tuned in (("lightgbm", med["best_value"]), ("xgboost", xgb["best_value"])):
-        default = default_cv(project, model)
-        out[f"tuned_vs_default_{model}"] = {
-            "default": default,
-            "tuned": tuned,
-            "tuned_better_by": better(tuned, default, greater),
-        }
-
-    enqueue_same(project, "lightgbm", ["lgb-w1", "lgb-w2"], worker_trials, seed=123)
-    load_before = os.getloadavg()[0]
-    one = run(project, "lgb-w1", model_name="lightgbm", n_trials=worker_trials, prune=False)
-    two = run(
-        project, "lgb-w2", model_name="lightgbm", n_trials=worker_trials, prune=False, workers=2
-    )
-    out["workers"] = {
-        "trials": worker_trials,
-        "tpm_1": one["trials_per_minute"],
-        "tpm_2": two["trials_per_minute"],
-        "ratio": two["trials_per_minute"] / one["trials_per_minute"],
-        "load1_before": load_before,
-        "load1_after": os.getloadavg()[0],
-    }
+    if "tuned" in parts:
+        xgb = run(project, "xgb-median", model_name="xgboost", n_trials=n_trials)
+        for model, tuned in (("lightgbm", med["best_value"]), ("xgboost", xgb["best_value"])):
+            default = default_cv(project, model)
+            out[f"tuned_vs_default_{model}"] = {
+                "default": default,
+                "tuned": tuned,
+                "tuned_better_by": better(tuned, default, greater),
+            }
+    if "workers" in parts:
+        # Alternate 1 and 2 workers over the same enqueued trials, round by round, so a
+        # change in the machine's load hits both sides of a ratio alike.
+        rounds = []
+        for r in range(n_rounds):
+            names = [f"lgb-w1-r{r}", f"lgb-w2-r{r}"]
+            enqueue_same(project, "lightgbm", names, worker_trials, seed=123)
+            load_before = os.getloadavg()[0]
+            one = run(project, names[0], model_name="lightgbm", n_trials=worker_trials, prune=False)
+            two = run(
+                project,
+                names[1],
+                model_name="lightgbm",
+                n_trials=worker_trials,
+                prune=False,
+                workers=2,
+            )
+            rounds.append(
+                {
+                    "tpm_1": one["trials_per_minute"],
+                    "tpm_2": two["trials_per_minute"],
+                    "ratio": two["trials_per_minute"] / one["trials_per_minute"],
+                    "second_worker_joined_after_s": joined_after(project, names[1]),
+                    "load1_before": load_before,
+                    "load1_after": os.getloadavg()[0],
+                }
+            )
+        out["workers"] = {"trials": worker_trials, "rounds": rounds}
     return out
 
 
@@ -204,8 +249,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", type=Path, default=default_mirror())
     parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--worker-trials", type=int, default=24)
+    parser.add_argument("--worker-trials", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=2, help="1-vs-2-worker rounds")
     parser.add_argument("--only", default="", help="titanic or breast-cancer (default: both)")
+    parser.add_argument(
+        "--parts",
+        default="prune,sampler,tuned,workers",
+        help="comma-separated: prune, sampler, tuned, workers",
+    )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -223,33 +274,40 @@ def main() -> None:
         for name, setup in setups.items():
             if args.only and name != args.only:
                 continue
-            figures[name] = bench(setup(), args.trials, args.worker_trials)
+            parts = set(args.parts.split(","))
+            figures[name] = bench(setup(), args.trials, args.worker_trials, parts, args.rounds)
     print()
     for name, fig in figures.items():
         print(f"== {name} ({fig['metric']}, {fig['trials']} trials per study)")
-        for pruner in ("median", "percentile75"):
-            p = fig[f"prune_{pruner}"]
+        for pruner in ("median", "top25"):
+            if f"prune_{pruner}" in fig:
+                p = fig[f"prune_{pruner}"]
+                print(
+                    f"pruning ({pruner}) vs off: wall time saved {p['wall_saved']:.1%}, CPU time "
+                    f"saved {p['cpu_saved']:.1%}, folds saved {p['folds_saved']:.1%}, best CV "
+                    f"{p['best_diff']:+.5f} (positive: pruned run better), {p['n_pruned']} pruned"
+                )
+        if "workers" in fig:
+            for i, w in enumerate(fig["workers"]["rounds"]):
+                print(
+                    f"2 workers vs 1 ({fig['workers']['trials']} identical trials, round {i}): "
+                    f"{w['ratio']:.2f}x trials/min ({w['tpm_2']:.1f} vs {w['tpm_1']:.1f}); "
+                    f"second worker joined after {w['second_worker_joined_after_s']:.1f} s; "
+                    f"load avg {w['load1_before']:.2f} -> {w['load1_after']:.2f}"
+                )
+        if "tpe_vs_random" in fig:
+            t = fig["tpe_vs_random"]
             print(
-                f"pruning ({pruner}) vs off: wall time saved {p['wall_saved']:.1%}, best CV "
-                f"{p['best_diff']:+.5f} (positive: pruned run better), {p['n_pruned']} pruned"
+                f"TPE vs random: {t['tpe']:.5f} vs {t['random']:.5f} "
+                f"(TPE better by {t['tpe_better_by']:+.5f})"
             )
-        w = fig["workers"]
-        print(
-            f"2 workers vs 1 ({w['trials']} identical trials): {w['ratio']:.2f}x trials/min "
-            f"({w['tpm_2']:.1f} vs {w['tpm_1']:.1f}); load avg {w['load1_before']:.2f} -> "
-            f"{w['load1_after']:.2f}"
-        )
-        t = fig["tpe_vs_random"]
-        print(
-            f"TPE vs random: {t['tpe']:.5f} vs {t['random']:.5f} "
-            f"(TPE better by {t['tpe_better_by']:+.5f})"
-        )
         for model in ("lightgbm", "xgboost"):
-            d = fig[f"tuned_vs_default_{model}"]
-            print(
-                f"{model} tuned vs default: {d['tuned']:.5f} vs {d['default']:.5f} "
-                f"(tuned better by {d['tuned_better_by']:+.5f})"
-            )
+            if f"tuned_vs_default_{model}" in fig:
+                d = fig[f"tuned_vs_default_{model}"]
+                print(
+                    f"{model} tuned vs default: {d['tuned']:.5f} vs {d['default']:.5f} "
+                    f"(tuned better by {d['tuned_better_by']:+.5f})"
+                )
     print(f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(json.dumps(figures))
     sys.stdout.flush()

@@ -345,6 +345,37 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> 
     assert not [t for t in after.values() if t.state == TrialState.RUNNING]
 
 
+@pytest.mark.slow
+def test_ctrl_c_fails_the_trial_and_queues_its_parameters_again(projects_dir: Path) -> None:
+    project = setup_project(projects_dir, slow=0.3)
+    cmd = [sys.executable, "-c", "from kagglekit.cli import main; main()", "tune", "tiny"]
+    env = {**os.environ, "KK_PROJECTS_DIR": str(projects_dir)}
+    proc = subprocess.Popen([*cmd, "--trials", "30", "--no-prune"], env=env)
+    try:
+        running: optuna.trial.FrozenTrial | None = None
+        deadline = time.monotonic() + 120
+        while running is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if (project.root / "studies" / "lightgbm.journal").exists():
+                now = [t for t in _trials(project) if t.state == TrialState.RUNNING]
+                if now and len(now[0].params) == len(now[0].distributions) >= 7:
+                    running = now[0]
+        assert running is not None, "the worker never started a trial"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    after = {t.number: t for t in _trials(project)}
+    assert after[running.number].state == TrialState.FAIL
+    queued = [t for t in after.values() if t.user_attrs.get("kk_retry_of") == running.number]
+    assert len(queued) == 1 and queued[0].state == TrialState.WAITING
+    assert queued[0].system_attrs["fixed_params"] == after[running.number].params
+    result = tuning.tune(project, project.config(), n_trials=1, prune=False)
+    assert result.n_new == 1
+    assert _trials(project)[queued[0].number].state == TrialState.COMPLETE  # ran first
+
+
 def test_folds_changed_since_the_study_is_an_error(projects_dir: Path) -> None:
     project = setup_project(projects_dir)
     cfg = project.config()
