@@ -237,6 +237,23 @@ def test_model_family_preprocessing(family: str) -> None:
         assert (test_out["colour"] == -1).all()  # unseen -> -1
 
 
+def test_count_encoded_columns_stay_categorical_and_listed_categoricals_are_categories() -> None:
+    frame = make_tiny_frame(90)[["x1", "x2", "colour"]].assign(grade=lambda f: (f["x1"] > 0) + 1)
+    cfg = FeaturesConfig(count_encode=["colour"], categorical=["grade"])
+    out = feat.build_feature_pipeline(cfg, family="linear", task="binary", seed=0).fit_transform(
+        frame
+    )
+    assert "colour_count" in out.columns
+    assert any(c.startswith("colour_") and c != "colour_count" for c in out.columns)  # one-hot
+    assert {"grade_1", "grade_2"} <= set(out.columns) and "grade" not in out.columns
+    both = FeaturesConfig(count_encode=["colour"], target_encode=["colour"])
+    out = feat.build_feature_pipeline(both, family="gbdt", task="binary", seed=0).fit_transform(
+        frame, (frame["x1"] > 0).astype(int)
+    )
+    assert "colour" in out.columns and "colour_count" in out.columns  # colour = its encoding
+    assert out.shape[1] == 5
+
+
 def test_feature_function_contract() -> None:
     train = make_tiny_frame(20).drop(columns=["target"])
     test = make_tiny_frame(10, seed=1).drop(columns=["target"])

@@ -431,9 +431,12 @@ def _encoders(cfg: FeaturesConfig, *, task: str, seed: int) -> ColumnTransformer
         )
     if cfg.count_encode:
         parts.append(("count", CountEncoder(), list(cfg.count_encode)))
+        # Count-encoded columns are also kept as categoricals unless target-encoded.
+        keep = [c for c in cfg.count_encode if c not in cfg.target_encode]
+        if keep:
+            parts.append(("keep", "passthrough", keep))
     if not parts:
         return None
-    # Count-encoded columns are also kept as categoricals unless target-encoded.
     return ColumnTransformer(parts, remainder="passthrough", verbose_feature_names_out=False)
 
 
@@ -473,7 +476,14 @@ def make_preprocessor(family: Family) -> ColumnTransformer:
 
 
 class _AsString(TransformerMixin, BaseEstimator):
-    """Turn non-numeric columns into plain object strings (NaN kept) for the encoders."""
+    """Turn non-numeric columns, and the ``categorical`` ones, into object strings (NaN kept).
+
+    ``categorical`` names numeric-coded categories (``Pclass``) that the encoders and
+    the one-hot/ordinal preprocessing must treat as categories, not numbers.
+    """
+
+    def __init__(self, categorical: tuple[str, ...] = ()) -> None:
+        self.categorical = categorical
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> _AsString:
         self.feature_names_in_ = np.asarray(pd.DataFrame(X).columns, dtype=object)
@@ -482,7 +492,11 @@ class _AsString(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         X = pd.DataFrame(X).copy()
         for col in X.columns:
-            if not pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col]):
+            if (
+                col in self.categorical
+                or not pd.api.types.is_numeric_dtype(X[col])
+                or pd.api.types.is_bool_dtype(X[col])
+            ):
                 # pandas string/bool/category dtypes and mixed objects become one object
                 # dtype of str values with NaN for missing, which every encoder accepts.
                 values = X[col].astype(object)
@@ -523,7 +537,8 @@ def build_feature_pipeline(
             task=task, max_categories=cfg.high_cardinality, exclude=exclude, random_state=seed
         )
         steps.append(("auto", auto))
-    steps.append(("as_string", _AsString()))
+    categorical = () if cfg.categorical == "auto" else tuple(cfg.categorical)
+    steps.append(("as_string", _AsString(categorical=categorical)))
     encoders = _encoders(cfg, task=task, seed=seed)
     if encoders is not None:
         steps.append(("encode", encoders))

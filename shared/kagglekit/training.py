@@ -184,7 +184,8 @@ def prepare(project: Project, cfg: ProjectConfig) -> Prepared:
     X = X.drop(columns=[c for c in drop if c in X.columns])
     X_test = X_test.drop(columns=[c for c in drop if c in X_test.columns])
     feat.check_same_columns(X, X_test, where="after dropping id and features.drop")
-    for name in (*cfg.features.target_encode, *cfg.features.count_encode):
+    categorical = [] if cfg.features.categorical == "auto" else cfg.features.categorical
+    for name in (*cfg.features.target_encode, *cfg.features.count_encode, *categorical):
         if name not in X.columns:
             raise KKError(
                 f"features encoder column '{name}' is not a feature column; fix config.toml"
