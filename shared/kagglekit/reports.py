@@ -10,7 +10,6 @@ README's portfolio section holds one row per project.
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from kagglekit import atomic
 from kagglekit.errors import KKError
+from kagglekit.project import Project
 from kagglekit.records import Run
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,6 @@ def update_readme_section(
 # ``kk report`` twice leaves every file as it was.
 
 PLOTS_DIR = "reports"
-LEDGER = "submissions.jsonl"
 TREE_BACKENDS = ("lightgbm", "xgboost", "random_forest", "extra_trees", "decision_tree")
 _STYLE: dict[str, Any] = {
     "font.size": 11,
@@ -157,23 +156,11 @@ class Plot:
     caption: str
 
 
-def read_ledger_entries(project_root: Path) -> list[dict[str, Any]]:
-    """The submission ledger ``submissions.jsonl`` (empty when there is none).
+def read_ledger_entries(project: Project) -> list[dict[str, Any]]:
+    """The submission ledger (empty when there is none; unreadable lines are skipped)."""
+    from kagglekit.submitting import read_ledger
 
-    Unreadable lines are skipped with a log message: a report must not fail on them.
-    """
-    path = Path(project_root) / LEDGER
-    if not path.is_file():
-        return []
-    entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            log.warning("%s line %d is not JSON; skipped in the report", path, number)
-    return entries
+    return read_ledger(project, strict=False)
 
 
 def _score(value: Any) -> float | None:
@@ -646,7 +633,7 @@ def project_report_markdown(
     parts = [
         results_table_markdown(runs),
         "### Submissions",
-        submissions_markdown(read_ledger_entries(project.root)),
+        submissions_markdown(read_ledger_entries(project)),
     ]
     if plots:
         parts += ["### Plots", plots_markdown(plots, project.root)]
@@ -689,7 +676,7 @@ def write_project_report(project: Any) -> ProjectReport:
         y=y,
         task=cfg.competition.task,
         threshold=cfg.competition.threshold,
-        ledger=read_ledger_entries(project.root),
+        ledger=read_ledger_entries(project),
     )
     text = project_report_markdown(project, cfg, runs, plots)
     changed = update_readme_section(readme, text)
@@ -724,7 +711,7 @@ def portfolio_rows(root: Path) -> list[dict[str, Any]]:
             best = None
         if best is not None:
             row.update(best_cv=best.record["cv_mean"], best_model=best.record.get("model"))
-        top = best_submission(read_ledger_entries(project.root))
+        top = best_submission(read_ledger_entries(project))
         if top is not None:
             row.update(public=top["public_score"], private=top["private_score"])
         row["readme"] = (project.root / "README.md").is_file()

@@ -62,10 +62,14 @@ def ledger_path(project: Project) -> Path:
     return project.root / LEDGER
 
 
-def read_ledger(project: Project) -> list[dict[str, Any]]:
-    """Every ledger entry, oldest first (an unreadable line is an error naming it)."""
+def read_ledger(project: Project, *, strict: bool = True) -> list[dict[str, Any]]:
+    """Every ledger entry, oldest first.
+
+    An unreadable line is an error naming it, or with ``strict=False`` (reports, which
+    must not fail on it) skipped with a log message.
+    """
     path = ledger_path(project)
-    if not path.exists():
+    if not path.is_file():
         return []
     entries = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -74,7 +78,11 @@ def read_ledger(project: Project) -> list[dict[str, Any]]:
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError:
-            raise KKError(f"{path} line {number} is not JSON; fix or remove that line") from None
+            if strict:
+                raise KKError(
+                    f"{path} line {number} is not JSON; fix or remove that line"
+                ) from None
+            log.warning("%s line %d is not JSON; skipped", path, number)
     return entries
 
 
