@@ -133,7 +133,12 @@ def _register_sklearn(
         if _accepts(cls, "random_state") and "random_state" not in params:
             params["random_state"] = ctx.seed
         if name == "svm" and ctx.task != "regression":
-            params.setdefault("probability", True)
+            # SVC(probability=True) is deprecated in scikit-learn 1.9: get probabilities
+            # the recommended way, Platt scaling fitted on internal CV, one final SVC.
+            from sklearn.calibration import CalibratedClassifierCV
+
+            params.pop("probability", None)
+            return lambda _es: CalibratedClassifierCV(cls(**params), ensemble=False)
         return lambda _es: cls(**params)
 
     def known(task: str) -> set[str]:
