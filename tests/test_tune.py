@@ -93,8 +93,10 @@ def _kk(
     return code, out, err
 
 
-def _trials(project: Project, study: str = "lightgbm") -> list[optuna.trial.FrozenTrial]:
-    storage = tuning.open_storage(project, study, None)
+def _trials(
+    project: Project, study: str = "lightgbm", url: str | None = None
+) -> list[optuna.trial.FrozenTrial]:
+    storage = tuning.open_storage(project, study, url)
     return optuna.load_study(study_name=study, storage=storage).get_trials()
 
 
@@ -307,9 +309,15 @@ def test_two_worker_processes_share_one_journal_study(projects_dir: Path) -> Non
 
 
 @pytest.mark.slow
-def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> None:
+@pytest.mark.parametrize("backend", ["journal", "postgres"])
+def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path, backend: str) -> None:
+    if backend == "postgres" and not POSTGRES_URL:
+        pytest.skip("KK_TEST_POSTGRES_URL is not set: no PostgreSQL server configured")
+    url = POSTGRES_URL if backend == "postgres" else None
+    study = f"kk-test-{uuid.uuid4().hex[:12]}" if url else "lightgbm"
     project = setup_project(projects_dir, slow=0.3)
     cmd = [sys.executable, "-c", "from kagglekit.cli import main; main()", "tune", "tiny"]
+    cmd += ["--study", study] + (["--storage", url] if url else [])
     env = {**os.environ, "KK_PROJECTS_DIR": str(projects_dir)}
     proc = subprocess.Popen([*cmd, "--trials", "30", "--no-prune"], env=env)
     try:
@@ -317,9 +325,10 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> 
         deadline = time.monotonic() + 120
         while running is None and time.monotonic() < deadline:
             time.sleep(0.1)
-            if not (project.root / "studies" / "lightgbm.journal").exists():
+            try:
+                trials = _trials(project, study, url)
+            except (KeyError, KKError):  # the study is not created yet
                 continue
-            trials = _trials(project)
             done = [t for t in trials if t.state in FINISHED]
             now = [t for t in trials if t.state == TrialState.RUNNING and t.params]
             if len(done) >= 2 and now:
@@ -329,20 +338,30 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path) -> 
     finally:
         proc.kill()
         proc.wait()
-    before = {t.number: (t.state, t.value) for t in _trials(project) if t.state in FINISHED}
-    stale = next(t for t in _trials(project) if t.number == running.number)
-    assert stale.state == TrialState.RUNNING and stale.params  # killed mid-trial
+    try:
+        before = {
+            t.number: (t.state, t.value)
+            for t in _trials(project, study, url)
+            if t.state in FINISHED
+        }
+        stale = next(t for t in _trials(project, study, url) if t.number == running.number)
+        assert stale.state == TrialState.RUNNING and stale.params  # killed mid-trial
 
-    result = tuning.tune(project, project.config(), n_trials=2, prune=False)
-    assert running.number in result.recovered
-    after = {t.number: t for t in _trials(project)}
-    for number, (state, value) in before.items():  # every finished trial survived
-        assert (after[number].state, after[number].value) == (state, value)
-    assert after[running.number].state == TrialState.FAIL
-    retried = [t for t in after.values() if t.user_attrs.get("kk_retry_of") == running.number]
-    assert len(retried) == 1
-    assert retried[0].params == stale.params and retried[0].state == TrialState.COMPLETE
-    assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+        result = tuning.tune(
+            project, project.config(), n_trials=2, prune=False, storage=url, study_name=study
+        )
+        assert running.number in result.recovered
+        after = {t.number: t for t in _trials(project, study, url)}
+        for number, (state, value) in before.items():  # every finished trial survived
+            assert (after[number].state, after[number].value) == (state, value)
+        assert after[running.number].state == TrialState.FAIL
+        retried = [t for t in after.values() if t.user_attrs.get("kk_retry_of") == running.number]
+        assert len(retried) == 1
+        assert retried[0].params == stale.params and retried[0].state == TrialState.COMPLETE
+        assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+    finally:
+        if url:
+            optuna.delete_study(study_name=study, storage=tuning._with_driver(url))
 
 
 @pytest.mark.slow
