@@ -618,6 +618,10 @@ def _run_processes(
                 on_trial=report,
                 prepared=prepared,
             )
+    except BaseException:
+        with remaining.get_lock():  # Ctrl-C or an error here: the others start no new trial
+            remaining.value = 0
+        raise
     finally:
         for proc in procs:
             proc.join()
