@@ -9,6 +9,7 @@ Everything goes through ``kagglekit.tuning.tune``, the function ``kk tune`` call
 - pruning: the same TPE seed and trial budget with no pruner, the median pruner (the
   default) and the percentile pruner keeping the top quarter; wall time saved and best-CV
   difference;
+- seeds (``--parts seeds``): the pruning comparison again with sampler seeds 1, 2, 3;
 - workers: the same N parameter sets (drawn once, enqueued in both studies) run by one
   worker and by two worker processes; the trials-per-minute ratio, with ``uptime`` load;
 - TPE vs random sampling at the same budget (median pruning on, as by default);
@@ -117,10 +118,10 @@ def default_cv(project: Project, model: str) -> float:
     return result.mean
 
 
-def run(project: Project, study: str, **kwargs: Any) -> dict[str, Any]:
+def run(project: Project, study: str, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
     """One ``tune`` call; adds CPU seconds of this process and the number of folds fitted."""
     cpu = time.process_time()
-    result = tuning.tune(project, project.config(), study_name=study, seed=0, **kwargs)
+    result = tuning.tune(project, project.config(), study_name=study, seed=seed, **kwargs)
     summary = result.summary()
     summary["cpu_seconds"] = time.process_time() - cpu
     summary["folds_fitted"] = sum(len(t.intermediate_values) for t in result.study.get_trials())
@@ -171,7 +172,12 @@ def joined_after(project: Project, study: str) -> float:
 
 
 def bench(
-    project: Project, n_trials: int, worker_trials: int, parts: set[str], n_rounds: int
+    project: Project,
+    n_trials: int,
+    worker_trials: int,
+    parts: set[str],
+    n_rounds: int,
+    extra_seeds: list[int],
 ) -> dict[str, Any]:
     cfg = project.config()
     greater = get_metric(cfg.competition.metric).greater_is_better
@@ -198,6 +204,37 @@ def bench(
                 "best_diff": better(res["best_value"], off["best_value"], greater),
                 "n_pruned": res["n_pruned"],
             }
+    if "seeds" in parts:
+        # The pruning comparison again with other sampler seeds: folds saved and best CV
+        # loss per seed, so one lucky or unlucky search does not decide the default.
+        rows = []
+        for seed in extra_seeds:
+            res = {
+                pruner: run(
+                    project,
+                    f"lgb-{pruner}-s{seed}",
+                    seed=seed,
+                    model_name="lightgbm",
+                    n_trials=n_trials,
+                    pruner=pruner,
+                    prune=pruner != "none",
+                )
+                for pruner in ("none", "median", "percentile")
+            }
+            for pruner in ("median", "percentile"):
+                rows.append(
+                    {
+                        "seed": seed,
+                        "pruner": pruner,
+                        "folds_saved": 1.0
+                        - res[pruner]["folds_fitted"] / res["none"]["folds_fitted"],
+                        "cpu_saved": 1.0 - res[pruner]["cpu_seconds"] / res["none"]["cpu_seconds"],
+                        "best_diff": better(
+                            res[pruner]["best_value"], res["none"]["best_value"], greater
+                        ),
+                    }
+                )
+        out["seeds"] = rows
     if "sampler" in parts:
         rnd = run(project, "lgb-random", model_name="lightgbm", n_trials=n_trials, sampler="random")
         out["tpe_vs_random"] = {
@@ -251,11 +288,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--worker-trials", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="1-vs-2-worker rounds")
+    parser.add_argument("--seeds", default="1,2,3", help="sampler seeds of the 'seeds' part")
     parser.add_argument("--only", default="", help="titanic or breast-cancer (default: both)")
     parser.add_argument(
         "--parts",
         default="prune,sampler,tuned,workers",
-        help="comma-separated: prune, sampler, tuned, workers",
+        help="comma-separated: prune, seeds, sampler, tuned, workers (default: all but seeds)",
     )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -275,7 +313,10 @@ def main() -> None:
             if args.only and name != args.only:
                 continue
             parts = set(args.parts.split(","))
-            figures[name] = bench(setup(), args.trials, args.worker_trials, parts, args.rounds)
+            seeds = [int(x) for x in args.seeds.split(",") if x]
+            figures[name] = bench(
+                setup(), args.trials, args.worker_trials, parts, args.rounds, seeds
+            )
     print()
     for name, fig in figures.items():
         print(f"== {name} ({fig['metric']}, {fig['trials']} trials per study)")
@@ -295,6 +336,11 @@ def main() -> None:
                     f"second worker joined after {w['second_worker_joined_after_s']:.1f} s; "
                     f"load avg {w['load1_before']:.2f} -> {w['load1_after']:.2f}"
                 )
+        for row in fig.get("seeds", []):
+            print(
+                f"seed {row['seed']}, {row['pruner']} vs off: folds saved {row['folds_saved']:.1%}, "
+                f"CPU saved {row['cpu_saved']:.1%}, best CV {row['best_diff']:+.5f}"
+            )
         if "tpe_vs_random" in fig:
             t = fig["tpe_vs_random"]
             print(
