@@ -419,6 +419,7 @@ def test_score_needs_a_solution_file(
 def test_train_without_data_or_folds(
     projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("KK_DATA_MIRROR", raising=False)  # CI sets it for real-data tests
     paths = make_tiny_project(projects_dir, "tiny")
     assert_one_line_error(kk_inprocess(capsys, monkeypatch, "train", "tiny"), "run `kk fetch tiny")
     assert_one_line_error(kk_inprocess(capsys, monkeypatch, "fetch", "tiny"), "--from DIR")

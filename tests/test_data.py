@@ -45,6 +45,7 @@ def test_fetch_records_checksums_and_makes_raw_read_only(projects_dir: Path) -> 
 def test_kk_data_mirror_env_and_source_precedence(
     projects_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.delenv("KK_DATA_MIRROR", raising=False)  # CI sets it for real-data tests
     comp = _comp(source={"kind": "mirror", "mirror_folder": "tiny"})
     with pytest.raises(KKError, match=r"pass --from DIR or set KK_DATA_MIRROR"):
         data.resolve_source(comp, None)
