@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,78 @@ def joined_after(project: Project, study: str) -> float:
     return (starts[1] - starts[0]).total_seconds() if len(starts) > 1 else float("nan")
 
 
+# Pruner variants measured next to kk's own choices (``--pruners``); not offered by kk tune.
+VARIANTS: dict[str, Any] = {
+    # Wilcoxon signed-rank test of each fold's score against the best trial's on the same
+    # fold (kk reports per-fold scores to it); at p < 0.1 it can stop a trial only after 4
+    # folds that all lost (p = 0.0625).
+    "wilcoxon": lambda: optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2),
+    # Successive halving with folds as the resource: keep the top third at folds 1, 3, ...
+    "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+    # Wilcoxon at p < 0.3: it may stop after 2 folds that both lost to the best (p = 0.25).
+    "wilcoxon-p0.3": lambda: optuna.pruners.WilcoxonPruner(p_threshold=0.3, n_startup_steps=2),
+    "median-startup10": lambda: optuna.pruners.MedianPruner(n_startup_trials=10),
+    "median-warmup1": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+    "top33": lambda: optuna.pruners.PercentilePruner(33.0, n_startup_trials=5),
+    "top25-startup10": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=10),
+    "hyperband": lambda: optuna.pruners.HyperbandPruner(
+        min_resource=1, max_resource=5, reduction_factor=3
+    ),
+}
+
+
+def _with_variants() -> None:
+    """Let ``tuning.tune`` build the VARIANTS too (one process, workers=1)."""
+    make = tuning.make_pruner
+
+    def make_pruner(name: str) -> Any:
+        return VARIANTS[name]() if name in VARIANTS else make(name)
+
+    tuning.make_pruner = make_pruner  # type: ignore[assignment]
+    tuning.PRUNERS = (*tuning.PRUNERS, *VARIANTS)
+
+
+def compare_pruners(
+    project: Project, n_trials: int, pruners: list[str], seeds: list[int], greater: bool
+) -> dict[str, Any]:
+    """Each pruner against no pruning, same TPE seed and budget, for every seed.
+
+    Per seed the unpruned study runs first, then each pruner, so load changes hit all alike.
+    """
+    rows: dict[str, list[dict[str, Any]]] = {p: [] for p in pruners}
+    for seed in seeds:
+        off = run(
+            project,
+            f"off-s{seed}",
+            seed=seed,
+            model_name="lightgbm",
+            n_trials=n_trials,
+            prune=False,
+        )
+        for pruner in pruners:
+            res = run(
+                project,
+                f"{pruner}-s{seed}",
+                seed=seed,
+                model_name="lightgbm",
+                n_trials=n_trials,
+                pruner=pruner,
+            )
+            rows[pruner].append(
+                {
+                    "seed": seed,
+                    "folds_saved": 1.0 - res["folds_fitted"] / off["folds_fitted"],
+                    "cpu_saved": 1.0 - res["cpu_seconds"] / off["cpu_seconds"],
+                    "wall_saved": 1.0 - res["wall_seconds"] / off["wall_seconds"],
+                    "best_diff": better(res["best_value"], off["best_value"], greater),
+                    "n_pruned": res["n_pruned"],
+                    "best": res["best_value"],
+                    "best_off": off["best_value"],
+                }
+            )
+    return rows
+
+
 def bench(
     project: Project,
     n_trials: int,
@@ -178,6 +251,7 @@ def bench(
     parts: set[str],
     n_rounds: int,
     extra_seeds: list[int],
+    pruners: list[str] = [],  # noqa: B006
 ) -> dict[str, Any]:
     cfg = project.config()
     greater = get_metric(cfg.competition.metric).greater_is_better
@@ -235,6 +309,8 @@ def bench(
                     }
                 )
         out["seeds"] = rows
+    if "candidates" in parts:
+        out["candidates"] = compare_pruners(project, n_trials, pruners, extra_seeds, greater)
     if "sampler" in parts:
         rnd = run(project, "lgb-random", model_name="lightgbm", n_trials=n_trials, sampler="random")
         out["tpe_vs_random"] = {
@@ -289,14 +365,22 @@ def main() -> None:
     parser.add_argument("--worker-trials", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="1-vs-2-worker rounds")
     parser.add_argument("--seeds", default="1,2,3", help="sampler seeds of the 'seeds' part")
+    parser.add_argument(
+        "--pruners",
+        default="median,percentile,wilcoxon,halving",
+        help="pruners of the 'candidates' part: kk's own and " + ", ".join(VARIANTS),
+    )
     parser.add_argument("--only", default="", help="titanic or breast-cancer (default: both)")
     parser.add_argument(
         "--parts",
         default="prune,sampler,tuned,workers",
-        help="comma-separated: prune, seeds, sampler, tuned, workers (default: all but seeds)",
+        help="comma-separated: prune, seeds, candidates, sampler, tuned, workers "
+        "(default: all but seeds and candidates)",
     )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # WilcoxonPruner
+    _with_variants()
 
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"cpus {os.cpu_count()}; {uptime}", flush=True)
@@ -314,8 +398,9 @@ def main() -> None:
                 continue
             parts = set(args.parts.split(","))
             seeds = [int(x) for x in args.seeds.split(",") if x]
+            pruners = [x for x in args.pruners.split(",") if x]
             figures[name] = bench(
-                setup(), args.trials, args.worker_trials, parts, args.rounds, seeds
+                setup(), args.trials, args.worker_trials, parts, args.rounds, seeds, pruners
             )
     print()
     for name, fig in figures.items():
@@ -341,6 +426,20 @@ def main() -> None:
                 f"seed {row['seed']}, {row['pruner']} vs off: folds saved {row['folds_saved']:.1%}, "
                 f"CPU saved {row['cpu_saved']:.1%}, best CV {row['best_diff']:+.5f}"
             )
+        for pruner, rows in fig.get("candidates", {}).items():
+            mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "seed"}
+            print(
+                f"{pruner:<18} vs off, mean of seeds {[r['seed'] for r in rows]}: folds saved "
+                f"{mean['folds_saved']:.1%}, CPU saved {mean['cpu_saved']:.1%}, wall saved "
+                f"{mean['wall_saved']:.1%}, best CV {mean['best_diff']:+.5f}, worst seed "
+                f"{min(r['best_diff'] for r in rows):+.5f}"
+            )
+            for r in rows:
+                print(
+                    f"    seed {r['seed']}: folds {r['folds_saved']:.1%} cpu {r['cpu_saved']:.1%} "
+                    f"wall {r['wall_saved']:.1%} best {r['best']:.5f} vs {r['best_off']:.5f} "
+                    f"({r['best_diff']:+.5f}), {r['n_pruned']} pruned"
+                )
         if "tpe_vs_random" in fig:
             t = fig["tpe_vs_random"]
             print(

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,63 @@ def test_pruning_prunes_a_bad_trial_between_folds(projects_dir: Path) -> None:
             assert last.state == TrialState.COMPLETE
             assert sorted(last.intermediate_values) == list(range(n_folds))
             assert last.value is not None and last.value < min(t.value for t in trials[:5])
+
+
+class _PruneAtSecondFold(optuna.pruners.BasePruner):
+    """Prunes every trial after its second fold: shows what the objective reports."""
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return max(trial.intermediate_values) >= 1
+
+
+class _WilcoxonAtSecondFold(optuna.pruners.WilcoxonPruner):
+    def __init__(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            super().__init__()
+
+    prune = _PruneAtSecondFold.prune
+
+
+def test_no_trial_is_pruned_after_its_last_fold(projects_dir: Path, monkeypatch: Any) -> None:
+    project = setup_project(projects_dir)
+    cfg = project.config()
+    n_folds = cfg.cv.n_splits
+    seen: list[int] = []
+
+    class PruneAtLast(optuna.pruners.BasePruner):
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            seen.append(max(trial.intermediate_values))
+            return max(trial.intermediate_values) == n_folds - 1
+
+    monkeypatch.setattr(tuning, "make_pruner", lambda name: PruneAtLast())
+    result = tuning.tune(project, cfg, study_name="last", n_trials=3, seed=0)
+    trials = result.study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3  # the work was done
+    assert seen == list(range(n_folds - 1)) * 3  # asked after every fold but the last
+
+
+@pytest.mark.parametrize("pruner", [_PruneAtSecondFold, _WilcoxonAtSecondFold])
+def test_pruned_between_folds_with_running_mean_or_fold_scores(
+    projects_dir: Path, monkeypatch: Any, pruner: type
+) -> None:
+    """Running fold means for the usual pruners, each fold's own score for Wilcoxon."""
+    project = setup_project(projects_dir)
+    cfg = project.config()
+    assert cfg.cv.n_splits > 2
+    unpruned = tuning.tune(project, cfg, study_name="off", n_trials=1, seed=0, prune=False)
+    scores = unpruned.study.get_trials()[0].user_attrs["kk_fold_scores"]
+    monkeypatch.setattr(tuning, "make_pruner", lambda name: pruner())
+    result = tuning.tune(project, cfg, study_name="at2", n_trials=2, seed=0)
+    trials = result.study.get_trials()
+    assert [t.state for t in trials] == [TrialState.PRUNED] * 2
+    assert all(list(t.intermediate_values) == [0, 1] for t in trials)  # between folds
+    first = trials[0].intermediate_values  # the same parameters as the unpruned trial
+    per_fold = pruner is _WilcoxonAtSecondFold
+    assert tuning.reports_fold_scores(pruner()) == per_fold
+    expected = scores[1] if per_fold else (scores[0] + scores[1]) / 2
+    assert first[0] == pytest.approx(scores[0]) and first[1] == pytest.approx(expected)
+    assert scores[1] != pytest.approx((scores[0] + scores[1]) / 2)  # the two differ here
 
 
 def test_params_best_reproduces_the_best_trial_exactly(

@@ -183,7 +183,8 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     """Pruners that compare a trial's running fold mean with other trials at the same fold.
 
     ``median`` (default) prunes below the median after 5 finished trials; ``percentile``
-    keeps only the top quarter; ``none`` never prunes (``--no-prune``).
+    keeps only the top quarter; ``none`` never prunes (``--no-prune``). Wilcoxon,
+    successive halving and Hyperband were measured too and saved less (bench/README.md).
     """
     optuna = _optuna()
     if name == "median":
@@ -194,6 +195,16 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     if name == "none":
         return optuna.pruners.NopPruner()
     raise unknown_name("pruner", name, PRUNERS)
+
+
+def reports_fold_scores(pruner: optuna.pruners.BasePruner) -> bool:
+    """Whether a trial reports each fold's own score or the running mean.
+
+    Optuna's WilcoxonPruner pairs each fold's score with the best trial's score on the same
+    fold (step = fold index); every other pruner compares running means.
+    """
+    optuna = _optuna()
+    return isinstance(pruner, optuna.pruners.WilcoxonPruner)
 
 
 # --- the study ------------------------------------------------------------------------
@@ -380,7 +391,7 @@ def recover_stale(study: optuna.Study, spec: TuneSpec) -> list[int]:
 
 @dataclass
 class _Objective:
-    """Suggest parameters, cross-validate, report the running fold mean, maybe prune."""
+    """Suggest parameters, cross-validate, report after each fold, maybe prune."""
 
     cfg: ProjectConfig
     model: str
@@ -397,10 +408,15 @@ class _Objective:
         trial.set_user_attr("kk_params", params)
         metric = get_metric(self.cfg.competition.metric)
 
+        # Folds run in the saved order in every trial, so step k is the same fold for all.
+        # After the last fold nothing is left to save: the trial completes.
+        per_fold = reports_fold_scores(trial.study.pruner)
+        n_folds = self.prepared.folds.get_n_splits()
+
         def on_fold(fold: training.FoldResult, done: list[training.FoldResult]) -> None:
             running = float(np.mean([f.score for f in done]))
-            trial.report(running, step=len(done) - 1)
-            if self.prune and trial.should_prune():
+            trial.report(float(fold.score) if per_fold else running, step=len(done) - 1)
+            if self.prune and len(done) < n_folds and trial.should_prune():
                 raise optuna.TrialPruned(f"running mean {running:.6f} after {len(done)} fold(s)")
 
         try:
