@@ -83,14 +83,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` on this machine runs (a zombie counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed child not yet reaped is a zombie: gone for our purposes
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 @dataclass
@@ -111,7 +116,7 @@ class Run:
         if status == "RUNNING":
             same_host = self.record.get("host") == socket.gethostname()
             pid = self.record.get("pid")
-            if same_host and isinstance(pid, int) and not _pid_alive(pid):
+            if same_host and isinstance(pid, int) and not pid_alive(pid):
                 return "ABANDONED"
         return status
 

@@ -41,6 +41,7 @@ from kagglekit.errors import KKError, unknown_name
 from kagglekit.metrics import get_metric
 from kagglekit.models import get_backend
 from kagglekit.project import Project
+from kagglekit.records import pid_alive
 from kagglekit.tuning_spaces import SearchSpace, search_space
 
 if TYPE_CHECKING:
@@ -296,20 +297,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}{WORKER_ID_SEP}{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child not yet reaped is a zombie: gone for our purposes
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def heartbeat_dir(spec: TuneSpec) -> Path | None:
     """Heartbeat files of a journal study (databases keep Optuna's own heartbeat)."""
     path = _journal_file(spec.project, spec.study, spec.storage)
@@ -345,7 +332,7 @@ def _heartbeat(folder: Path | None, number: int) -> Iterator[None]:
 def _is_stale(trial: optuna.trial.FrozenTrial, beats: Path | None, now: float) -> bool:
     owner = str(trial.user_attrs.get("kk_worker", ""))
     host, _, pid = owner.rpartition(WORKER_ID_SEP)
-    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+    if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
         return True
     if beats is None:
         return False  # a database: Optuna's heartbeat fails it after the grace period
