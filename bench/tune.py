@@ -186,6 +186,7 @@ VARIANTS: dict[str, Any] = {
     "median-warmup1": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
     "top33": lambda: optuna.pruners.PercentilePruner(33.0, n_startup_trials=5),
     "top25-startup10": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=10),
+    "top33-startup10": lambda: optuna.pruners.PercentilePruner(33.0, n_startup_trials=10),
     "hyperband": lambda: optuna.pruners.HyperbandPruner(
         min_resource=1, max_resource=5, reduction_factor=3
     ),
