@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from kagglekit import atomic, data, ensembling, folds, records, training
 from kagglekit.data import make_competition
 from kagglekit.project import Project, open_project

@@ -96,6 +96,7 @@ def lines_written(before: dict[str, list[str]], after: dict[str, list[str]]) -> 
 def plain_lightgbm(mirror: Path, comp: Competition) -> float:
     """LightGBM with library defaults on the raw columns, scored like kk score scores."""
     import lightgbm as lgb
+
     from kagglekit.metrics import get_metric
 
     train = pd.read_csv(mirror / "train.csv")

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from kagglekit import data, folds, training
 from kagglekit.metrics import get_metric
 from kagglekit.project import open_project

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+
 from kagglekit import atomic, data, folds, training, tuning
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project, open_project

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from kagglekit import atomic, folds, records
 from kagglekit.project import open_project
 from kagglekit.testing import make_tiny_project

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kagglekit.config import load_config, parse_override
 from kagglekit.errors import KKError
 from kagglekit.testing import tiny_config

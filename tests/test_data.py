@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from kagglekit import data
 from kagglekit.config import CompetitionConfig
 from kagglekit.errors import KKError

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kagglekit import data, folds, training
 from kagglekit.project import Project, open_project
 from kagglekit.testing import make_tiny_project, tiny_config

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
 from kagglekit import data, ensembling, records, training
 from kagglekit import folds as folds_mod
 from kagglekit.errors import KKError
@@ -15,7 +17,6 @@ from kagglekit.folds import Folds
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project, open_project
 from kagglekit.testing import make_tiny_project
-from typer.testing import CliRunner
 
 TINY_MODELS = ("lightgbm", "linear")
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
 from kagglekit.adversarial import adversarial_validation, drift_statistic
 from kagglekit.testing import make_tiny_frame, make_tiny_project
-from typer.testing import CliRunner
 
 
 def _split(seed: int, n_rows: int = 400) -> tuple[pd.DataFrame, pd.DataFrame]:

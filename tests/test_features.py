@@ -8,6 +8,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_predict
+from sklearn.utils import estimator_checks
+
 from kagglekit import features as feat
 from kagglekit import training
 from kagglekit.config import FeaturesConfig, StepConfig
@@ -18,12 +25,6 @@ from kagglekit.models import get_backend
 from kagglekit.models.base import BuildContext
 from kagglekit.models.tabular import make_tabular_model
 from kagglekit.testing import make_tiny_frame
-from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import cross_val_predict
-from sklearn.utils import estimator_checks
 
 # scikit-learn's API checks that apply to DataFrame-in/DataFrame-out transformers (the
 # rest of its suite assumes numpy in and out and no missing values).

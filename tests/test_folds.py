@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from kagglekit import data, folds, records
 from kagglekit.config import CVConfig, load_config
 from kagglekit.errors import KKError

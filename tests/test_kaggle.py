@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from kagglekit import atomic, kaggle_api, submitting
 from kagglekit.folds import assign_project_folds
 from kagglekit.kaggle_stub import KaggleStub, serve, zip_folder

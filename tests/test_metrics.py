@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn import metrics as skm
+
 from kagglekit.errors import KKError
 from kagglekit.metrics import METRICS, average_precision_at_k, get_metric, to_labels
-from sklearn import metrics as skm
 
 Y_BIN = np.array([0, 1, 1, 0, 1])
 P_BIN = np.array([0.2, 0.7, 0.4, 0.1, 0.9])

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from kagglekit import features as feat
 from kagglekit import training
 from kagglekit.config import FeaturesConfig

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from kagglekit import atomic, records
 from kagglekit.errors import KKError
 

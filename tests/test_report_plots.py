@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from kagglekit import ensembling
 from kagglekit.cli import app
 from kagglekit.errors import KKError
@@ -19,7 +21,6 @@ from kagglekit.reports import (
     write_plots,
 )
 from kagglekit.testing import make_tiny_project
-from typer.testing import CliRunner
 
 PNG = b"\x89PNG\r\n\x1a\n"
 HEAD = "# tiny\n\nHand-written intro.\n\n"

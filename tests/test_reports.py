@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
 from kagglekit.cli import app
 from kagglekit.errors import KKError
 from kagglekit.records import Run
@@ -16,7 +18,6 @@ from kagglekit.reports import (
     update_readme_section,
 )
 from kagglekit.testing import make_tiny_project
-from typer.testing import CliRunner
 
 
 def _run(run_id: str, model: str, cv_mean: float, **extra: Any) -> Run:

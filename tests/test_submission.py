@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from kagglekit import submission as subm
 from kagglekit.config import CompetitionConfig
 from kagglekit.errors import KKError

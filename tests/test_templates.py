@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from kagglekit.config import load_config
 from kagglekit.errors import KKError
 from kagglekit.scaffold import (

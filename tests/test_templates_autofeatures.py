@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
+
 from kagglekit.config import FeaturesConfig
 from kagglekit.features import AutoFeatures, build_feature_pipeline
 from kagglekit.testing import make_mixed_frame
-from sklearn.exceptions import NotFittedError
 
 
 def _xy(task: str = "binary", n_rows: int = 240) -> tuple[pd.DataFrame, np.ndarray]:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from kagglekit.config import load_config
 from kagglekit.errors import KKError
 from kagglekit.scaffold import (
@@ -102,7 +103,11 @@ def test_update_reports_a_real_conflict_and_keeps_both_sides(
     project = new_project("tabular", "comp", {"task": "regression"})
     config_before = (project / "config.toml").read_text()
     _edit(project / "config.toml", "learning_rate = 0.05", "learning_rate = 0.01")
-    _edit(template_repo / PROJECT_TEMPLATE / "config.toml", "learning_rate = 0.05", "learning_rate = 0.02")
+    _edit(
+        template_repo / PROJECT_TEMPLATE / "config.toml",
+        "learning_rate = 0.05",
+        "learning_rate = 0.02",
+    )
     _edit(template_repo / PROJECT_TEMPLATE / "config.toml", "auto = true", "auto = true  # v2")
     # Uncommitted template edits are a version too (the tree is built from the work tree).
 

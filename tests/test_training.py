@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+
 from kagglekit import data, folds, records, training
 from kagglekit.errors import KKError
 from kagglekit.metrics import get_metric

@@ -18,6 +18,8 @@ from typing import Any
 
 import optuna
 import pytest
+from optuna.trial import TrialState
+
 from kagglekit import data, folds, training, tuning
 from kagglekit.cli import main
 from kagglekit.config import SearchChoices, SearchRange, validate_config
@@ -26,7 +28,6 @@ from kagglekit.models import get_backend
 from kagglekit.project import Project, open_project
 from kagglekit.testing import make_tiny_project, tiny_config
 from kagglekit.tuning_spaces import DEFAULT_SPACES, search_space
-from optuna.trial import TrialState
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 POSTGRES_URL = os.environ.get("KK_TEST_POSTGRES_URL", "")

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from kagglekit.errors import KKError
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+from kagglekit.errors import KKError
 
 # Titles with a handful of passengers each: one "Rare" level instead of many tiny ones.
 TITLE_MAP = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs"}

@@ -9,11 +9,12 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
+
 from kagglekit.config import FeaturesConfig, StepConfig
 from kagglekit.errors import KKError
 from kagglekit.features import build_feature_pipeline, load_project_module
 from kagglekit.testing import mirror_dir
-from sklearn.exceptions import NotFittedError
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -174,10 +175,11 @@ def test_group_survival_as_a_fold_step(titanic: ModuleType) -> None:
 
 @pytest.mark.realdata
 def test_titanic_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
     from kagglekit import data, folds, training
     from kagglekit.cli import app
     from kagglekit.project import open_project
-    from typer.testing import CliRunner
 
     mirror = mirror_dir("titanic")
     root = tmp_path / "projects"
