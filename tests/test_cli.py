@@ -17,7 +17,7 @@ import pytest
 
 from kagglekit import atomic, folds, records
 from kagglekit.project import open_project
-from kagglekit.testing import make_tiny_project
+from kagglekit.testing import make_tiny_project, run_kk_inprocess
 
 KK = Path(sys.executable).with_name("kk")
 
@@ -39,19 +39,7 @@ def run_kk(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
     return proc
 
 
-def kk_inprocess(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str):
-    """Run ``kk``'s entry point in this process: the same error handling, much faster."""
-    from kagglekit.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["kk", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+kk_inprocess = run_kk_inprocess
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

@@ -26,7 +26,7 @@ from kagglekit.folds import assign_project_folds
 from kagglekit.kaggle_stub import KaggleStub, serve, zip_folder
 from kagglekit.project import open_project
 from kagglekit.records import find_run, list_runs
-from kagglekit.testing import make_tiny_project, tiny_config
+from kagglekit.testing import make_tiny_project, run_kk_inprocess, tiny_config
 from kagglekit.training import train
 
 USER = "stub-user"
@@ -80,19 +80,7 @@ def tiny(projects_dir: Path, stub: KaggleStub) -> dict[str, Path]:
     return info
 
 
-def kk(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str):
-    """``kk`` in this process (so it talks to the in-process stub): (exit code, out, err)."""
-    from kagglekit.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["kk", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+kk = run_kk_inprocess
 
 
 def trained(info: dict[str, Path]) -> Any:

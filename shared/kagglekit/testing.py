@@ -279,3 +279,24 @@ def check_project_on_fixture(
         "n_submission_rows": len(sub),
         "local_score": scores["all"],
     }
+
+
+def run_kk_inprocess(capsys: Any, monkeypatch: Any, *args: str) -> tuple[int, str, str]:
+    """Run ``kk``'s entry point in this process: ``(exit code, stdout, stderr)``.
+
+    The same error handling as the console script, without a new interpreter per call;
+    ``capsys`` and ``monkeypatch`` are pytest's fixtures.
+    """
+    import sys
+
+    from kagglekit.cli import main
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["kk", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

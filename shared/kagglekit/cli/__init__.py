@@ -66,6 +66,25 @@ def _main(
     )
 
 
+def _progress(console: Console) -> Any:
+    """A progress bar over folds, epochs or trials (silent when not on a terminal).
+
+    Tasks take a ``last`` field: the latest fold score or trial value.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
 def _project(name: str) -> Project:
     from kagglekit.project import open_project
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kagglekit.cli import ProjectArg, SetOpt, _console, _project, app
+from kagglekit.cli import ProjectArg, SetOpt, _console, _progress, _project, app
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -66,21 +66,6 @@ def folds(
         )
 
 
-def _fold_progress(console: Console) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-
-
 def _resolve_params(
     proj: Project, cfg: Any, name: str, params: str | None
 ) -> dict[str, Any] | None:
@@ -110,7 +95,7 @@ def _train_one(
     cfg = proj.config(set_)
     name, _ = cfg.model(model)
     chosen = _resolve_params(proj, cfg, name, params)
-    progress = _fold_progress(console)
+    progress = _progress(console)
     task_id: list[Any] = []
 
     def on_start(total: int) -> None:

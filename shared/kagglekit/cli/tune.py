@@ -8,33 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kagglekit.cli import ProjectArg, SetOpt, _console, _project, _state, app
+from kagglekit.cli import ProjectArg, SetOpt, _console, _progress, _project, _state, app
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from kagglekit.project import Project
-
-
-def _trial_progress(console: Console) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
 
 
 def _fmt(value: Any) -> str:
@@ -109,7 +88,7 @@ def tune(
             print(json.dumps(summary, default=str))
         return
     name, _ = cfg.model(model)
-    progress = _trial_progress(console)
+    progress = _progress(console)
     total = trials if trials is not None else (None if timeout else tuning.DEFAULT_TRIALS)
     task = progress.add_task(f"{proj.name}/{name}", total=total, last="")
     best: list[float] = []
