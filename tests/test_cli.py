@@ -510,3 +510,21 @@ def test_replacing_folds_that_runs_used(
     assert code == 0 and "not comparable" in out and run_id in out
     # The config still says seed 7, so training now says the folds differ from the config.
     assert_one_line_error(kk_inprocess(capsys, monkeypatch, "train", "tiny"), "cv.seed = 7", "8")
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["models.lightgbm.params.num_leaves=1", "models.lightgbm.params.max_bin=1"],
+)
+def test_a_value_the_backend_rejects_is_one_line_and_a_failed_run(
+    ready: dict[str, Path],
+    override: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = override.split(".")[1]
+    result = kk_inprocess(capsys, monkeypatch, "train", "tiny", "--model", model, "--set", override)
+    line = assert_one_line_error(result, "failed to fit on fold 0.0", "check the model's params")
+    assert "Traceback" not in line
+    records = [json.loads(p.read_text()) for p in (ready["project"] / "runs").glob("*/record.json")]
+    assert [r["status"] for r in records] == ["FAILED"]

@@ -106,7 +106,26 @@ def cross_validate(
         started = time.perf_counter()
         model = make_model()
         X_valid, y_valid = take(X, split.valid_idx), y[split.valid_idx]
-        model.fit(take(X, split.train_idx), y[split.train_idx], X_valid=X_valid, y_valid=y_valid)
+        try:
+            model.fit(
+                take(X, split.train_idx), y[split.train_idx], X_valid=X_valid, y_valid=y_valid
+            )
+        except Exception as err:
+            # LightGBMError is a plain Exception; XGBoost's and scikit-learn's are ValueErrors.
+            is_backend_error = (
+                isinstance(err, ValueError | TypeError) or type(err).__name__ == "LightGBMError"
+            )
+            if isinstance(err, KKError) or not is_backend_error:
+                raise
+            # A backend rejecting a value (e.g. LightGBM's num_leaves=1) is a config mistake:
+            # one line naming it; `kk --debug` still shows the backend's traceback.
+            first_line = (
+                str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            )
+            raise KKError(
+                f"the model failed to fit on fold {split.repeat}.{split.fold}: {first_line}; "
+                "check the model's params in config.toml (kk --debug shows the traceback)"
+            ) from err
         pred = model.predict(X_valid)
         oof[split.repeat, split.valid_idx] = pred
         if X_test is not None:
