@@ -239,6 +239,18 @@ def test_pruning_prunes_a_bad_trial_between_folds(projects_dir: Path) -> None:
             assert last.value is not None and last.value < min(t.value for t in trials[:5])
 
 
+def test_parameters_the_backend_rejects_fail_that_trial_only(projects_dir: Path) -> None:
+    project = setup_project(projects_dir)
+    cfg = project.config()
+    storage = tuning.open_storage(project, "rejects", None)
+    study = optuna.create_study(storage=storage, study_name="rejects", direction="maximize")
+    study.enqueue_trial({"num_leaves": 1})  # LightGBM refuses num_leaves < 2 while fitting
+    study.enqueue_trial({"num_leaves": 7})
+    tuning.tune(project, cfg, study_name="rejects", n_trials=2, prune=False, seed=0)
+    trials = _trials(project, "rejects")
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+
+
 class _PruneAtSecondFold(optuna.pruners.BasePruner):
     """Prunes every trial after its second fold: shows what the objective reports."""
 

@@ -31,6 +31,14 @@ from kagglekit.project import Project
 log = logging.getLogger(__name__)
 
 
+class ModelFitError(KKError):
+    """A backend rejected the model's parameters while fitting one fold.
+
+    One line for the user; a tuner treats it as that trial's failure, not a fatal error,
+    since another sampled parameter set may fit.
+    """
+
+
 def take(X: Any, idx: np.ndarray) -> Any:
     """Rows ``idx`` of a DataFrame, array, tensor or list, keeping its type."""
     if isinstance(X, pd.DataFrame | pd.Series):
@@ -122,7 +130,7 @@ def cross_validate(
             first_line = (
                 str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             )
-            raise KKError(
+            raise ModelFitError(
                 f"the model failed to fit on fold {split.repeat}.{split.fold}: {first_line}; "
                 "check the model's params in config.toml (kk --debug shows the traceback)"
             ) from err

@@ -419,6 +419,8 @@ class _Objective:
                     n_outputs=training.n_outputs(self.cfg, self.prepared.classes),
                     on_fold=on_fold,
                 )
+        except training.ModelFitError:
+            raise  # these parameters did not fit: this trial fails, the study goes on
         except KKError as err:
             self.fatal.append(err)  # a user mistake fails every trial: stop the worker
             raise
