@@ -271,6 +271,10 @@ def test_feature_function_contract() -> None:
         feat.apply_feature_function(lambda tr, te: (tr.assign(x3=1), te), train, test)
     with pytest.raises(KKError, match=r"different order.*LightGBM"):
         feat.apply_feature_function(lambda tr, te: (tr, te[te.columns[::-1]]), train, test)
+    with pytest.raises(KKError, match=r"returned NoneType, not a \(train, test\) pair"):
+        feat.apply_feature_function(lambda tr, te: None, train, test)  # type: ignore[arg-type,return-value]
+    with pytest.raises(KKError, match=r"returned tuple, not a \(train, test\) pair"):
+        feat.apply_feature_function(lambda tr, te: (tr,), train, test)  # type: ignore[arg-type,return-value]
     assert feat.project_feature_function(None, "") is None
     with pytest.raises(KKError, match=r"no features.py"):
         feat.project_feature_function(None, "build")

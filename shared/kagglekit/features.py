@@ -86,7 +86,18 @@ def apply_feature_function(
     """Run the project's feature function and check that train and test still agree."""
     if fn is None:
         return train, test
-    new_train, new_test = fn(train.copy(), test.copy())
+    result = fn(train.copy(), test.copy())
+    if not (
+        isinstance(result, tuple)
+        and len(result) == 2
+        and all(isinstance(frame, pd.DataFrame) for frame in result)
+    ):
+        raise KKError(
+            f"features function {getattr(fn, '__name__', fn)!r} returned "
+            f"{type(result).__name__}, not a (train, test) pair of DataFrames; "
+            "end it with `return train, test`"
+        )
+    new_train, new_test = result
     if len(new_train) != len(train) or len(new_test) != len(test):
         raise KKError(
             f"features function changed the row count (train {len(train)} -> {len(new_train)}, "
