@@ -278,3 +278,14 @@ def test_feature_function_contract() -> None:
     assert feat.project_feature_function(None, "") is None
     with pytest.raises(KKError, match=r"no features.py"):
         feat.project_feature_function(None, "build")
+
+
+def test_project_module_that_fails_to_import_is_not_cached(tmp_path: Any) -> None:
+    path = tmp_path / "demo" / "features.py"
+    path.parent.mkdir()
+    path.write_text("raise RuntimeError('broken on purpose')\n")
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        feat.load_project_module(path)
+    path.write_text("def build(train, test):\n    return train, test\n")
+    module = feat.load_project_module(path)
+    assert callable(getattr(module, "build", None))

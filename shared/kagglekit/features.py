@@ -63,7 +63,12 @@ def load_project_module(path: Path) -> ModuleType | None:
         raise KKError(f"cannot import {path}; is it a Python file?")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # A half-run module must not be cached: the next load (after the fix) runs it again.
+        del sys.modules[name]
+        raise
     return module
 
 
