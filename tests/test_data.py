@@ -148,3 +148,11 @@ def test_make_competition(tmp_path: Path) -> None:
 )
 def test_infer_task(values: list[object], task: str) -> None:
     assert data.infer_task(pd.Series(values)) == task
+
+
+@pytest.mark.parametrize("text", ["", "a,b\n1,2\n1,2,3,4\n"])
+def test_read_table_unreadable_csv_is_one_line(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(KKError, match=r"bad.csv is not a readable CSV"):
+        data.read_table(path)

@@ -203,7 +203,13 @@ def read_table(path: Path) -> pd.DataFrame:
         raise KKError(
             f"data file {path} is missing; run kk fetch or fix the file name in config.toml"
         )
-    return pd.read_csv(path)
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise KKError(
+            f"data file {path} is not a readable CSV ({str(err).strip()}); "
+            "check that it is a comma-separated text file"
+        ) from None
 
 
 def load_competition(project: Project, cfg: ProjectConfig, *, verify: bool = True) -> Competition:
