@@ -233,3 +233,18 @@ def test_config_from_toml_round_trips_through_fold_meta(projects_dir: Path) -> N
     meta = folds.folds_meta(project)
     assert meta is not None and meta["cv"] == cfg.cv.model_dump()
     assert meta["n_rows"] == len(data.load_competition(project, cfg).train)
+
+
+def test_damaged_fold_metadata_is_one_line_and_force_repairs_it(projects_dir: Path) -> None:
+    project = _ready(projects_dir)
+    cfg = load_config(project.config_path)
+    first = folds.assign_project_folds(project, cfg)
+    meta_path = project.folds_path.with_suffix(folds.META_SUFFIX)
+    meta_path.write_text("{not json")
+    with pytest.raises(KKError, match=r"cannot be read .*kk folds tiny --force"):
+        folds.folds_meta(project)
+    with pytest.raises(KKError, match=r"cannot be read"):
+        folds.assign_project_folds(project, cfg)
+    repaired = folds.assign_project_folds(project, cfg, force=True)
+    assert repaired.hash == first.hash
+    assert folds.folds_meta(project)["hash"] == first.hash  # type: ignore[index]

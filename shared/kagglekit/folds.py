@@ -180,7 +180,16 @@ def folds_meta(project: Project) -> dict[str, Any] | None:
     path = project.folds_path.with_suffix(META_SUFFIX)
     if not path.exists():
         return None
-    return dict(json.loads(path.read_text()))
+    try:
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("cv"), dict) or "hash" not in meta:
+            raise ValueError("no hash or cv table")
+    except (OSError, ValueError) as err:
+        raise KKError(
+            f"{path} cannot be read ({err}); run `kk folds {project.name} --force` "
+            "to assign folds again"
+        ) from None
+    return meta
 
 
 def load_folds(project: Project, *, ids: pd.Series, id_column: str) -> Folds:
@@ -247,7 +256,12 @@ def assign_project_folds(
         task=comp.task,
     )
     new_hash = hashlib.sha256(_frame_bytes(frame)).hexdigest()
-    meta = folds_meta(project)
+    try:
+        meta = folds_meta(project)
+    except KKError:
+        if not force:
+            raise
+        meta = None  # a damaged metadata file: --force writes both files again
     old_hash = meta["hash"] if meta else None
     on_disk = atomic.sha256_file(project.folds_path) if project.folds_path.exists() else None
     if old_hash == new_hash and on_disk == new_hash:
