@@ -202,6 +202,7 @@ def test_empty_space_unknown_model_bad_storage_are_one_line_each(
             ["tune", "tiny", "--storage", "postgresql://kk:secret@127.0.0.1:1/none"],
             "cannot open storage postgresql://kk:***@127.0.0.1:1/none",
         ),
+        (["tune", "tiny", "--timeout", "0"], "--timeout 0 must be a positive number of seconds"),
     ]
     for args, expected in cases:
         code, _, err = _kk([*args, "--trials", "1"], capsys, monkeypatch)

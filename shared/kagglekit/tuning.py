@@ -729,6 +729,8 @@ def tune(
         raise KKError(f"--workers {workers} must be at least 1")
     if n_trials is not None and n_trials < 1:
         raise KKError(f"--trials {n_trials} must be at least 1")
+    if timeout is not None and not timeout > 0:
+        raise KKError(f"--timeout {timeout:g} must be a positive number of seconds")
     if n_trials is None and timeout is None:
         n_trials = DEFAULT_TRIALS
     if sampler not in SAMPLERS:
