@@ -135,6 +135,14 @@ def test_make_competition(tmp_path: Path) -> None:
         data.make_competition(csv, target="target", out=tmp_path / "d", test_size=1.5)
     with pytest.raises(KKError, match=r"--id 'x9' is not a column"):
         data.make_competition(csv, target="target", out=tmp_path / "d", id_column="x9")
+    with pytest.raises(KKError, match=r"--format 'probs' is not known"):
+        data.make_competition(csv, target="target", out=tmp_path / "d", submission_format="probs")
+    lonely = tmp_path / "lonely.csv"
+    pd.DataFrame({"x": range(6), "y": ["a", "a", "b", "a", "a", "c"]}).to_csv(lonely, index=False)
+    with pytest.raises(
+        KKError, match=r"--target 'y' has class\(es\) with a single row \('b', 'c'\)"
+    ):
+        data.make_competition(lonely, target="y", out=tmp_path / "e")
 
 
 @pytest.mark.parametrize(

@@ -291,6 +291,11 @@ def infer_task(target: pd.Series) -> str:
     return "regression"
 
 
+def _short(values: list[Any], n: int = 5) -> str:
+    """The first ``n`` values, for a message."""
+    return ", ".join(map(repr, values[:n])) + (", ..." if len(values) > n else "")
+
+
 def make_competition(
     csv: Path,
     *,
@@ -311,6 +316,8 @@ def make_competition(
     """
     from sklearn.model_selection import train_test_split
 
+    if submission_format not in ("labels", "probabilities"):
+        raise KKError(f"--format '{submission_format}' is not known; use labels or probabilities")
     if not 0.0 < test_size < 1.0:
         raise KKError(f"--test-size {test_size} must be between 0 and 1 (e.g. 0.3)")
     frame = read_table(Path(csv))
@@ -333,12 +340,18 @@ def make_competition(
         raise KKError(f"--out {out} is not empty; choose a new folder or delete it")
     task = infer_task(frame[target])
     stratify = frame[target] if task != "regression" else None
+    if stratify is not None:
+        counts = stratify.value_counts()
+        rare = counts[counts < 2].index.tolist()
+        if rare:
+            raise KKError(
+                f"--target '{target}' has class(es) with a single row ({_short(rare)}); the "
+                "stratified split needs at least 2 rows per class: drop or merge those rows"
+            )
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     train, test = train.sort_values(id_column), test.sort_values(id_column)
     features = [c for c in frame.columns if c != target]
     fill = train[target].mode().iloc[0] if task != "regression" else float(train[target].mean())
-    if submission_format not in ("labels", "probabilities"):
-        raise KKError(f"--format '{submission_format}' is not known; use labels or probabilities")
     sample = pd.DataFrame({id_column: test[id_column].to_numpy(), target: fill})
     if submission_format == "probabilities" and task == "multiclass":
         classes = sorted(train[target].unique().tolist())
