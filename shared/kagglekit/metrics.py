@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn import metrics as skm
 
-from kagglekit.errors import unknown_name
+from kagglekit.errors import KKError, unknown_name
 
 Needs = Literal["labels", "probabilities", "values", "ranking"]
 
@@ -68,7 +68,10 @@ def _rmse(y: Any, p: Any) -> float:
 def _rmsle(y: Any, p: Any) -> float:
     # Kaggle's RMSLE clips nothing: negative predictions are a user error, so say so.
     if np.any(np.asarray(p) < 0) or np.any(np.asarray(y) < 0):
-        raise ValueError("rmsle needs non-negative targets and predictions; clip predictions at 0")
+        raise KKError(
+            "rmsle needs non-negative targets and predictions; clip predictions at 0 "
+            "(or model log1p(target) and use rmse)"
+        )
     return float(np.sqrt(skm.mean_squared_log_error(y, p)))
 
 
