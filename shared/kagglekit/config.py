@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kagglekit.errors import KKError, did_you_mean
+from kagglekit.errors import KKError, did_you_mean, unknown_name
 
 Task = Literal["binary", "multiclass", "regression", "ranking"]
 CVKind = Literal["kfold", "stratified", "group", "stratified_group", "timeseries"]
@@ -251,11 +251,7 @@ class ProjectConfig(_Strict):
             raise KKError("config has no [models.<name>] entry; add at least one")
         for name, entry in self.models.items():
             if entry.backend not in backend_names():
-                hint = did_you_mean(entry.backend, backend_names())
-                raise KKError(
-                    f"models.{name}.backend '{entry.backend}' is not known;{hint} "
-                    f"Known: {', '.join(sorted(backend_names()))}"
-                )
+                raise unknown_name(f"models.{name}.backend", entry.backend, backend_names())
         if self.default_model not in self.models:
             hint = did_you_mean(self.default_model, self.models)
             raise KKError(

@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from kagglekit.errors import KKError, unknown_name
+from kagglekit.errors import KKError, did_you_mean, unknown_name
 
 
 @runtime_checkable
@@ -75,13 +75,9 @@ class Backend:
         """Reject misspelt parameter names before any fold is trained."""
         known = self.known_params(task)
         for key in params:
-            if key in known:
-                continue
-            if self.strict_params:
+            # A lenient backend (native names and aliases) only rejects a near-miss typo.
+            if key not in known and (self.strict_params or did_you_mean(key, known)):
                 raise unknown_name(f"{self.name} parameter", key, known)
-            close = unknown_name(f"{self.name} parameter", key, known)
-            if "did you mean" in str(close):
-                raise close
 
 
 _REGISTRY: dict[str, Backend] = {}
