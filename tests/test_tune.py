@@ -203,6 +203,7 @@ def test_empty_space_unknown_model_bad_storage_are_one_line_each(
             "cannot open storage postgresql://kk:***@127.0.0.1:1/none",
         ),
         (["tune", "tiny", "--timeout", "0"], "--timeout 0 must be a positive number of seconds"),
+        (["tune", "tiny", "--study", "../elsewhere"], "--study '../elsewhere' is not a valid"),
     ]
     for args, expected in cases:
         code, _, err = _kk([*args, "--trials", "1"], capsys, monkeypatch)

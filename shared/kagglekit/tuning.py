@@ -24,6 +24,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -66,8 +67,17 @@ def default_study_name(model_name: str) -> str:
     return model_name
 
 
+_STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 def journal_path(project: Project, study_name: str) -> Path:
     """Where the default journal storage of a study lives (git-ignored)."""
+    # The name becomes a file name: '../x' or 'a/b' would put the journal outside studies/.
+    if not _STUDY_NAME.match(study_name):
+        raise KKError(
+            f"--study '{study_name}' is not a valid study name; use letters, digits, '.', '-' "
+            "and '_', starting with a letter or digit"
+        )
     return project.root / "studies" / f"{study_name}.journal"
 
 
