@@ -18,13 +18,16 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kagglekit import atomic, kaggle_api
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
 from kagglekit.records import Run, git_state, list_runs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +129,9 @@ def validate_file(
     path: Path,
     *,
     allowed_labels: Sequence[Any] | None,
-) -> int:
-    """Validate ``path`` against the sample submission; return its number of rows."""
+) -> pd.DataFrame:
+    """Validate ``path`` against the sample submission (and ``data/raw`` against its
+    checksums); return the submission as read."""
     from kagglekit.data import read_table, verify_raw
     from kagglekit.submission import read_submission, validate_submission
 
@@ -135,7 +139,7 @@ def validate_file(
     sample = read_table(project.raw_dir / cfg.competition.sample_submission_file)
     sub = read_submission(path)
     validate_submission(sub, sample, cfg.competition, allowed_labels=allowed_labels)
-    return len(sub)
+    return sub
 
 
 def submit(
@@ -146,16 +150,20 @@ def submit(
     run: Run | None = None,
     message: str = "",
     allowed_labels: Sequence[Any] | None = None,
+    validated: bool = False,
 ) -> dict[str, Any]:
     """Validate ``path``, check the day's quota, upload it and record it in the ledger.
 
     Returns the ledger entry (status ``PENDING`` until scored; see ``wait_for_score``).
     Raises ``KKError`` before uploading when the file is invalid or no submission is
-    left today, and after uploading when Kaggle did not accept it.
+    left today, and after uploading when Kaggle did not accept it. ``validated=True``
+    skips ``validate_file`` for a caller that has just run it on the same file (it
+    hashes every raw file, which is slow on large competitions).
     """
     slug = competition_slug(cfg)
     path = Path(path)
-    validate_file(project, cfg, path, allowed_labels=allowed_labels)
+    if not validated:
+        validate_file(project, cfg, path, allowed_labels=allowed_labels)
     api = kaggle_api.client()
     limits = kaggle_api.submission_limits(api, slug)
     if limits["num_allowed_now"] <= 0:

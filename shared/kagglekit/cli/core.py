@@ -291,17 +291,13 @@ def submit(
     ] = 600.0,
 ) -> None:
     """Validate a submission, then upload it to Kaggle and record it (--dry-run: validate only)."""
-    from kagglekit.data import read_table, verify_raw
-    from kagglekit.submission import read_submission, validate_submission
+    from kagglekit.submitting import validate_file
 
     proj = _project(project)
     cfg = proj.config()
     path, run_obj = _submission_for(proj, run, file)
-    verify_raw(proj)
-    sample = read_table(proj.raw_dir / cfg.competition.sample_submission_file)
-    sub = read_submission(path)
     labels = _allowed_labels(proj, cfg, run_obj)
-    validate_submission(sub, sample, cfg.competition, allowed_labels=labels)
+    sub = validate_file(proj, cfg, path, allowed_labels=labels)
     _console().print(f"[green]valid[/green]: {path} ({len(sub)} rows, columns {list(sub.columns)})")
     if not dry_run:
         from kagglekit.cli.kaggle import upload_submission

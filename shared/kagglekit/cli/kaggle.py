@@ -40,12 +40,13 @@ def upload_submission(
     wait: bool,
     timeout: float,
 ) -> None:
-    """The upload half of ``kk submit``: quota, upload, ledger, optional wait for a score."""
+    """The upload half of ``kk submit`` (``path`` already validated): quota, upload, ledger,
+    optional wait for a score."""
     from kagglekit import submitting
 
     console = _console()
     entry = submitting.submit(
-        proj, cfg, path, run=run, message=message, allowed_labels=allowed_labels
+        proj, cfg, path, run=run, message=message, allowed_labels=allowed_labels, validated=True
     )
     console.print(
         f"[green]submitted[/green] to {entry['competition']}: ref {entry['ref']} "
