@@ -289,3 +289,11 @@ def test_project_module_that_fails_to_import_is_not_cached(tmp_path: Any) -> Non
     path.write_text("def build(train, test):\n    return train, test\n")
     module = feat.load_project_module(path)
     assert callable(getattr(module, "build", None))
+
+
+def test_a_syntax_error_in_project_features_is_one_line(tmp_path: Any) -> None:
+    path = tmp_path / "typo" / "features.py"
+    path.parent.mkdir()
+    path.write_text("def build(train, test)\n    return train, test\n")
+    with pytest.raises(KKError, match=r"features.py line 1: expected ':'; fix the Python syntax"):
+        feat.load_project_module(path)

@@ -65,9 +65,13 @@ def load_project_module(path: Path) -> ModuleType | None:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException as err:
         # A half-run module must not be cached: the next load (after the fix) runs it again.
         del sys.modules[name]
+        if isinstance(err, SyntaxError):
+            raise KKError(
+                f"{path} line {err.lineno}: {err.msg}; fix the Python syntax there"
+            ) from err
         raise
     return module
 
