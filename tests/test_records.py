@@ -67,6 +67,8 @@ def test_find_and_list_runs(tmp_path: Path) -> None:
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / records.RECORD).write_text("{not json")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "not_a_record").mkdir()  # valid JSON, but no run in it
+    (tmp_path / "not_a_record" / records.RECORD).write_text("[1, 2]")
     assert {r.run_id for r in records.list_runs(tmp_path)} == {a.run_id, b.run_id}
     assert records.find_run(tmp_path, a.run_id).run_id == a.run_id
     assert records.find_run(tmp_path, a.run_id[:-2]).run_id == a.run_id  # unique prefix
@@ -76,6 +78,8 @@ def test_find_and_list_runs(tmp_path: Path) -> None:
         records.find_run(tmp_path, "zzz")
     with pytest.raises(KKError, match=r"cannot be read"):
         records.load_run(tmp_path / "damaged")
+    with pytest.raises(KKError, match=r"cannot be read \(not a run record"):
+        records.load_run(tmp_path / "not_a_record")
     assert records.list_runs(tmp_path / "nowhere") == []
 
 

@@ -187,8 +187,11 @@ def start_run(runs_dir: Path, *, model: str, repo_dir: Path, **fields: Any) -> R
 def load_run(folder: Path) -> Run:
     path = folder / RECORD
     try:
-        return Run(folder, json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError) as err:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or "run_id" not in record:
+            raise ValueError("not a run record: no run_id")
+        return Run(folder, record)
+    except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
         raise KKError(
             f"run record {path} cannot be read ({err}); the run folder is damaged"
         ) from None
