@@ -399,6 +399,7 @@ def demo(
 ) -> None:
     """The whole loop offline on scikit-learn's breast-cancer data: folds, 2 models, submission, score."""
     from kagglekit.demo import prepare_demo
+    from kagglekit.kernel import choose_run
 
     console = _console()
     info = prepare_demo(workdir)
@@ -415,17 +416,14 @@ def demo(
     for label, step in steps:
         console.print(f"$ {label}")
         step()
-    summaries = []
     for model in info["models"]:
         console.print(f"$ kk train {info['project']} --model {model}")
-        summaries.append(_train_one(_project(info["project"]), model, None, console))
-    best = summaries[0]
-    for s in summaries[1:]:
-        if s["cv_mean"] > best["cv_mean"]:
-            best = s
-    console.print(f"$ kk submit {info['project']} --run {best['run_id']} --dry-run")
-    submit(info["project"], best["run_id"], None, True)
-    console.print(f"$ kk score {info['project']} --run {best['run_id']}")
-    score(info["project"], best["run_id"], None, False)
+        _train_one(_project(info["project"]), model, None, console)
+    # Best by CV in the metric's own direction, as kk kernel picks it.
+    best = choose_run(_project(info["project"]), None).run_id
+    console.print(f"$ kk submit {info['project']} --run {best} --dry-run")
+    submit(info["project"], best, None, True)
+    console.print(f"$ kk score {info['project']} --run {best}")
+    score(info["project"], best, None, False)
     console.print(f"$ kk runs {info['project']}")
     runs(info["project"], False)
