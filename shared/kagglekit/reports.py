@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from kagglekit import atomic
+from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
 from kagglekit.records import Run
@@ -596,7 +597,7 @@ class ProjectReport:
     plots: list[Plot]
 
 
-def current_runs(project: Any) -> list[Run]:
+def current_runs(project: Project) -> list[Run]:
     """The project's runs on its current folds (only those are comparable)."""
     from kagglekit.folds import folds_meta
     from kagglekit.records import list_runs
@@ -607,7 +608,9 @@ def current_runs(project: Any) -> list[Run]:
     return [r for r in list_runs(project.runs_dir) if r.record.get("fold_hash") == meta["hash"]]
 
 
-def _encoded_target(project: Any, cfg: Any, classes: Sequence[Any] | None) -> np.ndarray | None:
+def _encoded_target(
+    project: Project, cfg: ProjectConfig, classes: Sequence[Any] | None
+) -> np.ndarray | None:
     """The train target encoded as the runs saw it (None when the data is not fetched)."""
     import pandas as pd
 
@@ -627,7 +630,7 @@ def _encoded_target(project: Any, cfg: Any, classes: Sequence[Any] | None) -> np
 
 
 def project_report_markdown(
-    project: Any, cfg: Any, runs: Sequence[Run], plots: Sequence[Plot]
+    project: Project, cfg: ProjectConfig, runs: Sequence[Run], plots: Sequence[Plot]
 ) -> str:
     """The generated README section: results table, submissions and plots."""
     parts = [
@@ -640,7 +643,7 @@ def project_report_markdown(
     return "\n\n".join(parts)
 
 
-def write_project_report(project: Any) -> ProjectReport:
+def write_project_report(project: Project) -> ProjectReport:
     """Regenerate ``projects/<name>/README.md``'s results section and its plots.
 
     Running it twice changes nothing the second time: the section text and every PNG are
