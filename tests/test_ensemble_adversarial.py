@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kagglekit.adversarial import adversarial_validation, drift_statistic
+from kagglekit.errors import KKError
 from kagglekit.testing import make_tiny_frame, make_tiny_project
 
 
@@ -55,3 +56,9 @@ def test_kk_adversarial_on_a_project(projects_dir: Path) -> None:
     assert 0.0 <= summary["auc"] <= 1.0
     # The id column is dropped, as in training: an id would tell train from test trivially.
     assert {f["feature"] for f in summary["features"]} == {"x1", "x2", "colour"}
+
+
+def test_different_columns_are_named() -> None:
+    X = make_tiny_frame(60, seed=0).drop(columns=["id", "target"])
+    with pytest.raises(KKError, match=r"only in train: \['x2'\], only in test: none"):
+        adversarial_validation(X, X.drop(columns=["x2"]), n_splits=3)

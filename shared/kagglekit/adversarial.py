@@ -101,7 +101,13 @@ def adversarial_validation(
     classifier's mean gain importance over folds, with each one's share of the total.
     """
     if list(X.columns) != list(X_test.columns):
-        raise KKError("train and test feature columns differ; fix build_features")
+        only_train = [str(c) for c in X.columns if c not in X_test.columns]
+        only_test = [str(c) for c in X_test.columns if c not in X.columns]
+        raise KKError(
+            f"train and test feature columns differ (only in train: {only_train or 'none'}, "
+            f"only in test: {only_test or 'none'}, else the order); make build_features "
+            "return the same columns for both"
+        )
     if len(X_test) < n_splits or len(X) < n_splits:
         raise KKError(f"adversarial validation needs at least {n_splits} train and test rows")
     both = pd.concat([X, X_test], ignore_index=True)
