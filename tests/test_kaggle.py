@@ -349,6 +349,15 @@ def test_invalid_submission_is_never_uploaded(tiny, stub, capsys, monkeypatch, t
     assert not submitting.ledger_path(proj).exists()
 
 
+def test_unreadable_ledger_stops_submit_before_the_upload(tiny, stub, capsys, monkeypatch):
+    run = trained(tiny)
+    ledger = submitting.ledger_path(open_project("tiny"))
+    ledger.write_text('{"ref": 1}\nnot json\n')
+    code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
+    assert code == 1 and "line 2 is not JSON" in err
+    assert not stub.calls("StartSubmissionUpload") and not stub.calls("PUT")
+
+
 def test_submit_refuses_when_no_submission_is_left_today(tiny, stub, capsys, monkeypatch):
     run = trained(tiny)
     stub.limits.update(numToday=5, numAllowedNow=0)

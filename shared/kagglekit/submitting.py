@@ -164,6 +164,8 @@ def submit(
     path = Path(path)
     if not validated:
         validate_file(project, cfg, path, allowed_labels=allowed_labels)
+    # Read the ledger now: an unreadable one must stop us before a submission is spent.
+    ledger = read_ledger(project)
     api = kaggle_api.client()
     limits = kaggle_api.submission_limits(api, slug)
     if limits["num_allowed_now"] <= 0:
@@ -199,7 +201,7 @@ def submit(
         "reply": reply["message"],
         "status": "PENDING",
     }
-    _write_ledger(project, [*read_ledger(project), entry])
+    _write_ledger(project, [*ledger, entry])
     if run is not None:
         refs = [*run.record.get("kaggle_submissions", []), reply["ref"]]
         run.update(kaggle_submissions=refs)
