@@ -338,7 +338,6 @@ def standing(
     slug = competition_slug(cfg)
     api = kaggle_api.client()
     rows = kaggle_api.leaderboard(api, slug, max_rows=max_rows)
-    team = ""
     subs = kaggle_api.list_submissions(api, slug, max_pages=1)
     team = next((s["team_name"] for s in subs if s.get("team_name")), "") or kaggle_api.username(
         api

@@ -135,7 +135,7 @@ def leaderboard(
     for col in ("rank", "team", "score", "date"):
         table.add_column(col)
     for row in result["top"]:
-        style = "bold green" if row is result["mine"] or row == result["mine"] else ""
+        style = "bold green" if row == result["mine"] else ""
         cells = [str(row["rank"]), str(row["team_name"]), str(row["score"]), row["date"] or ""]
         table.add_row(*cells, style=style)
     console.print(table)
