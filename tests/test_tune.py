@@ -21,12 +21,11 @@ import pytest
 from optuna.trial import TrialState
 
 from kagglekit import data, folds, training, tuning
-from kagglekit.cli import main
 from kagglekit.config import SearchChoices, SearchRange, validate_config
 from kagglekit.errors import KKError
 from kagglekit.models import get_backend
 from kagglekit.project import Project, open_project
-from kagglekit.testing import make_tiny_project, tiny_config
+from kagglekit.testing import make_tiny_project, run_kk_inprocess, tiny_config
 from kagglekit.tuning_spaces import DEFAULT_SPACES, search_space
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -80,19 +79,6 @@ def setup_project(
     data.fetch(project, cfg, from_dir=paths["mirror"])
     folds.assign_project_folds(project, cfg)
     return project
-
-
-def _kk(
-    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: Any
-) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["kk", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _trials(
@@ -182,7 +168,7 @@ def test_bad_search_space_is_one_line(
     config = config.replace('default_model = "lightgbm"', 'default_model = "lgb"')
     config = config.replace("[models.lightgbm.search]", "[models.lgb.search]")
     make_tiny_project(projects_dir, "bad", config=config)
-    code, _, err = _kk(["tune", "bad", "--trials", "1"], capsys, monkeypatch)
+    code, _, err = run_kk_inprocess(capsys, monkeypatch, "tune", "bad", "--trials", "1")
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -206,7 +192,7 @@ def test_empty_space_unknown_model_bad_storage_are_one_line_each(
         (["tune", "tiny", "--study", "../elsewhere"], "--study '../elsewhere' is not a valid"),
     ]
     for args, expected in cases:
-        code, _, err = _kk([*args, "--trials", "1"], capsys, monkeypatch)
+        code, _, err = run_kk_inprocess(capsys, monkeypatch, *args, "--trials", "1")
         lines = err.strip().splitlines()
         assert code == 1 and len(lines) == 1, (args, err)
         assert expected in lines[0], (args, lines[0])
@@ -314,7 +300,7 @@ def test_params_best_reproduces_the_best_trial_exactly(
     projects_dir: Path, capsys: Any, monkeypatch: Any
 ) -> None:
     project = setup_project(projects_dir)
-    code, out, _ = _kk(["tune", "tiny", "--trials", "6", "--json"], capsys, monkeypatch)
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "tune", "tiny", "--trials", "6", "--json")
     assert code == 0
     summary = json.loads(out.strip().splitlines()[-1])
     for key in (
@@ -331,14 +317,16 @@ def test_params_best_reproduces_the_best_trial_exactly(
         assert key in summary
     assert summary["n_trials"] == 6 and summary["n_complete"] + summary["n_pruned"] == 6
 
-    code, out, _ = _kk(["train", "tiny", "--params", "best", "--json"], capsys, monkeypatch)
+    code, out, _ = run_kk_inprocess(
+        capsys, monkeypatch, "train", "tiny", "--params", "best", "--json"
+    )
     assert code == 0
     assert json.loads(out.strip().splitlines()[-1])["cv_mean"] == summary["best_value"]
 
     # The explicit step writes a typed params file; config.toml is not touched.
     original = dict(project.config().models["lightgbm"].params)
     before = project.config_path.read_text()
-    code, _, _ = _kk(["tune", "tiny", "--write-params"], capsys, monkeypatch)
+    code, _, _ = run_kk_inprocess(capsys, monkeypatch, "tune", "tiny", "--write-params")
     assert code == 0 and project.config_path.read_text() == before
     params_path = project.root / "params" / "lightgbm.toml"
     project.config_path.write_text(
@@ -355,7 +343,7 @@ def test_params_best_reproduces_the_best_trial_exactly(
     assert result.cv.mean == summary["best_value"]
     assert params_path.is_file()
 
-    code, out, _ = _kk(["tune", "tiny", "--show"], capsys, monkeypatch)
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "tune", "tiny", "--show")
     assert code == 0 and "top" in out and "parameter importances" in out
 
 
