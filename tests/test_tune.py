@@ -239,6 +239,21 @@ def test_parameters_the_backend_rejects_fail_that_trial_only(projects_dir: Path)
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
 
 
+def test_kk_tune_goes_on_after_a_failed_trial_that_follows_a_complete_one(
+    projects_dir: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    project = setup_project(projects_dir)
+    storage = tuning.open_storage(project, "fails-second", None)
+    study = optuna.create_study(storage=storage, study_name="fails-second", direction="maximize")
+    study.enqueue_trial({"num_leaves": 7})
+    study.enqueue_trial({"num_leaves": 1})  # fails while fitting: its value is None
+    args = ("tune", "tiny", "--study", "fails-second", "--trials", "2", "--no-prune")
+    code, _, err = run_kk_inprocess(capsys, monkeypatch, *args)
+    assert code == 0, err
+    trials = _trials(project, "fails-second")
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+
+
 class _PruneAtSecondFold(optuna.pruners.BasePruner):
     """Prunes every trial after its second fold: shows what the objective reports."""
 

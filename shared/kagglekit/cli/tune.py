@@ -92,12 +92,13 @@ def tune(
     total = trials if trials is not None else (None if timeout else tuning.DEFAULT_TRIALS)
     task = progress.add_task(f"{proj.name}/{name}", total=total, last="")
     best: list[float] = []
-    greater = _greater(cfg)
+    from kagglekit.metrics import get_metric
+
+    metric = get_metric(cfg.competition.metric)
 
     def on_trial(event: dict[str, Any]) -> None:
-        value = event["value"]
-        better = not best or (value > best[0] if greater else value < best[0])
-        if event["state"] == "COMPLETE" and value is not None and better:
+        value = event["value"]  # None for a failed trial
+        if event["state"] == "COMPLETE" and (not best or metric.better(value, best[0])):
             best[:] = [value]
         last = f"#{event['number']} {event['state'].lower()}"
         if value is not None:
