@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from kagglekit import atomic, records, submission, training
+from kagglekit import records, training
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.folds import Folds
@@ -533,19 +533,7 @@ def ensemble(
         oof_score = metric(prepared.y[rows], oof_mean[rows], threshold=comp.threshold)
         run.save_array("oof", oof_mean)
         run.save_array("test", test_pred)
-        sub = submission.build_submission(
-            prepared.test_ids,
-            test_pred,
-            comp,
-            classes=prepared.classes,
-            sample=prepared.competition.sample_submission,
-        )
-        submission.validate_submission(
-            sub, prepared.competition.sample_submission, comp, allowed_labels=prepared.classes
-        )
-        sub_path = run.path("submission.csv")
-        atomic.write_bytes(sub_path, sub.to_csv(index=False).encode("utf-8"))
-        run.record.setdefault("files", {})["submission"] = "submission.csv"
+        sub_path = training.write_run_submission(run, prepared, comp, test_pred)
         weight_map = {rid: float(w) for rid, w in zip(member_ids, weights, strict=True)}
         run.finish(
             "COMPLETE",

@@ -20,7 +20,7 @@ from kagglekit import atomic, records, submission
 from kagglekit import data as data_mod
 from kagglekit import features as feat
 from kagglekit import folds as folds_mod
-from kagglekit.config import ProjectConfig
+from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.metrics import Metric, get_metric
 from kagglekit.models import Model, get_backend
@@ -371,22 +371,7 @@ def train(
         if result.oof.shape[0] > 1:
             run.save_array("oof_repeats", result.oof)
         run.save_array("test", result.test_pred)
-        sub = submission.build_submission(
-            prepared.test_ids,
-            result.test_pred,
-            cfg.competition,
-            classes=prepared.classes,
-            sample=prepared.competition.sample_submission,
-        )
-        submission.validate_submission(
-            sub,
-            prepared.competition.sample_submission,
-            cfg.competition,
-            allowed_labels=prepared.classes,
-        )
-        sub_path = run.path("submission.csv")
-        atomic.write_bytes(sub_path, sub.to_csv(index=False).encode("utf-8"))
-        run.record.setdefault("files", {})["submission"] = "submission.csv"
+        sub_path = write_run_submission(run, prepared, cfg.competition, result.test_pred)
         run.finish(
             "COMPLETE",
             fold_scores=[
@@ -404,6 +389,21 @@ def train(
         # KeyboardInterrupt included: the record must never stay RUNNING after we exit.
         run.finish("FAILED", error=f"{type(err).__name__}: {err}")
         raise
+
+
+def write_run_submission(
+    run: records.Run, prepared: Prepared, comp: CompetitionConfig, test_pred: np.ndarray
+) -> Path:
+    """Build the run's ``submission.csv`` from test predictions, validate it, write it."""
+    sample = prepared.competition.sample_submission
+    sub = submission.build_submission(
+        prepared.test_ids, test_pred, comp, classes=prepared.classes, sample=sample
+    )
+    submission.validate_submission(sub, sample, comp, allowed_labels=prepared.classes)
+    sub_path = run.path("submission.csv")
+    atomic.write_bytes(sub_path, sub.to_csv(index=False).encode("utf-8"))
+    run.record.setdefault("files", {})["submission"] = "submission.csv"
+    return sub_path
 
 
 def _small(learned: dict[str, Any]) -> dict[str, Any]:
