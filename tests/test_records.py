@@ -83,6 +83,20 @@ def test_find_and_list_runs(tmp_path: Path) -> None:
     assert records.list_runs(tmp_path / "nowhere") == []
 
 
+@pytest.mark.parametrize("greater", [True, False])
+def test_ranked_by_cv_follows_the_metric_direction(tmp_path: Path, greater: bool) -> None:
+    means = {"a": 0.80, "b": 0.85, "c": 0.85, "d": 0.70}
+    runs = {}
+    for model, mean in means.items():
+        runs[model] = records.start_run(tmp_path, model=model, repo_dir=tmp_path)
+        runs[model].finish("COMPLETE", cv_mean=mean, greater_is_better=greater)
+    records.start_run(tmp_path, model="e", repo_dir=tmp_path).finish("FAILED", error="x")
+    no_cv = records.start_run(tmp_path, model="f", repo_dir=tmp_path)
+    no_cv.finish("COMPLETE")  # an ensemble without CV, say: nothing to rank it by
+    ranked = [r.record["model"] for r in records.ranked_by_cv(records.list_runs(tmp_path))]
+    assert ranked == (["b", "c", "a", "d"] if greater else ["d", "a", "b", "c"])  # ties: oldest
+
+
 def test_git_state(tmp_path: Path) -> None:
     assert records.git_state(tmp_path) == {"commit": None, "dirty": None}
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]

@@ -22,7 +22,7 @@ from kagglekit import atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
-from kagglekit.records import Run, find_run, list_runs
+from kagglekit.records import Run, find_run, list_runs, ranked_by_cv
 
 SCRIPT = "kagglekit_run.py"
 METADATA = "kernel-metadata.json"
@@ -41,16 +41,10 @@ def choose_run(project: Project, run_id: str | None) -> Run:
         if run.status != "COMPLETE":
             raise KKError(f"run {run.run_id} is {run.status}; choose a COMPLETE run")
         return run
-    done = [r for r in list_runs(project.runs_dir) if r.status == "COMPLETE"]
-    done = [r for r in done if r.record.get("cv_mean") is not None]
+    done = ranked_by_cv(list_runs(project.runs_dir))
     if not done:
         raise KKError(f"project '{project.name}' has no COMPLETE run; run kk train first")
-
-    def key(run: Run) -> float:
-        mean = float(run.record["cv_mean"])
-        return -mean if run.record.get("greater_is_better", True) else mean
-
-    return sorted(done, key=key)[0]
+    return done[0]
 
 
 def package_zip() -> bytes:

@@ -15,6 +15,7 @@ import platform
 import secrets
 import socket
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -209,6 +210,20 @@ def list_runs(runs_dir: Path) -> list[Run]:
             except KKError:
                 continue
     return runs
+
+
+def ranked_by_cv(runs: Iterable[Run]) -> list[Run]:
+    """The COMPLETE runs that have a CV mean, best first in each run's metric direction.
+
+    Ties keep the order given (``list_runs``: oldest first).
+    """
+    done = [r for r in runs if r.status == "COMPLETE" and r.record.get("cv_mean") is not None]
+    return sorted(done, key=lambda r: -_cv_goodness(r))
+
+
+def _cv_goodness(run: Run) -> float:
+    mean = float(run.record["cv_mean"])
+    return mean if run.record.get("greater_is_better", True) else -mean
 
 
 def find_run(runs_dir: Path, run_id: str) -> Run:

@@ -22,7 +22,7 @@ from kagglekit import atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
-from kagglekit.records import Run
+from kagglekit.records import Run, ranked_by_cv
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +33,9 @@ END_MARKER = "<!-- kk:results:end -->"
 def _best_per_model(runs: Sequence[Run]) -> list[Run]:
     """The best COMPLETE run of each model, best first."""
     best: dict[str, Run] = {}
-    for run in runs:
-        if run.status != "COMPLETE" or run.record.get("cv_mean") is None:
-            continue
-        sign = 1.0 if run.record.get("greater_is_better", True) else -1.0
-        model = str(run.record["model"])
-        old = best.get(model)
-        if old is None or sign * run.record["cv_mean"] > sign * old.record["cv_mean"]:
-            best[model] = run
-    return sorted(
-        best.values(),
-        key=lambda r: (
-            -r.record["cv_mean"] * (1.0 if r.record.get("greater_is_better", True) else -1.0)
-        ),
-    )
+    for run in ranked_by_cv(runs):
+        best.setdefault(str(run.record["model"]), run)
+    return list(best.values())
 
 
 def results_table_markdown(runs: Sequence[Run]) -> str:
@@ -229,9 +218,7 @@ def _direction(run: Run) -> str:
 
 def plot_cv_scores(runs: Sequence[Run], path: Path, *, top: int = 30) -> Path:
     """Horizontal bars of CV mean +- std for each COMPLETE run, best on top."""
-    done = [r for r in runs if r.status == "COMPLETE" and r.record.get("cv_mean") is not None]
-    sign = 1.0 if done and done[0].record.get("greater_is_better", True) else -1.0
-    done = sorted(done, key=lambda r: -sign * r.record["cv_mean"])[:top]
+    done = ranked_by_cv(runs)[:top]
     means = np.array([r.record["cv_mean"] for r in done])
     stds = np.array([r.record.get("cv_std") or 0.0 for r in done])
     colours = [
@@ -324,10 +311,7 @@ def best_tree_run(runs: Sequence[Run]) -> Run | None:
         and r.record.get("feature_importance")
         and r.record.get("cv_mean") is not None
     ]
-    if not trees:
-        return None
-    sign = 1.0 if trees[0].record.get("greater_is_better", True) else -1.0
-    return max(trees, key=lambda r: sign * r.record["cv_mean"])
+    return _best_run(trees)
 
 
 def plot_feature_importance(run: Run, path: Path, *, top: int = 20) -> Path:
@@ -480,11 +464,8 @@ def plot_learning_curves(run: Run, path: Path) -> Path:
 
 
 def _best_run(runs: Sequence[Run]) -> Run | None:
-    done = [r for r in runs if r.status == "COMPLETE" and r.record.get("cv_mean") is not None]
-    if not done:
-        return None
-    sign = 1.0 if done[0].record.get("greater_is_better", True) else -1.0
-    return max(done, key=lambda r: sign * r.record["cv_mean"])
+    done = ranked_by_cv(runs)
+    return done[0] if done else None
 
 
 def write_plots(

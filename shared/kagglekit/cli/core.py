@@ -184,18 +184,13 @@ def runs(
     """List the project's runs as a leaderboard, best CV first."""
     from rich.table import Table
 
-    from kagglekit.records import list_runs
+    from kagglekit.records import list_runs, ranked_by_cv
 
     proj = _project(project)
     all_runs = list_runs(proj.runs_dir)
-
-    def sort_key(run: Any) -> tuple[int, float]:
-        mean = run.record.get("cv_mean")
-        if run.status != "COMPLETE" or mean is None:
-            return (1, 0.0)
-        return (0, -mean if run.record.get("greater_is_better", True) else mean)
-
-    ordered = sorted(all_runs, key=sort_key)
+    ordered = ranked_by_cv(all_runs)
+    ranked = {r.run_id for r in ordered}
+    ordered += [r for r in all_runs if r.run_id not in ranked]  # then the rest, oldest first
     rows = []
     for run in ordered:
         rec = run.record
