@@ -528,3 +528,19 @@ def test_a_value_the_backend_rejects_is_one_line_and_a_failed_run(
     assert "Traceback" not in line
     records = [json.loads(p.read_text()) for p in (ready["project"] / "runs").glob("*/record.json")]
     assert [r["status"] for r in records] == ["FAILED"]
+
+
+def test_a_feature_step_that_fails_is_named_as_one(
+    ready: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "check the model's params": the [features] steps are what to change."""
+    config = ready["project"] / "config.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[features]\nsteps = [{ kind = "pca", params = { n_components = 500 } }]\n'
+    )
+    result = kk_inprocess(capsys, monkeypatch, "train", "tiny")
+    line = assert_one_line_error(result, "feature steps failed to fit on fold 0.0", "n_components")
+    assert "check [features] in config.toml" in line and "model's params" not in line
+    records = [json.loads(p.read_text()) for p in (ready["project"] / "runs").glob("*/record.json")]
+    assert [r["status"] for r in records] == ["FAILED"]

@@ -136,6 +136,14 @@ def check_same_columns(train: pd.DataFrame, test: pd.DataFrame, *, where: str) -
 # --- encoders ---------------------------------------------------------------------------
 
 
+class FeatureStepError(ValueError):
+    """The per-fold feature pipeline (a step or the preprocessing) rejected its input.
+
+    Raised by model backends around the feature pipeline's fit so that the CV loop can
+    tell a feature-step mistake from a model parameter the backend rejects.
+    """
+
+
 class CountEncoder(TransformerMixin, BaseEstimator):
     """Replace each category by how often it occurs in the fitted rows.
 

@@ -130,6 +130,13 @@ def cross_validate(
             first_line = (
                 str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             )
+            if isinstance(err, feat.FeatureStepError):
+                # Not the model's parameters: every trial of a tuning study would fail alike.
+                raise KKError(
+                    f"the feature steps failed to fit on fold {split.repeat}.{split.fold}: "
+                    f"{first_line}; check [features] in config.toml (kk --debug shows the "
+                    "traceback)"
+                ) from err
             raise ModelFitError(
                 f"the model failed to fit on fold {split.repeat}.{split.fold}: {first_line}; "
                 "check the model's params in config.toml (kk --debug shows the traceback)"

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from kagglekit.errors import KKError
+from kagglekit.features import FeatureStepError
 from kagglekit.models.base import Backend, BuildContext, register_backend, require
 
 CLASSIFICATION = ("binary", "multiclass")
@@ -60,7 +62,12 @@ class TabularModel:
     def fit(
         self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: np.ndarray | None = None
     ) -> TabularModel:
-        Xt = self.features.fit_transform(X, y)
+        try:
+            Xt = self.features.fit_transform(X, y)
+        except (ValueError, TypeError) as err:
+            if isinstance(err, KKError):
+                raise
+            raise FeatureStepError(str(err)) from err
         self.columns_ = list(Xt.columns)
         use_es = (
             self.kind in ("lightgbm", "xgboost")
