@@ -6,18 +6,20 @@ mirror) and scikit-learn's breast-cancer data made into a competition with
 ``kagglekit.data.make_competition`` (log loss, 5 folds, boosters with early stopping).
 Everything goes through ``kagglekit.tuning.tune``, the function ``kk tune`` calls.
 
-- pruning: the same TPE seed and trial budget with no pruner, the median pruner (the
-  default) and the percentile pruner keeping the top quarter; wall time saved and best-CV
-  difference;
-- seeds (``--parts seeds``): the pruning comparison again with sampler seeds 1, 2, 3;
+- pruning: the default pruner (``paired``) against no pruning, the same TPE seed and trial
+  budget, for every sampler seed of ``--seeds`` (0-11): wall time saved and best-CV
+  difference per seed, their mean and the worst seed;
+- candidates (``--parts candidates``): the same for any pruners (kk's and the VARIANTS
+  below);
 - workers: the same N parameter sets (drawn once, enqueued in both studies) run by one
   worker and by two worker processes; the trials-per-minute ratio, with ``uptime`` load;
-- TPE vs random sampling at the same budget (median pruning on, as by default);
+- TPE vs random sampling at the same budget (default pruning on);
 - tuned vs default: the config's parameters (``kk train``'s CV) against the best trial,
   for LightGBM and XGBoost.
 
     .venv/bin/python bench/tune.py [--trials 40] [--worker-trials 60] [--rounds 2]
-        [--only titanic] [--parts prune,sampler,tuned,workers]
+        [--only titanic] [--parts prune,sampler,tuned,workers,candidates]
+        [--seeds 0,1,2] [--pruners paired,median,optuna-median]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 
 import optuna
 
-from kagglekit import atomic, data, folds, training, tuning
+from kagglekit import atomic, data, folds, pruners, training, tuning
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project, open_project
 from kagglekit.tuning_spaces import search_space
@@ -183,14 +185,23 @@ VARIANTS: dict[str, Any] = {
     "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
     # Wilcoxon at p < 0.3: it may stop after 2 folds that both lost to the best (p = 0.25).
     "wilcoxon-p0.3": lambda: optuna.pruners.WilcoxonPruner(p_threshold=0.3, n_startup_steps=2),
-    "median-startup10": lambda: optuna.pruners.MedianPruner(n_startup_trials=10),
-    "median-warmup1": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-    "top33": lambda: optuna.pruners.PercentilePruner(33.0, n_startup_trials=5),
-    "top25-startup10": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=10),
-    "top33-startup10": lambda: optuna.pruners.PercentilePruner(33.0, n_startup_trials=10),
+    "optuna-median-startup10": lambda: optuna.pruners.MedianPruner(n_startup_trials=10),
+    "optuna-median-warmup1": lambda: optuna.pruners.MedianPruner(
+        n_startup_trials=5, n_warmup_steps=1
+    ),
+    "optuna-top33": lambda: optuna.pruners.PercentilePruner(33.0, n_startup_trials=5),
+    "optuna-top25-startup10": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=10),
+    "optuna-top33-startup10": lambda: optuna.pruners.PercentilePruner(33.0, n_startup_trials=10),
     "hyperband": lambda: optuna.pruners.HyperbandPruner(
         min_resource=1, max_resource=5, reduction_factor=3
     ),
+    # Optuna's median and percentile pruners (kk's default until 2026-11-29): they compare
+    # a trial's *best* running mean so far, so one lucky first fold shields a trial.
+    "optuna-median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
+    "optuna-top25": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=5),
+    # kk's paired pruner at other thresholds (kk's `paired` is z = 0.5).
+    "paired-z0.25": lambda: pruners.PairedFoldPruner(z=0.25),
+    "paired-z1": lambda: pruners.PairedFoldPruner(z=1.0),
 }
 
 
@@ -206,7 +217,12 @@ def _with_variants() -> None:
 
 
 def compare_pruners(
-    project: Project, n_trials: int, pruners: list[str], seeds: list[int], greater: bool
+    project: Project,
+    n_trials: int,
+    pruners: list[str],
+    seeds: list[int],
+    greater: bool,
+    tag: str,
 ) -> dict[str, Any]:
     """Each pruner against no pruning, same TPE seed and budget, for every seed.
 
@@ -216,7 +232,7 @@ def compare_pruners(
     for seed in seeds:
         off = run(
             project,
-            f"off-s{seed}",
+            f"{tag}-off-s{seed}",
             seed=seed,
             model_name="lightgbm",
             n_trials=n_trials,
@@ -225,7 +241,7 @@ def compare_pruners(
         for pruner in pruners:
             res = run(
                 project,
-                f"{pruner}-s{seed}",
+                f"{tag}-{pruner}-s{seed}",
                 seed=seed,
                 model_name="lightgbm",
                 n_trials=n_trials,
@@ -260,69 +276,27 @@ def bench(
     print(f"{project.name}: {cfg.competition.metric}, {cfg.cv.n_splits} folds", flush=True)
     out: dict[str, Any] = {"metric": cfg.competition.metric, "trials": n_trials}
 
-    med: dict[str, Any] = {}
-    if parts & {"prune", "sampler", "tuned"}:
-        med = run(project, "lgb-prune-median", model_name="lightgbm", n_trials=n_trials)
+    default: dict[str, Any] = {}
+    if parts & {"sampler", "tuned"}:
+        default = run(project, "lgb-default", model_name="lightgbm", n_trials=n_trials)
     if "prune" in parts:
-        off = run(project, "lgb-prune-off", model_name="lightgbm", n_trials=n_trials, prune=False)
-        pct = run(
-            project,
-            "lgb-prune-top25",
-            model_name="lightgbm",
-            n_trials=n_trials,
-            pruner="percentile",
-        )
-        for name, res in (("median", med), ("top25", pct)):
-            out[f"prune_{name}"] = {
-                "wall_saved": 1.0 - res["wall_seconds"] / off["wall_seconds"],
-                "cpu_saved": 1.0 - res["cpu_seconds"] / off["cpu_seconds"],
-                "folds_saved": 1.0 - res["folds_fitted"] / off["folds_fitted"],
-                "best_diff": better(res["best_value"], off["best_value"], greater),
-                "n_pruned": res["n_pruned"],
-            }
-    if "seeds" in parts:
-        # The pruning comparison again with other sampler seeds: folds saved and best CV
-        # loss per seed, so one lucky or unlucky search does not decide the default.
-        rows = []
-        for seed in extra_seeds:
-            res = {
-                pruner: run(
-                    project,
-                    f"lgb-{pruner}-s{seed}",
-                    seed=seed,
-                    model_name="lightgbm",
-                    n_trials=n_trials,
-                    pruner=pruner,
-                    prune=pruner != "none",
-                )
-                for pruner in ("none", "median", "percentile")
-            }
-            for pruner in ("median", "percentile"):
-                rows.append(
-                    {
-                        "seed": seed,
-                        "pruner": pruner,
-                        "folds_saved": 1.0
-                        - res[pruner]["folds_fitted"] / res["none"]["folds_fitted"],
-                        "cpu_saved": 1.0 - res[pruner]["cpu_seconds"] / res["none"]["cpu_seconds"],
-                        "best_diff": better(
-                            res[pruner]["best_value"], res["none"]["best_value"], greater
-                        ),
-                    }
-                )
-        out["seeds"] = rows
+        # The default pruner against none over every seed: one pair of searches is too
+        # noisy to judge (bench/README.md), the mean over seeds is the figure.
+        out["prune"] = compare_pruners(project, n_trials, ["paired"], extra_seeds, greater, "prune")
     if "candidates" in parts:
-        out["candidates"] = compare_pruners(project, n_trials, pruners, extra_seeds, greater)
+        out["candidates"] = compare_pruners(
+            project, n_trials, pruners, extra_seeds, greater, "cand"
+        )
     if "sampler" in parts:
         rnd = run(project, "lgb-random", model_name="lightgbm", n_trials=n_trials, sampler="random")
         out["tpe_vs_random"] = {
-            "tpe": med["best_value"],
+            "tpe": default["best_value"],
             "random": rnd["best_value"],
-            "tpe_better_by": better(med["best_value"], rnd["best_value"], greater),
+            "tpe_better_by": better(default["best_value"], rnd["best_value"], greater),
         }
     if "tuned" in parts:
-        xgb = run(project, "xgb-median", model_name="xgboost", n_trials=n_trials)
-        for model, tuned in (("lightgbm", med["best_value"]), ("xgboost", xgb["best_value"])):
+        xgb = run(project, "xgb-default", model_name="xgboost", n_trials=n_trials)
+        for model, tuned in (("lightgbm", default["best_value"]), ("xgboost", xgb["best_value"])):
             default = default_cv(project, model)
             out[f"tuned_vs_default_{model}"] = {
                 "default": default,
@@ -366,18 +340,20 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--worker-trials", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="1-vs-2-worker rounds")
-    parser.add_argument("--seeds", default="1,2,3", help="sampler seeds of the 'seeds' part")
+    parser.add_argument(
+        "--seeds", default=",".join(map(str, range(12))), help="sampler seeds of the pruning parts"
+    )
     parser.add_argument(
         "--pruners",
-        default="median,percentile,wilcoxon,halving",
+        default="paired,median,percentile,optuna-median,wilcoxon,halving",
         help="pruners of the 'candidates' part: kk's own and " + ", ".join(VARIANTS),
     )
     parser.add_argument("--only", default="", help="titanic or breast-cancer (default: both)")
     parser.add_argument(
         "--parts",
         default="prune,sampler,tuned,workers",
-        help="comma-separated: prune, seeds, candidates, sampler, tuned, workers "
-        "(default: all but seeds and candidates)",
+        help="comma-separated: prune, candidates, sampler, tuned, workers "
+        "(default: all but candidates)",
     )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -407,14 +383,6 @@ def main() -> None:
     print()
     for name, fig in figures.items():
         print(f"== {name} ({fig['metric']}, {fig['trials']} trials per study)")
-        for pruner in ("median", "top25"):
-            if f"prune_{pruner}" in fig:
-                p = fig[f"prune_{pruner}"]
-                print(
-                    f"pruning ({pruner}) vs off: wall time saved {p['wall_saved']:.1%}, CPU time "
-                    f"saved {p['cpu_saved']:.1%}, folds saved {p['folds_saved']:.1%}, best CV "
-                    f"{p['best_diff']:+.5f} (positive: pruned run better), {p['n_pruned']} pruned"
-                )
         if "workers" in fig:
             for i, w in enumerate(fig["workers"]["rounds"]):
                 print(
@@ -423,12 +391,7 @@ def main() -> None:
                     f"second worker joined after {w['second_worker_joined_after_s']:.1f} s; "
                     f"load avg {w['load1_before']:.2f} -> {w['load1_after']:.2f}"
                 )
-        for row in fig.get("seeds", []):
-            print(
-                f"seed {row['seed']}, {row['pruner']} vs off: folds saved {row['folds_saved']:.1%}, "
-                f"CPU saved {row['cpu_saved']:.1%}, best CV {row['best_diff']:+.5f}"
-            )
-        for pruner, rows in fig.get("candidates", {}).items():
+        for pruner, rows in [*fig.get("prune", {}).items(), *fig.get("candidates", {}).items()]:
             mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "seed"}
             print(
                 f"{pruner:<18} vs off, mean of seeds {[r['seed'] for r in rows]}: folds saved "

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 import warnings
 from pathlib import Path
@@ -311,6 +313,21 @@ def test_pruned_between_folds_with_running_mean_or_fold_scores(
     assert scores[1] != pytest.approx((scores[0] + scores[1]) / 2)  # the two differ here
 
 
+@pytest.mark.parametrize("pruner", ["paired", "median", "percentile"])
+def test_kk_pruners_prune_between_folds_in_a_real_study(projects_dir: Path, pruner: str) -> None:
+    """The default (paired) and the two percentile pruners on the tiny competition."""
+    project = setup_project(projects_dir)
+    cfg = project.config()
+    n_folds = cfg.cv.n_splits
+    result = tuning.tune(project, cfg, study_name=pruner, n_trials=16, seed=0, pruner=pruner)
+    trials = result.study.get_trials()
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert len(trials) == 16 and pruned  # random startup trials leave some to prune
+    assert all(1 <= len(t.intermediate_values) < n_folds for t in pruned)
+    assert all(len(t.user_attrs["kk_params"]) > 0 for t in pruned)
+    assert result.study.best_trial.state == TrialState.COMPLETE
+
+
 def test_params_best_reproduces_the_best_trial_exactly(
     projects_dir: Path, capsys: Any, monkeypatch: Any
 ) -> None:
@@ -479,6 +496,59 @@ def test_folds_changed_since_the_study_is_an_error(projects_dir: Path) -> None:
     folds.assign_project_folds(project, cfg2, force=True)
     with pytest.raises(KKError, match="give a new --study NAME"):
         tuning.tune(project, cfg2, n_trials=1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get_json(url: str, deadline: float) -> Any:
+    """GET ``url`` until the server answers (it takes a moment to start)."""
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize("backend", ["journal", "postgres"])
+def test_optuna_dashboard_reads_the_study_with_the_documented_command(
+    projects_dir: Path, backend: str
+) -> None:
+    """README: ``optuna-dashboard projects/P/studies/S.journal`` or the database URL."""
+    pytest.importorskip("optuna_dashboard")
+    if backend == "postgres" and not POSTGRES_URL:
+        pytest.skip("KK_TEST_POSTGRES_URL is not set: no PostgreSQL server configured")
+    url = POSTGRES_URL if backend == "postgres" else None
+    study = f"kk-test-{uuid.uuid4().hex[:12]}" if url else "lightgbm"
+    project = setup_project(projects_dir)
+    tuning.tune(project, project.config(), n_trials=2, storage=url, study_name=study, seed=0)
+    target = url or str(tuning.journal_path(project, study))
+    port = _free_port()
+    dashboard = Path(sys.executable).parent / "optuna-dashboard"
+    proc = subprocess.Popen(
+        [str(dashboard), target, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        base = f"http://127.0.0.1:{port}/api/studies"
+        summaries = _get_json(base, deadline)["study_summaries"]
+        [summary] = [s for s in summaries if s["study_name"] == study]
+        trials = _get_json(f"{base}/{summary['study_id']}", deadline)["trials"]
+        assert [t["number"] for t in trials] == [0, 1]
+        assert all(t["state"] in ("Complete", "Pruned") for t in trials)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if url:
+            optuna.delete_study(study_name=study, storage=tuning._with_driver(url))
 
 
 @pytest.mark.skipif(

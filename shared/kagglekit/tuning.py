@@ -54,9 +54,9 @@ HEARTBEAT_SECONDS = 5
 GRACE_SECONDS = 30
 DEFAULT_TRIALS = 50
 SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "percentile", "none")
+PRUNERS = ("paired", "median", "percentile", "none")
 DEFAULT_SAMPLER = "tpe"
-DEFAULT_PRUNER = "median"
+DEFAULT_PRUNER = "paired"
 RDB_SCHEMES = ("postgresql", "mysql", "sqlite")
 
 # --- storage ------------------------------------------------------------------------------
@@ -191,20 +191,26 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """Pruners that compare a trial's running fold mean with other trials at the same fold.
+    """Pruners that compare a trial with the finished trials on the same folds so far.
 
-    ``median`` (default) prunes below the median after 5 finished trials; ``percentile``
-    keeps only the top quarter; ``none`` never prunes (``--no-prune``). Wilcoxon,
-    successive halving and Hyperband were measured too and saved less (bench/README.md).
+    ``paired`` (default) prunes a trial whose paired fold deficits against the best
+    finished trial leave it less than a 31 % chance of ending level with it; ``median`` prunes a running mean
+    below the finished trials' median, ``percentile`` one outside their top quarter;
+    ``none`` never prunes (``--no-prune``). All wait for 5 finished trials. Chosen on
+    ``bench/tune.py`` against Optuna's median, percentile, Wilcoxon, successive-halving and
+    Hyperband pruners (figures in bench/README.md); why by hand: ``kagglekit.pruners``.
     """
-    optuna = _optuna()
+    _optuna()
+    from kagglekit import pruners
+
+    if name == "paired":
+        return pruners.PairedFoldPruner(z=0.5, n_startup_trials=5)
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+        return pruners.FoldPercentilePruner(50.0, n_startup_trials=5)
     if name == "percentile":
-        # Optuna's percentile is the share kept: 25.0 keeps the top quarter at each fold.
-        return optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=0)
+        return pruners.FoldPercentilePruner(25.0, n_startup_trials=5)
     if name == "none":
-        return optuna.pruners.NopPruner()
+        return pruners.NopPruner()
     raise unknown_name("pruner", name, PRUNERS)
 
 

@@ -53,7 +53,9 @@ def tune(
         bool, typer.Option("--no-prune", help="Never prune between folds.")
     ] = False,
     sampler: Annotated[str, typer.Option("--sampler", help="tpe or random.")] = "tpe",
-    pruner: Annotated[str, typer.Option("--pruner", help="median, percentile or none.")] = "median",
+    pruner: Annotated[
+        str, typer.Option("--pruner", help="paired (default), median, percentile or none.")
+    ] = "paired",
     seed: Annotated[
         int | None, typer.Option("--seed", help="Sampler seed (default: the model's seed).")
     ] = None,

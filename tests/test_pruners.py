@@ -1,0 +1,126 @@
+"""The fold pruners on real in-memory Optuna studies with hand-made fold scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from kagglekit import pruners  # noqa: E402
+
+
+def _finished(scores: list[float]) -> optuna.trial.FrozenTrial:
+    """A complete trial that reported the running means of ``scores``."""
+    means = np.cumsum(scores) / np.arange(1, len(scores) + 1)
+    return optuna.trial.create_trial(
+        value=float(means[-1]),
+        intermediate_values={k: float(m) for k, m in enumerate(means)},
+        distributions={},
+        params={},
+    )
+
+
+def _study(direction: str, finished: list[list[float]]) -> optuna.Study:
+    study = optuna.create_study(direction=direction)
+    for scores in finished:
+        study.add_trial(_finished(scores))
+    return study
+
+
+def _running(study: optuna.Study, scores: list[float]) -> optuna.trial.FrozenTrial:
+    """A running trial that has reported the running means of ``scores`` so far."""
+    trial = study.ask()
+    total = 0.0
+    for k, score in enumerate(scores):
+        total += score
+        trial.report(total / (k + 1), step=k)
+    return study._storage.get_trial(trial._trial_id)
+
+
+# Five finished trials over five folds: fold 2 is hard for everybody, the first trial best.
+FINISHED = [
+    [0.86, 0.80, 0.84, 0.85, 0.83],
+    [0.84, 0.78, 0.83, 0.83, 0.81],
+    [0.83, 0.77, 0.82, 0.83, 0.80],
+    [0.82, 0.76, 0.81, 0.82, 0.80],
+    [0.80, 0.74, 0.79, 0.80, 0.78],
+]
+
+
+def test_fold_scores_recovers_each_fold_from_running_means() -> None:
+    study = _study("maximize", [])
+    trial = _running(study, [0.8, 0.6, 0.9])
+    assert pruners.fold_scores(trial) == pytest.approx([0.8, 0.6, 0.9])
+
+
+@pytest.mark.parametrize(
+    "pruner",
+    [pruners.FoldPercentilePruner(50.0), pruners.PairedFoldPruner(z=0.5)],
+    ids=["percentile", "paired"],
+)
+def test_prunes_a_poor_first_fold_and_keeps_a_strong_one(pruner: optuna.pruners.BasePruner) -> None:
+    study = _study("maximize", FINISHED)
+    assert pruner.prune(study, _running(study, [0.78]))
+    assert not pruner.prune(study, _running(study, [0.87]))
+
+
+@pytest.mark.parametrize(
+    "pruner",
+    [pruners.FoldPercentilePruner(50.0), pruners.PairedFoldPruner(z=0.5)],
+    ids=["percentile", "paired"],
+)
+def test_minimised_metrics_are_mirrored(pruner: optuna.pruners.BasePruner) -> None:
+    losses = [[1.0 - s for s in scores] for scores in FINISHED]
+    study = _study("minimize", losses)
+    assert pruner.prune(study, _running(study, [0.22]))
+    assert not pruner.prune(study, _running(study, [0.13]))
+
+
+def test_a_lucky_first_fold_does_not_shield_a_trial_later() -> None:
+    """Optuna's MedianPruner compares the best running mean so far; these compare the current one."""
+    study = _study("maximize", FINISHED)
+    trial = _running(study, [0.87, 0.70, 0.72])  # running means 0.87, 0.785, 0.763
+    assert not optuna.pruners.MedianPruner(n_startup_trials=5).prune(study, trial)
+    assert pruners.FoldPercentilePruner(50.0).prune(study, trial)
+    assert pruners.PairedFoldPruner(z=0.5).prune(study, trial)
+
+
+def test_paired_pruner_compares_fold_for_fold() -> None:
+    """Behind the best trial on every fold so far, yet at the median of running means."""
+    study = _study("maximize", FINISHED)
+    behind = _running(study, [0.84, 0.76])  # 0.02 and 0.04 behind the best, running mean 0.80
+    assert not pruners.FoldPercentilePruner(50.0).prune(study, behind)
+    assert pruners.PairedFoldPruner(z=0.5).prune(study, behind)
+    level = _running(study, [0.86, 0.80])  # the best trial's own first two folds
+    assert not pruners.PairedFoldPruner(z=0.5).prune(study, level)
+
+
+@pytest.mark.parametrize(
+    "pruner",
+    [pruners.FoldPercentilePruner(50.0), pruners.PairedFoldPruner(z=0.5)],
+    ids=["percentile", "paired"],
+)
+def test_nothing_is_pruned_before_the_startup_trials_finish(
+    pruner: optuna.pruners.BasePruner,
+) -> None:
+    study = _study("maximize", FINISHED[:4])
+    assert not pruner.prune(study, _running(study, [0.5]))
+    study.add_trial(_finished(FINISHED[4]))
+    assert pruner.prune(study, _running(study, [0.5]))
+
+
+def test_a_nan_score_is_pruned() -> None:
+    study = _study("maximize", FINISHED)
+    trial = _running(study, [math.nan])
+    assert pruners.FoldPercentilePruner(50.0).prune(study, trial)
+    assert pruners.PairedFoldPruner(z=0.5).prune(study, trial)
+
+
+def test_pooled_sd_needs_two_folds() -> None:
+    assert pruners.pooled_sd([np.array([0.1])]) is None
+    assert pruners.pooled_sd([np.array([0.0, 0.2]), np.array([0.1, 0.1])]) == pytest.approx(
+        math.sqrt(0.02 / 2)
+    )
