@@ -504,14 +504,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get_json(url: str, deadline: float) -> Any:
-    """GET ``url`` until the server answers (it takes a moment to start)."""
+def _get_json(url: str, deadline: float, server: subprocess.Popen[bytes]) -> Any:
+    """GET ``url`` until the server answers (it takes a moment to start) or exits."""
     while True:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return json.loads(response.read())
         except OSError:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or server.poll() is not None:
                 raise
             time.sleep(0.2)
 
@@ -520,7 +520,11 @@ def _get_json(url: str, deadline: float) -> Any:
 def test_optuna_dashboard_reads_the_study_with_the_documented_command(
     projects_dir: Path, backend: str
 ) -> None:
-    """README: ``optuna-dashboard projects/P/studies/S.journal`` or the database URL."""
+    """README: ``optuna-dashboard projects/P/studies/S.journal`` or the database URL.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; the tune extra installs
+    psycopg2, so the README's URL names it: ``postgresql+psycopg2://``.
+    """
     pytest.importorskip("optuna_dashboard")
     if backend == "postgres" and not POSTGRES_URL:
         pytest.skip("KK_TEST_POSTGRES_URL is not set: no PostgreSQL server configured")
@@ -528,20 +532,26 @@ def test_optuna_dashboard_reads_the_study_with_the_documented_command(
     study = f"kk-test-{uuid.uuid4().hex[:12]}" if url else "lightgbm"
     project = setup_project(projects_dir)
     tuning.tune(project, project.config(), n_trials=2, storage=url, study_name=study, seed=0)
-    target = url or str(tuning.journal_path(project, study))
+    target = url.replace("postgresql://", "postgresql+psycopg2://") if url else None
+    target = target or str(tuning.journal_path(project, study))
     port = _free_port()
     dashboard = Path(sys.executable).parent / "optuna-dashboard"
-    proc = subprocess.Popen(
-        [str(dashboard), target, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = projects_dir / "dashboard.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(dashboard), target, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         base = f"http://127.0.0.1:{port}/api/studies"
-        summaries = _get_json(base, deadline)["study_summaries"]
+        try:
+            summaries = _get_json(base, deadline, proc)["study_summaries"]
+        except OSError:
+            pytest.fail(f"optuna-dashboard did not answer: {log.read_text()[-2000:]}")
         [summary] = [s for s in summaries if s["study_name"] == study]
-        trials = _get_json(f"{base}/{summary['study_id']}", deadline)["trials"]
+        trials = _get_json(f"{base}/{summary['study_id']}", deadline, proc)["trials"]
         assert [t["number"] for t in trials] == [0, 1]
         assert all(t["state"] in ("Complete", "Pruned") for t in trials)
     finally:
