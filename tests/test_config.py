@@ -88,6 +88,10 @@ def test_load_and_override(config_path: Path) -> None:
             ["'logistic_regresion' is not known", "did you mean 'logistic_regression'"],
         ),
         (["cv.n_splits.x=1"], ["'cv.n_splits' is not a table"]),
+        (
+            ["models.lightgbm.early_stopping_holdout=0.8"],
+            ["'models.lightgbm.early_stopping_holdout' = 0.8 is invalid", "0.5"],
+        ),
     ],
 )
 def test_bad_overrides_are_one_line(

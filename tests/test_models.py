@@ -42,10 +42,19 @@ def test_every_issue_backend_is_registered() -> None:
     assert len(CASES) == 25  # 7 serve every task, logistic 2, linear and ridge 1 each
 
 
-def _fit(name: str, task: str, *, early_stopping_rounds: int = 10) -> tuple[Model, Any, Any]:
+def _fit(
+    name: str,
+    task: str,
+    *,
+    early_stopping_rounds: int = 10,
+    holdout: float = 0.0,
+    shuffle_valid: bool = False,
+) -> tuple[Model, Any, Any]:
     frame = make_tiny_frame(240, seed=1, task=task).drop(columns=["id"])
     y_raw = frame.pop("target")
     y, classes = training.encode_target(y_raw, task)
+    if shuffle_valid:
+        y = np.concatenate([y[:180], np.random.default_rng(0).permutation(y[180:])])
     backend = get_backend(name, task=task)
     ctx = BuildContext(
         task=task,
@@ -53,6 +62,7 @@ def _fit(name: str, task: str, *, early_stopping_rounds: int = 10) -> tuple[Mode
         seed=0,
         params=FAST.get(name, {}),
         early_stopping_rounds=early_stopping_rounds,
+        early_stopping_holdout=holdout,
     )
     backend.check_params(ctx.params, task)
     check_param_values(backend, ctx)
@@ -89,6 +99,22 @@ def test_fit_predict_in_the_prediction_space(name: str, task: str) -> None:
         assert 0 <= learned["best_iteration"] < 200
     else:
         assert "best_iteration" not in learned
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_early_stopping_on_a_holdout_never_looks_at_the_validation_rows(
+    name: str, task: str
+) -> None:
+    """With a holdout the validation labels can be anything: the fit is the same."""
+    real, X_valid, _ = _fit(name, task, holdout=0.2)
+    shuffled, _, _ = _fit(name, task, holdout=0.2, shuffle_valid=True)
+    np.testing.assert_array_equal(real.predict(X_valid), shuffled.predict(X_valid))
+    assert 0 <= real.learned()["best_iteration"] < 200  # it stopped on the holdout
+    # Without a holdout it stops on the validation rows, so their labels change the fit.
+    on_valid, _, _ = _fit(name, task)
+    on_shuffled, _, _ = _fit(name, task, shuffle_valid=True)
+    assert not np.array_equal(on_valid.predict(X_valid), on_shuffled.predict(X_valid))
 
 
 @pytest.mark.parametrize("name", ["lightgbm", "xgboost"])

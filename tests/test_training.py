@@ -187,6 +187,19 @@ def test_train_writes_a_complete_run(projects_dir: Path, task: str) -> None:
     ]  # fmt: skip
 
 
+def test_early_stopping_holdout_reaches_every_fold_model(projects_dir: Path) -> None:
+    """Through config: the fold models stop on their own training rows, not the fold's."""
+    project = _ready(projects_dir)
+    on_valid = training.train(project, project.config()).run.record
+    overrides = ["models.lightgbm.early_stopping_holdout=0.25"]
+    held = training.train(project, project.config(overrides), overrides=overrides).run.record
+    assert held["status"] == "COMPLETE"
+    assert held["config"]["models"]["lightgbm"]["early_stopping_holdout"] == 0.25
+    assert all("best_iteration" in f["learned"] for f in held["fold_scores"])
+    # Each fold fitted on 75 % of its training rows and stopped on the rest.
+    assert held["fold_scores"] != on_valid["fold_scores"]
+
+
 def test_repeated_cv_keeps_every_repeats_oof(projects_dir: Path) -> None:
     project = _ready(projects_dir)
     cfg = project.config(["cv.n_repeats=2"])

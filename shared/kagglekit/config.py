@@ -188,13 +188,18 @@ class ModelConfig(_Strict):
 
     ``search`` overrides the backend's default tuning space (``kagglekit.tuning_spaces``);
     ``params_file`` names a params file written by ``kk tune --write-params`` (relative to
-    the project folder) whose values are laid over ``params``.
+    the project folder) whose values are laid over ``params``. Boosters stop early on each
+    fold's validation rows (``early_stopping_rounds``; 0 trains all rounds), which picks the
+    round count with the labels the fold is scored on and flatters CV a little;
+    ``early_stopping_holdout = 0.1`` stops on that share of the fold's training rows instead,
+    so the validation fold is never seen while fitting.
     """
 
     backend: str
     params: dict[str, Any] = {}
     seed: int = 42
     early_stopping_rounds: int = Field(100, ge=0)
+    early_stopping_holdout: float = Field(0.0, ge=0.0, le=0.5)
     steps: list[StepConfig] = []
     search: dict[str, SearchParam] = {}
     params_file: str = ""

@@ -24,7 +24,7 @@ from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.metrics import Metric, get_metric
 from kagglekit.models import Model, get_backend
-from kagglekit.models.base import BuildContext
+from kagglekit.models.base import BuildContext, take
 from kagglekit.models.tabular import check_param_values, make_tabular_model
 from kagglekit.project import Project
 
@@ -37,15 +37,6 @@ class ModelFitError(KKError):
     One line for the user; a tuner treats it as that trial's failure, not a fatal error,
     since another sampled parameter set may fit.
     """
-
-
-def take(X: Any, idx: np.ndarray) -> Any:
-    """Rows ``idx`` of a DataFrame, array, tensor or list, keeping its type."""
-    if isinstance(X, pd.DataFrame | pd.Series):
-        return X.iloc[idx]
-    if isinstance(X, list):
-        return [X[i] for i in idx]
-    return X[idx]
 
 
 @dataclass(frozen=True)
@@ -266,6 +257,7 @@ def model_factory(
         seed=entry.seed,
         params=merged,
         early_stopping_rounds=entry.early_stopping_rounds,
+        early_stopping_holdout=entry.early_stopping_holdout,
     )
     if backend.is_tabular:
         check_param_values(backend, ctx)

@@ -11,6 +11,15 @@ import numpy as np
 from kagglekit.errors import KKError, did_you_mean, unknown_name
 
 
+def take(X: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of a DataFrame, array, tensor or list, keeping its type."""
+    if hasattr(X, "iloc"):  # a pandas DataFrame or Series (pandas is not imported here)
+        return X.iloc[idx]
+    if isinstance(X, list):
+        return [X[i] for i in idx]
+    return X[idx]
+
+
 @runtime_checkable
 class Model(Protocol):
     """What the CV loop needs from a model, whatever its backend.
@@ -43,6 +52,7 @@ class BuildContext:
     seed: int
     params: dict[str, Any]
     early_stopping_rounds: int
+    early_stopping_holdout: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
 
 

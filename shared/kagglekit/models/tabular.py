@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 
 from kagglekit.errors import KKError
 from kagglekit.features import FeatureStepError
-from kagglekit.models.base import Backend, BuildContext, register_backend, require
+from kagglekit.models.base import Backend, BuildContext, register_backend, require, take
 
 CLASSIFICATION = ("binary", "multiclass")
 REGRESSION = ("regression",)
@@ -42,6 +42,12 @@ class TabularModel:
         ``binary``, ``multiclass`` or ``regression``.
     early_stopping_rounds : int
         Rounds without improvement before a booster stops (0 disables early stopping).
+    early_stopping_holdout : float
+        0: stop on the validation rows given to ``fit``. Above 0: hold out this share of
+        the training rows (stratified for classification, ``seed``) and stop on them; the
+        features and the booster are fitted on the rest, and the validation rows are unused.
+    seed : int
+        Seed of the holdout split.
     """
 
     def __init__(
@@ -52,16 +58,23 @@ class TabularModel:
         kind: str,
         task: str,
         early_stopping_rounds: int,
+        early_stopping_holdout: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.features = features
         self.make_estimator = make_estimator
         self.kind = kind
         self.task = task
         self.early_stopping_rounds = early_stopping_rounds
+        self.early_stopping_holdout = early_stopping_holdout
+        self.seed = seed
 
     def fit(
         self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: np.ndarray | None = None
     ) -> TabularModel:
+        is_booster = self.kind in ("lightgbm", "xgboost") and self.early_stopping_rounds > 0
+        if is_booster and self.early_stopping_holdout > 0:
+            X, X_valid, y, y_valid = self._holdout(X, y)
         try:
             Xt = self.features.fit_transform(X, y)
         except (ValueError, TypeError) as err:
@@ -94,6 +107,19 @@ class TabularModel:
         else:
             self.estimator_.fit(Xt, y, eval_set=[(Xv, y_valid)], verbose=False)
         return self
+
+    def _holdout(self, X: Any, y: np.ndarray) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+        """Split the training rows into rows to fit on and rows to stop on."""
+        from sklearn.model_selection import train_test_split
+
+        stratify = None if self.task == "regression" else y
+        fit_idx, stop_idx = train_test_split(
+            np.arange(len(y)),
+            test_size=self.early_stopping_holdout,
+            random_state=self.seed,
+            stratify=stratify,
+        )
+        return take(X, fit_idx), take(X, stop_idx), y[fit_idx], y[stop_idx]
 
     def predict(self, X: Any) -> np.ndarray:
         Xt = self.features.transform(X)
@@ -351,4 +377,6 @@ def make_tabular_model(
         kind=KIND_OF_BACKEND.get(backend.name, "sklearn"),
         task=ctx.task,
         early_stopping_rounds=ctx.early_stopping_rounds,
+        early_stopping_holdout=ctx.early_stopping_holdout,
+        seed=ctx.seed,
     )
