@@ -124,3 +124,44 @@ def test_pooled_sd_needs_two_folds() -> None:
     assert pruners.pooled_sd([np.array([0.0, 0.2]), np.array([0.1, 0.1])]) == pytest.approx(
         math.sqrt(0.02 / 2)
     )
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_paired_threshold_is_half_a_predicted_standard_deviation(k: int) -> None:
+    """Just beyond the threshold is pruned, just inside it is not (pins the formula)."""
+    best = np.array(FINISHED[0])
+    diffs = [best - np.array(s) for s in FINISHED[1:]]
+    sigma = math.sqrt(sum(((d - d.mean()) ** 2).sum() for d in diffs) / (4 * len(diffs)))
+    n = len(best)
+    threshold = 0.5 * (n - k) / n * sigma * math.sqrt(1 / (n - k) + 1 / k)
+    study = _study("maximize", FINISHED)
+    pruner = pruners.PairedFoldPruner(z=0.5)
+    assert pruner.prune(study, _running(study, list(best[:k] - threshold * 1.05)))
+    assert not pruner.prune(study, _running(study, list(best[:k] - threshold * 0.95)))
+
+
+def test_copies_of_a_trial_do_not_shrink_the_spread() -> None:
+    """The same fold scores finished twice (re-run parameters) count once.
+
+    0.0015 behind on the first fold is inside the threshold (0.0023); twenty zero-difference
+    copies of the best, if counted, would shrink it to 0.0010 and prune.
+    """
+    trial_scores = list(np.array(FINISHED[0][:1]) - 0.0015)
+    once = _study("maximize", FINISHED)
+    assert not pruners.PairedFoldPruner(z=0.5).prune(once, _running(once, trial_scores))
+    copies = _study("maximize", FINISHED + [FINISHED[0]] * 20)
+    assert not pruners.PairedFoldPruner(z=0.5).prune(copies, _running(copies, trial_scores))
+
+
+def test_no_spread_prunes_nothing() -> None:
+    """Every finished trial a constant offset from the best: no noise estimate, no pruning."""
+    finished = [[s - 0.01 * i for s in FINISHED[0]] for i in range(5)]
+    study = _study("maximize", finished)
+    assert not pruners.PairedFoldPruner(z=0.5).prune(study, _running(study, [0.5]))
+
+
+def test_paired_is_the_default() -> None:
+    from kagglekit import tuning
+
+    assert tuning.DEFAULT_PRUNER == "paired"
+    assert isinstance(tuning.make_pruner("paired"), pruners.PairedFoldPruner)

@@ -21,6 +21,11 @@ the folds still to run, whose mean is unknown (``d`` +- ``sigma/sqrt(k)``) and w
 scatter by ``sigma/sqrt(n-k)``. The trial is pruned when that predicted final deficit is
 above zero by more than ``z`` of its standard deviations, i.e. when the chance that the
 trial still ends level with or above the best is below ``Phi(-z)`` (31 % at ``z = 0.5``).
+Finished trials with the same fold scores as another (a re-run of the same parameters, a
+parameter with no effect) count once in ``sigma``; with no spread at all (every finished
+trial a constant offset from the best) nothing is pruned. With repeated CV the later
+repeats reuse the same rows, so the folds still to run are not independent and the rule
+is, if anything, too patient there.
 """
 
 from __future__ import annotations
@@ -114,11 +119,16 @@ class PairedFoldPruner(_FoldPruner):
         mine = np.array(fold_scores(trial)) * sign
         if not np.isfinite(mine).all():
             return True
-        scores = [np.array(fold_scores(t)) * sign for t in finished]
+        # Identical fold scores (the same parameters run twice, say) count once: copies
+        # of the best would add zero differences and shrink the spread.
+        distinct = {tuple(np.array(fold_scores(t)) * sign): None for t in finished}
+        scores = [np.array(s) for s in distinct]
         best = scores[int(np.argmax([s.mean() for s in scores]))]
         sigma = pooled_sd([best - s for s in scores if s is not best])
         k, n = step + 1, len(best)
-        if sigma is None or k >= n:
+        # None: one distinct trial. Below float noise (the fold scores are recovered from
+        # running means): no spread to judge by.
+        if sigma is None or sigma <= 1e-9 * max(1.0, float(np.abs(best).max())) or k >= n:
             return False
         # The predicted final deficit: mean `deficit` (fixed part and estimate alike),
         # standard deviation `spread` from the unknown mean and scatter of the rest.

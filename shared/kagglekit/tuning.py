@@ -197,8 +197,10 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     finished trial leave it less than a 31 % chance of ending level with it; ``median`` prunes a running mean
     below the finished trials' median, ``percentile`` one outside their top quarter;
     ``none`` never prunes (``--no-prune``). All wait for 5 finished trials. Chosen on
-    ``bench/tune.py`` against Optuna's median, percentile, Wilcoxon, successive-halving and
-    Hyperband pruners (figures in bench/README.md); why by hand: ``kagglekit.pruners``.
+    ``bench/tune.py`` over 12 sampler seeds against kk's median and Optuna's median pruner
+    (Optuna's percentile, Wilcoxon, successive-halving and Hyperband pruners were measured
+    earlier on 4 seeds against Optuna's median); figures in bench/README.md; why by hand:
+    ``kagglekit.pruners``.
     """
     _optuna()
     from kagglekit import pruners
