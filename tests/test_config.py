@@ -92,6 +92,13 @@ def test_load_and_override(config_path: Path) -> None:
             ["models.lightgbm.early_stopping_holdout=0.8"],
             ["'models.lightgbm.early_stopping_holdout' = 0.8 is invalid", "0.5"],
         ),
+        (
+            [
+                "models.lightgbm.early_stopping_holdout=0.2",
+                "models.lightgbm.early_stopping_rounds=0",
+            ],
+            ["models.lightgbm.early_stopping_holdout = 0.2 needs early stopping"],
+        ),
     ],
 )
 def test_bad_overrides_are_one_line(

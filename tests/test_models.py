@@ -110,7 +110,7 @@ def test_early_stopping_on_a_holdout_never_looks_at_the_validation_rows(
     real, X_valid, _ = _fit(name, task, holdout=0.2)
     shuffled, _, _ = _fit(name, task, holdout=0.2, shuffle_valid=True)
     np.testing.assert_array_equal(real.predict(X_valid), shuffled.predict(X_valid))
-    assert 0 <= real.learned()["best_iteration"] < 200  # it stopped on the holdout
+    assert real.learned().get("best_iteration", 200) < 200  # it stopped on the holdout
     # Without a holdout it stops on the validation rows, so their labels change the fit.
     on_valid, _, _ = _fit(name, task)
     on_shuffled, _, _ = _fit(name, task, shuffle_valid=True)
@@ -165,3 +165,24 @@ def test_bad_param_values_are_caught_before_fitting(
     with pytest.raises(KKError, match=needle) as err:
         check_param_values(get_backend(name), ctx)
     assert "\n" not in str(err.value)
+
+
+def test_a_holdout_too_small_to_stratify_falls_back_to_a_plain_split() -> None:
+    """A class with one training row cannot be stratified: the holdout is still taken."""
+    frame = make_tiny_frame(60, seed=1, task="multiclass").drop(columns=["id"])
+    y, classes = training.encode_target(frame.pop("target"), "multiclass")
+    y = y.copy()
+    y[0] = len(classes)  # a fourth class with a single row
+    backend = get_backend("lightgbm", task="multiclass")
+    ctx = BuildContext(
+        task="multiclass",
+        n_classes=len(classes) + 1,
+        seed=0,
+        params=FAST["lightgbm"],
+        early_stopping_rounds=10,
+        early_stopping_holdout=0.05,  # 3 rows for 4 classes
+    )
+    pipe = feat.build_feature_pipeline(FeaturesConfig(), family="gbdt", task="multiclass", seed=0)
+    model = make_tabular_model(backend, ctx, pipe)
+    model.fit(frame, y)
+    assert model.predict(frame).shape == (60, 4)

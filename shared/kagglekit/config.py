@@ -257,6 +257,12 @@ class ProjectConfig(_Strict):
         for name, entry in self.models.items():
             if entry.backend not in backend_names():
                 raise unknown_name(f"models.{name}.backend", entry.backend, backend_names())
+            if entry.early_stopping_holdout > 0 and entry.early_stopping_rounds == 0:
+                raise KKError(
+                    f"models.{name}.early_stopping_holdout = {entry.early_stopping_holdout} "
+                    "needs early stopping; set early_stopping_rounds above 0 (e.g. 100) or "
+                    "drop the holdout"
+                )
         if self.default_model not in self.models:
             hint = did_you_mean(self.default_model, self.models)
             raise KKError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import platform
 import secrets
@@ -213,11 +214,12 @@ def list_runs(runs_dir: Path) -> list[Run]:
 
 
 def ranked_by_cv(runs: Iterable[Run]) -> list[Run]:
-    """The COMPLETE runs that have a CV mean, best first in each run's metric direction.
+    """The COMPLETE runs that have a finite CV mean, best first in each run's metric direction.
 
     Ties keep the order given (``list_runs``: oldest first).
     """
     done = [r for r in runs if r.status == "COMPLETE" and r.record.get("cv_mean") is not None]
+    done = [r for r in done if math.isfinite(float(r.record["cv_mean"]))]
     return sorted(done, key=lambda r: -_cv_goodness(r))
 
 

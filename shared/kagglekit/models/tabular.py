@@ -6,9 +6,10 @@ by an estimator. Gradient-boosted trees stop early on the fold's validation rows
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -75,12 +76,8 @@ class TabularModel:
         is_booster = self.kind in ("lightgbm", "xgboost") and self.early_stopping_rounds > 0
         if is_booster and self.early_stopping_holdout > 0:
             X, X_valid, y, y_valid = self._holdout(X, y)
-        try:
+        with _feature_errors():
             Xt = self.features.fit_transform(X, y)
-        except (ValueError, TypeError) as err:
-            if isinstance(err, KKError):
-                raise
-            raise FeatureStepError(str(err)) from err
         self.columns_ = list(Xt.columns)
         use_es = (
             self.kind in ("lightgbm", "xgboost")
@@ -95,7 +92,8 @@ class TabularModel:
                 # parallel predict is not byte-reproducible; fitting in parallel is.
                 self.estimator_.set_params(n_jobs=1)
             return self
-        Xv = self.features.transform(X_valid)
+        with _feature_errors():
+            Xv = self.features.transform(X_valid)
         if self.kind == "lightgbm":
             lgb = require("lightgbm", "tabular")
             stop = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
@@ -112,13 +110,17 @@ class TabularModel:
         """Split the training rows into rows to fit on and rows to stop on."""
         from sklearn.model_selection import train_test_split
 
-        stratify = None if self.task == "regression" else y
-        fit_idx, stop_idx = train_test_split(
-            np.arange(len(y)),
-            test_size=self.early_stopping_holdout,
-            random_state=self.seed,
-            stratify=stratify,
-        )
+        rows = np.arange(len(y))
+        share, seed = self.early_stopping_holdout, self.seed
+        try:
+            stratify = None if self.task == "regression" else y
+            fit_idx, stop_idx = train_test_split(
+                rows, test_size=share, random_state=seed, stratify=stratify
+            )
+        except ValueError:
+            # A class with one training row, or fewer holdout rows than classes: a plain
+            # split still gives rows to stop on.
+            fit_idx, stop_idx = train_test_split(rows, test_size=share, random_state=seed)
         return take(X, fit_idx), take(X, stop_idx), y[fit_idx], y[stop_idx]
 
     def predict(self, X: Any) -> np.ndarray:
@@ -145,6 +147,17 @@ class TabularModel:
                 c: float(v) for c, v in zip(self.columns_, importances, strict=True)
             }
         return out
+
+
+@contextlib.contextmanager
+def _feature_errors() -> Iterator[None]:
+    """Report the feature pipeline's own ValueErrors/TypeErrors as ``FeatureStepError``."""
+    try:
+        yield
+    except (ValueError, TypeError) as err:
+        if isinstance(err, KKError):
+            raise
+        raise FeatureStepError(str(err)) from err
 
 
 def _accepts(cls: Any, name: str) -> bool:
