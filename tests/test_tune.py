@@ -452,7 +452,10 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path, bac
         assert after[stale.number].state == TrialState.FAIL
         retried = [t for t in after.values() if t.user_attrs.get("kk_retry_of") == stale.number]
         assert len(retried) == 1
-        assert retried[0].params == stale.params and retried[0].state == TrialState.COMPLETE
+        # Its parameters run again; a kill during sampling leaves only some of them fixed,
+        # and the retry samples the rest.
+        assert stale.params.items() <= retried[0].params.items()
+        assert retried[0].state == TrialState.COMPLETE
         assert not [t for t in after.values() if t.state == TrialState.RUNNING]
     finally:
         if url:
