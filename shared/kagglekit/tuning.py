@@ -409,8 +409,6 @@ class _Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         optuna = _optuna()
         trial.set_user_attr("kk_worker", worker_id())
-        params = self.space.suggest(trial)
-        trial.set_user_attr("kk_params", params)
         metric = get_metric(self.cfg.competition.metric)
 
         # Folds run in the saved order in every trial, so step k is the same fold for all.
@@ -425,6 +423,9 @@ class _Objective:
                 raise optuna.TrialPruned(f"running mean {running:.6f} after {len(done)} fold(s)")
 
         try:
+            # Sampling is inside: Ctrl-C while it runs re-queues what was sampled so far.
+            params = self.space.suggest(trial)
+            trial.set_user_attr("kk_params", params)
             with _heartbeat(self.beats, trial.number):
                 make_model = training.model_factory(self.cfg, self.model, self.prepared, params)
                 result = training.cross_validate(
