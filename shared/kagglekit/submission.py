@@ -7,6 +7,7 @@ Kaggle's upload (which spends one of the day's submissions).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 from kagglekit.config import CompetitionConfig
 from kagglekit.errors import KKError
 from kagglekit.metrics import get_metric, to_labels
+from kagglekit.project import Project
 
 
 def build_submission(
@@ -203,3 +205,27 @@ def score_submission(
             if mask.any():
                 scores[usage.lower()] = metric(y_true[mask], pred[mask], threshold=comp.threshold)
     return scores
+
+
+def score_locally(
+    project: Project, comp: CompetitionConfig, sub: pd.DataFrame, *, classes: Sequence[Any]
+) -> dict[str, float]:
+    """Score a (validated) submission against the project's local solution file.
+
+    What ``kk score`` reports: ``{"all": s}`` plus Public/Private when the solution has
+    Kaggle's ``Usage`` column.
+    """
+    from kagglekit.data import read_table
+
+    solution = read_table(solution_path(project, comp))
+    return score_submission(sub, solution, comp, classes=classes)
+
+
+def solution_path(project: Project, comp: CompetitionConfig) -> Path:
+    """The project's local solution file, or a one-line error when it has none."""
+    if not comp.solution_file:
+        raise KKError(
+            f"project '{project.name}' has no solution file (competition.solution_file); "
+            "Kaggle scores it: submit it there"
+        )
+    return project.raw_dir / comp.solution_file

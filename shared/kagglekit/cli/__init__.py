@@ -33,6 +33,7 @@ _state: dict[str, Any] = {"debug": False}
 ProjectArg = Annotated[
     str, typer.Argument(help="Project folder name under projects/.", show_default=False)
 ]
+JsonOpt = Annotated[bool, typer.Option("--json", help="End with one JSON line of results.")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kagglekit.cli import ProjectArg, SetOpt, _console, _progress, _project, app
+from kagglekit.cli import JsonOpt, ProjectArg, SetOpt, _console, _progress, _project, app
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -162,9 +162,7 @@ def train(
             help="'best' (the model's best tuning trial) or a params file from kk tune --write-params.",
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="End with one JSON line of results.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train a model with cross-validation; write a run folder and a submission."""
     summary = _train_one(_project(project), model, set_, _console(stderr=as_json), params)
@@ -316,31 +314,28 @@ def score(
         str | None, typer.Option("--run", help="Run id whose submission to score.")
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Any submission CSV.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="End with one JSON line of scores.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Score a submission against the project's local solution file (a local leaderboard)."""
     from kagglekit.data import read_table, verify_raw
-    from kagglekit.errors import KKError
-    from kagglekit.submission import read_submission, score_submission, validate_submission
+    from kagglekit.submission import (
+        read_submission,
+        score_locally,
+        solution_path,
+        validate_submission,
+    )
 
     proj = _project(project)
     cfg = proj.config()
     comp = cfg.competition
-    if not comp.solution_file:
-        raise KKError(
-            f"project '{proj.name}' has no solution file (competition.solution_file); "
-            "Kaggle scores it: submit it there"
-        )
+    solution_path(proj, comp)  # no solution file: say so before anything else
     path, run_obj = _submission_for(proj, run, file)
     verify_raw(proj)
     sample = read_table(proj.raw_dir / comp.sample_submission_file)
-    solution = read_table(proj.raw_dir / comp.solution_file)
     sub = read_submission(path)
     labels = _allowed_labels(proj, cfg, run_obj)
     validate_submission(sub, sample, comp, allowed_labels=labels)
-    scores = score_submission(sub, solution, comp, classes=labels or [])
+    scores = score_locally(proj, comp, sub, classes=labels or [])
     if run_obj is not None:
         run_obj.update(local_scores=scores)
     parts = ", ".join(f"{k} {v:.5f}" for k, v in scores.items())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kagglekit.cli import ProjectArg, _console, _project, app
+from kagglekit.cli import JsonOpt, ProjectArg, _console, _project, app
 
 
 @app.command()
@@ -23,9 +23,7 @@ def ensemble(
     method: Annotated[
         str, typer.Option("--method", help="hill (Caruana hill climbing) or stack (level-2 model).")
     ] = "hill",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="End with one JSON line of results.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Combine runs made on the same folds into a new run with its own OOF, CV and submission."""
     from rich.table import Table
@@ -70,9 +68,7 @@ def adversarial(
     project: ProjectArg,
     top: Annotated[int, typer.Option("--top", help="How many features to list.")] = 15,
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="LightGBM threads.")] = 2,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="End with one JSON line of results.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Adversarial validation: CV AUC of a classifier telling train rows from test rows."""
     from rich.table import Table

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kagglekit.cli import ProjectArg, SetOpt, _console, _progress, _project, _state, app
+from kagglekit.cli import JsonOpt, ProjectArg, SetOpt, _console, _progress, _project, _state, app
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -70,9 +70,7 @@ def tune(
         ),
     ] = False,
     set_: SetOpt = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="End with one JSON line of results.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Tune a model's parameters over the saved folds with Optuna (pruning between folds)."""
     from kagglekit import tuning
