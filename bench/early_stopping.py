@@ -23,77 +23,40 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import sklearn_project
 
-from kagglekit import atomic, data, folds, training
+from kagglekit import training
 from kagglekit.metrics import get_metric
-from kagglekit.project import open_project
-from kagglekit.submission import score_submission
+from kagglekit.submission import score_locally
+from kagglekit.testing import competition_toml
 
-CONFIG = """\
-default_model = "lightgbm"
-
-[competition]
-name = "{name}"
-source = {{ kind = "mirror", mirror_folder = "{name}" }}
-id_column = "id"
-target_column = "target"
-task = "{task}"
-metric = "{metric}"
-submission_format = "{fmt}"
-solution_file = "solution.csv"
-
-[cv]
-kind = "{cv}"
-n_splits = 5
-n_repeats = 3
-seed = 42
-
+MODELS = """
 [models.lightgbm]
 backend = "lightgbm"
-params = {{ n_jobs = 1 }}
+params = { n_jobs = 1 }
 """
 
 DATASETS = {
-    "breast-cancer": ("load_breast_cancer", "binary", "log_loss", "probabilities", "stratified"),
-    "diabetes": ("load_diabetes", "regression", "rmse", "values", "kfold"),
+    "breast-cancer": ("load_breast_cancer", "binary", "log_loss", "probabilities"),
+    "diabetes": ("load_diabetes", "regression", "rmse", "values"),
 }
 
 
 def one_split(root: Path, name: str, split_seed: int, holdouts: list[float]) -> dict[str, Any]:
     """CV and test score of LightGBM for each early-stopping setting on one split."""
-    import sklearn.datasets
-
-    loader, task, metric, fmt, cv = DATASETS[name]
-    frame = getattr(sklearn.datasets, loader)(as_frame=True).frame
-    work = root / f"{name}-{split_seed}"
-    csv = work / f"{name}.csv"
-    atomic.write_bytes(csv, frame.to_csv(index=False).encode())
-    mirror = work / "mirror"
-    data.make_competition(
-        csv,
-        target="target",
-        out=mirror,
-        test_size=0.3,
-        seed=split_seed,
-        submission_format="probabilities" if fmt == "probabilities" else "labels",
-    )
-    projects = work / "projects"
-    config = CONFIG.format(name=name, task=task, metric=metric, fmt=fmt, cv=cv)
-    atomic.write_text(projects / name / "config.toml", config)
+    loader, task, metric, fmt = DATASETS[name]
+    projects = root / f"{name}-{split_seed}" / "projects"
+    top = competition_toml(name, task=task, metric=metric, submission_format=fmt, n_repeats=3)
     os.environ["KK_PROJECTS_DIR"] = str(projects)
-    project = open_project(name, projects)
-    cfg = project.config()
-    data.fetch(project, cfg, from_dir=mirror)
-    folds.assign_project_folds(project, cfg)
-    comp = cfg.competition
-    solution = pd.read_csv(project.raw_dir / "solution.csv")
+    project = sklearn_project(projects, loader, name, top + MODELS, split_seed=split_seed, fmt=fmt)
+    comp = project.config().competition
     out: dict[str, Any] = {}
     for holdout in [0.0, *holdouts]:
         overrides = [f"models.lightgbm.early_stopping_holdout={holdout}"]
         result = training.train(project, project.config(overrides), overrides=overrides)
         record = result.run.record
         sub = pd.read_csv(result.run.path("submission.csv"))
-        test = score_submission(sub, solution, comp, classes=record["classes"] or [])["all"]
+        test = score_locally(project, comp, sub, classes=record["classes"] or [])["all"]
         rounds = [f["learned"].get("best_iteration", 0) for f in record["fold_scores"]]
         out[str(holdout)] = {"cv": record["cv_mean"], "test": test, "rounds": np.mean(rounds)}
     return out
@@ -106,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     holdouts = [float(x) for x in args.holdouts.split(",") if x]
     with tempfile.TemporaryDirectory(prefix="kk-bench-es-") as tmp:
-        for name, (_, _, metric, _, _) in DATASETS.items():
+        for name, (_, _, metric, _) in DATASETS.items():
             greater = get_metric(metric).greater_is_better
             rows = [one_split(Path(tmp), name, s, holdouts) for s in range(args.splits)]
             print(f"== {name} ({metric}, {'higher' if greater else 'lower'} is better), "

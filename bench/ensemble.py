@@ -17,40 +17,19 @@ Everything runs in a temporary projects root; the repository's projects are unto
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import default_mirror, sklearn_project, titanic_project
 
-from kagglekit import atomic, data, ensembling, folds, records, training
-from kagglekit.data import make_competition
-from kagglekit.project import Project, open_project
+from kagglekit import ensembling, records, training
+from kagglekit.project import Project
+from kagglekit.testing import competition_toml
 
-REPO = Path(__file__).resolve().parents[1]
-TITANIC = REPO / "projects" / "titanic"
-
-SKLEARN_CONFIG = """\
-default_model = "lightgbm"
-
-[competition]
-name = "{name}"
-source = {{ kind = "mirror", mirror_folder = "{name}" }}
-id_column = "id"
-target_column = "target"
-task = "{task}"
-metric = "{metric}"
-submission_format = "{fmt}"
-solution_file = "solution.csv"
-
-[cv]
-kind = "{kind}"
-n_splits = 5
-seed = 42
-
+MODELS = """
 [models.lightgbm]
 backend = "lightgbm"
 early_stopping_rounds = 0
@@ -85,43 +64,15 @@ SKLEARN_SETS = {
 }
 
 
-def default_mirror() -> Path:
-    env = os.environ.get("KK_DATA_MIRROR")
-    return Path(env) if env else REPO.parent / "shared" / "data"
-
-
-def titanic_project(root: Path, mirror: Path) -> tuple[Project, Path]:
-    (root / "titanic").mkdir(parents=True)
-    for name in ("config.toml", "features.py"):
-        shutil.copy(TITANIC / name, root / "titanic" / name)
-    project = open_project("titanic", root)
-    return project, mirror / "titanic"
-
-
-def sklearn_project(root: Path, name: str) -> tuple[Project, Path]:
-    import sklearn.datasets
-
+def sklearn_set(root: Path, name: str, overrides: list[str]) -> Project:
     loader, task, metric, fmt, kind, linear = SKLEARN_SETS[name]
-    frame = getattr(sklearn.datasets, loader)(as_frame=True).frame
-    csv = root.parent / f"{name}.csv"
-    atomic.write_bytes(csv, frame.to_csv(index=False).encode("utf-8"))
-    mirror = root.parent / "mirror" / name
-    # make_competition writes a value column for regression whatever the format says.
-    sample_fmt = "labels" if task == "regression" else fmt
-    make_competition(
-        csv, target="target", out=mirror, test_size=0.3, seed=0, submission_format=sample_fmt
-    )
-    config = SKLEARN_CONFIG.format(
-        name=name, task=task, metric=metric, fmt=fmt, kind=kind, linear=linear
-    )
-    atomic.write_text(root / name / "config.toml", config)
-    return open_project(name, root), mirror
+    top = competition_toml(name, task=task, metric=metric, submission_format=fmt, cv_kind=kind)
+    config = top + MODELS.format(linear=linear)
+    return sklearn_project(root, loader, name, config, fmt=fmt, overrides=overrides)
 
 
-def bench(project: Project, mirror: Path, overrides: list[str]) -> list[str]:
+def bench(project: Project, overrides: list[str]) -> list[str]:
     cfg = project.config(overrides)
-    data.fetch(project, cfg, from_dir=mirror)
-    folds.assign_project_folds(project, cfg)
     metric_name = cfg.competition.metric
     lines = []
     singles: list[tuple[str, float, float, float]] = []
@@ -186,10 +137,10 @@ def main() -> None:
         root.mkdir()
         for name in only:
             if name == "titanic":
-                project, mirror = titanic_project(root, args.mirror)
+                project = titanic_project(root, args.mirror, overrides)
             else:
-                project, mirror = sklearn_project(root, name)
-            out.extend(bench(project, mirror, overrides))
+                project = sklearn_set(root, name, overrides)
+            out.extend(bench(project, overrides))
     print("\n".join(out))
 
 

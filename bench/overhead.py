@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -22,13 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, copy_titanic, default_mirror
+
 BIN = Path(sys.executable).parent
-
-
-def default_mirror() -> Path:
-    env = os.environ.get("KK_DATA_MIRROR")
-    return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -50,10 +45,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-overhead-") as tmp:
         root = Path(tmp) / "projects"
-        project = root / "titanic"
-        project.mkdir(parents=True)
-        for name in ("config.toml", "features.py"):
-            shutil.copy(REPO / "projects" / "titanic" / name, project / name)
+        project = copy_titanic(root)
         env = {**os.environ, "KK_PROJECTS_DIR": str(root)}
         kk = str(BIN / "kk")
         subprocess.run(

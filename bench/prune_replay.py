@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -24,13 +23,12 @@ from typing import Any
 
 import numpy as np
 import optuna
+from _common import default_mirror, titanic_project
+from tune import setup_breast_cancer
 
 from kagglekit import tuning
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import default_mirror, setup_breast_cancer, setup_titanic
 
 PRUNERS: dict[str, Any] = {
     "optuna-median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
@@ -105,7 +103,7 @@ def main() -> None:
         root.mkdir()
         os.environ["KK_PROJECTS_DIR"] = str(root)
         setups = {
-            "titanic": lambda: setup_titanic(root, default_mirror()),
+            "titanic": lambda: titanic_project(root, default_mirror()),
             "breast-cancer": lambda: setup_breast_cancer(root),
         }
         for name, setup in setups.items():

@@ -11,26 +11,16 @@ are untouched. Uses the library end to end: ``load_config`` overrides, ``fetch``
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import default_mirror, titanic_project
 
-from kagglekit import data, folds, training
+from kagglekit import training
 from kagglekit.metrics import get_metric
-from kagglekit.project import open_project
-
-REPO = Path(__file__).resolve().parents[1]
-PROJECT = REPO / "projects" / "titanic"
-
-
-def default_mirror() -> Path:
-    env = os.environ.get("KK_DATA_MIRROR")
-    return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 def main() -> None:
@@ -43,14 +33,8 @@ def main() -> None:
 
     overrides = [f"cv.n_repeats={args.repeats}", "cv.n_splits=5", *args.overrides]
     with tempfile.TemporaryDirectory(prefix="kk-bench-titanic-") as tmp:
-        root = Path(tmp) / "projects"
-        (root / "titanic").mkdir(parents=True)
-        for name in ("config.toml", "features.py"):
-            shutil.copy(PROJECT / name, root / "titanic" / name)
-        project = open_project("titanic", root)
+        project = titanic_project(Path(tmp) / "projects", args.mirror, overrides)
         cfg = project.config(overrides)
-        data.fetch(project, cfg, from_dir=args.mirror / cfg.competition.source.mirror_folder)
-        folds.assign_project_folds(project, cfg)
         prepared = training.prepare(project, cfg)
         metric = get_metric(cfg.competition.metric)
         threshold = cfg.competition.threshold

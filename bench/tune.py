@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,31 +36,20 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from _common import default_mirror, sklearn_project, titanic_project
 
-from kagglekit import atomic, data, folds, pruners, training, tuning
+from kagglekit import pruners, training, tuning
 from kagglekit.metrics import get_metric
-from kagglekit.project import Project, open_project
+from kagglekit.project import Project
+from kagglekit.testing import competition_toml
 from kagglekit.tuning_spaces import search_space
 
-REPO = Path(__file__).resolve().parents[1]
-
-BREAST_CANCER_CONFIG = """\
-default_model = "lightgbm"
-
-[competition]
-name = "breast-cancer"
-source = { kind = "mirror", mirror_folder = "breast-cancer" }
-id_column = "id"
-target_column = "target"
-task = "binary"
-metric = "log_loss"
-submission_format = "probabilities"
-
-[cv]
-kind = "stratified"
-n_splits = 5
-seed = 42
-
+# The breast-cancer competition: log loss, stratified 5-fold, boosters with early stopping.
+BREAST_CANCER_CONFIG = (
+    competition_toml(
+        "breast-cancer", task="binary", metric="log_loss", submission_format="probabilities"
+    )
+    + """
 [models.lightgbm]
 backend = "lightgbm"
 params = { n_jobs = 1 }
@@ -70,40 +58,13 @@ params = { n_jobs = 1 }
 backend = "xgboost"
 params = { n_jobs = 1 }
 """
-
-
-def default_mirror() -> Path:
-    env = os.environ.get("KK_DATA_MIRROR")
-    return Path(env) if env else REPO.parent / "shared" / "data"
-
-
-def setup_titanic(root: Path, mirror: Path) -> Project:
-    (root / "titanic").mkdir(parents=True)
-    for name in ("config.toml", "features.py"):
-        shutil.copy(REPO / "projects" / "titanic" / name, root / "titanic" / name)
-    project = open_project("titanic", root)
-    cfg = project.config()
-    data.fetch(project, cfg, from_dir=mirror / cfg.competition.source.mirror_folder)
-    folds.assign_project_folds(project, cfg)
-    return project
+)
 
 
 def setup_breast_cancer(root: Path) -> Project:
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
-    csv = root.parent / "breast-cancer.csv"
-    atomic.write_bytes(csv, frame.to_csv(index=False).encode())
-    mirror = root.parent / "mirror" / "breast-cancer"
-    data.make_competition(
-        csv, target="target", out=mirror, test_size=0.3, seed=0, submission_format="probabilities"
+    return sklearn_project(
+        root, "load_breast_cancer", "breast-cancer", BREAST_CANCER_CONFIG, fmt="probabilities"
     )
-    atomic.write_text(root / "breast-cancer" / "config.toml", BREAST_CANCER_CONFIG)
-    project = open_project("breast-cancer", root)
-    cfg = project.config()
-    data.fetch(project, cfg, from_dir=mirror)
-    folds.assign_project_folds(project, cfg)
-    return project
 
 
 def default_cv(project: Project, model: str) -> float:
@@ -368,7 +329,7 @@ def main() -> None:
         root.mkdir()
         os.environ["KK_PROJECTS_DIR"] = str(root)
         setups = {
-            "titanic": lambda: setup_titanic(root, args.mirror),
+            "titanic": lambda: titanic_project(root, args.mirror),
             "breast-cancer": lambda: setup_breast_cancer(root),
         }
         for name, setup in setups.items():

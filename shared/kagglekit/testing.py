@@ -62,20 +62,24 @@ _METRIC = {"binary": "accuracy", "multiclass": "log_loss", "regression": "rmse"}
 _FORMAT = {"binary": "labels", "multiclass": "probabilities", "regression": "values"}
 
 
-def tiny_config(
+def competition_toml(
     name: str,
     *,
-    task: str = "binary",
-    metric: str | None = None,
-    submission_format: str | None = None,
-    n_splits: int = 3,
-    extra: str = "",
+    task: str,
+    metric: str,
+    submission_format: str,
+    cv_kind: str | None = None,
+    n_splits: int = 5,
+    n_repeats: int = 1,
+    seed: int = 42,
 ) -> str:
-    """TOML text of a project config for the tiny competition with a few fast models."""
-    metric = metric or _METRIC[task]
-    fmt = submission_format or _FORMAT[task]
-    kind = "kfold" if task == "regression" else "stratified"
-    linear = "ridge" if task == "regression" else "logistic_regression"
+    """The top of a project config for a mirror competition with a local solution file.
+
+    ``default_model = "lightgbm"``, ``[competition]`` and ``[cv]`` (stratified, or k-fold for
+    regression); append the ``[models.*]`` tables.
+    """
+    kind = cv_kind or ("kfold" if task == "regression" else "stratified")
+    repeats = f"n_repeats = {n_repeats}\n" if n_repeats != 1 else ""
     return f"""\
 default_model = "lightgbm"
 
@@ -86,14 +90,36 @@ id_column = "id"
 target_column = "target"
 task = "{task}"
 metric = "{metric}"
-submission_format = "{fmt}"
+submission_format = "{submission_format}"
 solution_file = "solution.csv"
 
 [cv]
 kind = "{kind}"
 n_splits = {n_splits}
-seed = 7
+{repeats}seed = {seed}
+"""
 
+
+def tiny_config(
+    name: str,
+    *,
+    task: str = "binary",
+    metric: str | None = None,
+    submission_format: str | None = None,
+    n_splits: int = 3,
+    extra: str = "",
+) -> str:
+    """TOML text of a project config for the tiny competition with a few fast models."""
+    top = competition_toml(
+        name,
+        task=task,
+        metric=metric or _METRIC[task],
+        submission_format=submission_format or _FORMAT[task],
+        n_splits=n_splits,
+        seed=7,
+    )
+    linear = "ridge" if task == "regression" else "logistic_regression"
+    return f"""{top}
 [models.lightgbm]
 backend = "lightgbm"
 params = {{ n_estimators = 60, learning_rate = 0.1, num_leaves = 7, min_child_samples = 5, n_jobs = 1 }}
@@ -102,6 +128,42 @@ early_stopping_rounds = 10
 [models.linear]
 backend = "{linear}"
 {extra}"""
+
+
+def _mirror(
+    frame: pd.DataFrame, workdir: Path, name: str, *, test_size: float, seed: int, fmt: str
+) -> Path:
+    """``frame`` as a CSV made into a competition mirror at ``workdir/mirror/<name>``."""
+    from kagglekit.data import make_competition
+
+    csv = workdir / f"{name}-source.csv"
+    atomic.write_bytes(csv, frame.to_csv(index=False).encode())
+    mirror = workdir / "mirror" / name
+    make_competition(
+        csv,
+        target="target",
+        out=mirror,
+        id_column="id" if "id" in frame.columns else None,
+        test_size=test_size,
+        seed=seed,
+        # make_competition writes a value column for regression whatever the format says.
+        submission_format="probabilities" if fmt == "probabilities" else "labels",
+    )
+    return mirror
+
+
+def sklearn_competition(
+    workdir: Path, loader: str, name: str, *, seed: int = 0, submission_format: str = "labels"
+) -> Path:
+    """A scikit-learn dataset (``loader``, e.g. ``"load_breast_cancer"``) as a competition.
+
+    30 % of the rows become the test set (split ``seed``), their labels the solution.
+    Returns the mirror folder, ``workdir/mirror/<name>``.
+    """
+    import sklearn.datasets
+
+    frame = getattr(sklearn.datasets, loader)(as_frame=True).frame
+    return _mirror(frame, workdir, name, test_size=0.3, seed=seed, fmt=submission_format)
 
 
 def make_tiny_project(
@@ -117,23 +179,8 @@ def make_tiny_project(
 
     Returns ``{"project": ..., "mirror": ...}``; fetch with ``kk fetch NAME --from MIRROR``.
     """
-    from kagglekit.data import make_competition
-
-    source = projects.parent / f"{name}-source.csv"
-    atomic.write_bytes(
-        source, make_tiny_frame(n_rows, seed=seed, task=task).to_csv(index=False).encode()
-    )
-    mirror = projects.parent / "mirror" / name
-    fmt = _FORMAT[task] if task != "regression" else "labels"
-    make_competition(
-        source,
-        target="target",
-        out=mirror,
-        id_column="id",
-        test_size=0.25,
-        seed=seed,
-        submission_format=fmt,
-    )
+    frame = make_tiny_frame(n_rows, seed=seed, task=task)
+    mirror = _mirror(frame, projects.parent, name, test_size=0.25, seed=seed, fmt=_FORMAT[task])
     project = projects / name
     atomic.write_text(project / "config.toml", config or tiny_config(name, task=task))
     return {"project": project, "mirror": mirror}
