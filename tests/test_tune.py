@@ -401,6 +401,31 @@ def test_two_worker_processes_share_one_journal_study(projects_dir: Path) -> Non
     assert [t.number for t in _trials(project)] == list(range(13))
 
 
+def _start_kk_tune(projects_dir: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A real ``kk tune tiny`` process: 30 unpruned trials (slow features: 0.3 s a fold)."""
+    cmd = [sys.executable, "-c", "from kagglekit.cli import main; main()", "tune", "tiny"]
+    env = {**os.environ, "KK_PROJECTS_DIR": str(projects_dir)}
+    return subprocess.Popen([*cmd, *args, "--trials", "30", "--no-prune"], env=env)
+
+
+def _wait_for_running_trial(
+    project: Project, study: str, url: str | None, *, finished: int
+) -> optuna.trial.FrozenTrial:
+    """Poll the study until a trial with all its parameters runs after ``finished`` others."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            trials = _trials(project, study, url)
+        except (KeyError, KKError):  # the study is not created yet
+            continue
+        done = [t for t in trials if t.state in FINISHED]
+        now = [t for t in trials if t.state == TrialState.RUNNING]
+        if len(done) >= finished and now and "kk_params" in now[0].user_attrs:  # all sampled
+            return now[0]
+    raise AssertionError(f"the worker never ran a trial after {finished} finished ones")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["journal", "postgres"])
 def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path, backend: str) -> None:
@@ -409,24 +434,9 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path, bac
     url = POSTGRES_URL if backend == "postgres" else None
     study = f"kk-test-{uuid.uuid4().hex[:12]}" if url else "lightgbm"
     project = setup_project(projects_dir, slow=0.3)
-    cmd = [sys.executable, "-c", "from kagglekit.cli import main; main()", "tune", "tiny"]
-    cmd += ["--study", study] + (["--storage", url] if url else [])
-    env = {**os.environ, "KK_PROJECTS_DIR": str(projects_dir)}
-    proc = subprocess.Popen([*cmd, "--trials", "30", "--no-prune"], env=env)
+    proc = _start_kk_tune(projects_dir, "--study", study, *(["--storage", url] if url else []))
     try:
-        running: optuna.trial.FrozenTrial | None = None
-        deadline = time.monotonic() + 120
-        while running is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-            try:
-                trials = _trials(project, study, url)
-            except (KeyError, KKError):  # the study is not created yet
-                continue
-            done = [t for t in trials if t.state in FINISHED]
-            now = [t for t in trials if t.state == TrialState.RUNNING and t.params]
-            if len(done) >= 2 and now:
-                running = now[0]
-        assert running is not None, "the worker never reached a second finished trial"
+        running = _wait_for_running_trial(project, study, url, finished=2)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -468,19 +478,9 @@ def test_killed_worker_resumes_with_every_finished_trial(projects_dir: Path, bac
 @pytest.mark.slow
 def test_ctrl_c_fails_the_trial_and_queues_its_parameters_again(projects_dir: Path) -> None:
     project = setup_project(projects_dir, slow=0.3)
-    cmd = [sys.executable, "-c", "from kagglekit.cli import main; main()", "tune", "tiny"]
-    env = {**os.environ, "KK_PROJECTS_DIR": str(projects_dir)}
-    proc = subprocess.Popen([*cmd, "--trials", "30", "--no-prune"], env=env)
+    proc = _start_kk_tune(projects_dir)
     try:
-        running: optuna.trial.FrozenTrial | None = None
-        deadline = time.monotonic() + 120
-        while running is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-            if (project.root / "studies" / "lightgbm.journal").exists():
-                now = [t for t in _trials(project) if t.state == TrialState.RUNNING]
-                if now and len(now[0].params) == len(now[0].distributions) >= 7:
-                    running = now[0]
-        assert running is not None, "the worker never started a trial"
+        running = _wait_for_running_trial(project, "lightgbm", None, finished=0)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 130
     finally:
