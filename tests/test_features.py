@@ -297,3 +297,85 @@ def test_a_syntax_error_in_project_features_is_one_line(tmp_path: Any) -> None:
     path.write_text("def build(train, test)\n    return train, test\n")
     with pytest.raises(KKError, match=r"features.py line 1: expected ':'; fix the Python syntax"):
         feat.load_project_module(path)
+
+
+# --- leave-one-out group target rates (from projects/titanic's GroupSurvival) -------------
+
+
+def _groups() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "g": ["a", "a", "a", "b", "c"],
+            "wc": [1, 1, 0, 1, 1],
+            "x": [0.1, 0.2, 0.3, 0.4, 0.5],
+        }
+    )
+
+
+def test_group_target_rate_leaves_own_label_out() -> None:
+    y = np.array([1, 0, 1, 1, 0])
+    out = feat.GroupTargetRate(keys=["g"]).fit_transform(_groups(), y)
+    # Group a has labels 1, 0, 1: each row sees only the other two.
+    assert out["g_rate"].tolist()[:3] == pytest.approx([0.5, 1.0, 0.5])
+    assert out["g_known"].tolist()[:3] == [2.0, 2.0, 2.0]
+    # Singletons b and c have no other member: neutral, even though their own label is known.
+    assert out["g_rate"].tolist()[3:] == [0.5, 0.5]
+    assert out["g_known"].tolist()[3:] == [0.0, 0.0]
+    assert "g" not in out.columns and out["x"].tolist() == _groups()["x"].tolist()
+
+
+def test_group_target_rate_own_label_does_not_move_own_value() -> None:
+    X = _groups()
+    step = feat.GroupTargetRate(keys=["g"])
+    y = np.array([1, 0, 1, 1, 0])
+    flipped = y.copy()
+    flipped[0] = 0
+    first = step.fit_transform(X, y)["g_rate"].iloc[0]
+    again = feat.GroupTargetRate(keys=["g"]).fit_transform(X, flipped)["g_rate"].iloc[0]
+    assert first == again
+
+
+def test_group_target_rate_new_rows_use_all_known_members() -> None:
+    step = feat.GroupTargetRate(keys=["g"], neutral=0.4).fit(_groups(), [1, 0, 1, 1, 0])
+    new = pd.DataFrame({"g": ["a", "zzz", None], "wc": [0, 1, 1], "x": [0.0, 0.0, 0.0]})
+    out = step.transform(new)
+    assert out["g_rate"].tolist() == pytest.approx([2 / 3, 0.4, 0.4])
+    assert out["g_known"].tolist() == [3.0, 0.0, 0.0]
+
+
+def test_group_target_rate_member_column() -> None:
+    y = np.array([1, 0, 1, 1, 0])
+    out = feat.GroupTargetRate(keys=["g"], member_column="wc").fit_transform(_groups(), y)
+    # Row 2 is not a member (wc=0): it sees members 0 and 1 (1, 0), and its own label
+    # (1) never counts; members 0 and 1 see only each other.
+    assert out["g_rate"].tolist()[:3] == pytest.approx([0.0, 1.0, 0.5])
+    assert out["g_known"].tolist()[:3] == [1.0, 1.0, 2.0]
+
+
+def test_group_target_rate_errors() -> None:
+    with pytest.raises(NotFittedError):
+        feat.GroupTargetRate(keys=["g"]).transform(_groups())
+    with pytest.raises(KKError, match="missing_key"):
+        feat.GroupTargetRate(keys=["missing_key"]).fit(_groups(), [1, 0, 1, 1, 0])
+    with pytest.raises(KKError, match="target"):
+        feat.GroupTargetRate(keys=["g"]).fit(_groups())
+
+
+def test_group_target_rate_names_its_columns_and_needs_keys() -> None:
+    out = feat.GroupTargetRate(keys=["g"], name="survival").fit_transform(
+        _groups(), [1, 0, 1, 1, 0]
+    )
+    assert {"g_survival", "g_known"} <= set(out.columns)
+    with pytest.raises(KKError, match="group_target_rate needs keys"):
+        feat.GroupTargetRate().fit(_groups(), [1, 0, 1, 1, 0])
+
+
+def test_group_target_rate_is_a_package_step_before_encoding() -> None:
+    """It consumes the string key columns, so it runs before the encoders and preprocessing."""
+    step = StepConfig(kind="group_target_rate", params={"keys": ["g"]})
+    pipe = feat.build_feature_pipeline(
+        FeaturesConfig(steps=[step]), family="linear", task="binary", seed=0
+    )
+    assert pipe.steps[0][0] == "group_target_rate_0"
+    out = pipe.fit_transform(_groups(), np.array([1, 0, 1, 1, 0]))
+    assert len(out) == 5 and np.isfinite(np.asarray(out, dtype=float)).all()

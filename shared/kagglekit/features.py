@@ -6,8 +6,9 @@ Three layers, applied in this order:
    function of the raw frames (the target column is removed before it is called, so it
    cannot leak the answer across rows);
 2. fold steps, fitted inside each fold on that fold's training rows only: the project's
-   own target-aware steps (``FOLD_STEPS`` in its ``features.py``), target encoding, count
-   encoding, k-means cluster features and PCA components;
+   own target-aware steps (``FOLD_STEPS`` in its ``features.py``), leave-one-out group
+   target rates, target encoding, count encoding, k-means cluster features and PCA
+   components;
 3. the model family's preprocessing: gradient-boosted trees take ordinal codes and NaN as
    they are; linear, SVM and k-NN models get imputation, one-hot and scaling.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
@@ -416,6 +417,140 @@ class PCAFeatures(_AppendFeatures):
         return np.asarray(self.model_.transform(Z))
 
 
+class GroupTargetRate(TransformerMixin, BaseEstimator):
+    """Target rate of the other known members of each row's groups (fold step ``group_target_rate``).
+
+    A leave-one-out group target encoder for binary targets (e.g. the survival of a
+    passenger's family and ticket group on Titanic). scikit-learn's ``TargetEncoder``
+    cross-fits and smooths towards the global mean, so a row's value depends on which
+    other rows share its inner fold and singletons get the mean; this step gives exactly
+    "how did the *other* known members of this group do", with a count of them, and a
+    member filter. ``fit`` learns per group the sum and count of the target over the
+    fold's training rows. ``transform`` gives every row the rate of the known members of
+    its group; ``fit_transform`` (what a pipeline calls on the training rows) leaves each
+    row's own label out, so a training row never sees its own answer. A row whose group
+    has no other known member gets ``neutral``. Like scikit-learn's ``TargetEncoder``,
+    calling ``transform`` on the training rows after ``fit`` would include their own
+    labels: use ``fit_transform`` for them.
+
+    Parameters
+    ----------
+    keys : sequence of str
+        Group-key columns; each adds ``<key>_<name>`` and ``<key>_known`` (how many
+        other members have a known label).
+    member_column : str
+        If set, only rows where this 0/1 column is 1 count as informative members
+        (e.g. ``woman_or_child``); every row still gets its group's value.
+    neutral : float
+        Value for rows with no other known member.
+    drop_keys : bool
+        Drop the key columns from the output (they are high-cardinality strings).
+    name : str
+        Suffix of the rate columns (``"survival"`` on Titanic).
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"g": ["a", "a", "b"]})
+    >>> step = GroupTargetRate(keys=["g"])
+    >>> step.fit_transform(X, np.array([1, 0, 1]))["g_rate"].tolist()
+    [0.0, 1.0, 0.5]
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[str] = (),
+        member_column: str = "",
+        neutral: float = 0.5,
+        drop_keys: bool = True,
+        name: str = "rate",
+    ) -> None:
+        self.keys = keys
+        self.member_column = member_column
+        self.neutral = neutral
+        self.drop_keys = drop_keys
+        self.name = name
+
+    def _check_columns(self, X: pd.DataFrame) -> None:
+        if not self.keys:
+            raise KKError(
+                "group_target_rate needs keys: give the group columns in the step's params, "
+                'e.g. params = { keys = ["family"] }'
+            )
+        needed = [*self.keys, *([self.member_column] if self.member_column else [])]
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise KKError(
+                f"group_target_rate needs column(s) {missing} in the feature frame; "
+                "return them from build_features or fix the step's keys"
+            )
+
+    def _members(self, X: pd.DataFrame) -> np.ndarray:
+        if not self.member_column:
+            return np.ones(len(X), dtype=np.float64)
+        return X[self.member_column].to_numpy(dtype=np.float64)
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> GroupTargetRate:
+        if y is None:
+            raise KKError("group_target_rate needs the target to fit; it is a fold step")
+        X = pd.DataFrame(X)
+        self._check_columns(X)
+        weight = self._members(X)
+        target = np.asarray(y, dtype=np.float64) * weight
+        # Per key: the known groups and, aligned with them, their label sum and count.
+        self.stats_: dict[str, tuple[pd.Index, np.ndarray, np.ndarray]] = {}
+        for key in self.keys:
+            codes, groups = pd.factorize(X[key])  # a missing key gets code -1
+            has_key = codes >= 0
+            sums = np.bincount(codes[has_key], weights=target[has_key], minlength=len(groups))
+            counts = np.bincount(codes[has_key], weights=weight[has_key], minlength=len(groups))
+            self.stats_[key] = (pd.Index(groups), sums, counts)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def _encode(
+        self, X: pd.DataFrame, own_sum: np.ndarray | None, own_count: np.ndarray | None
+    ) -> pd.DataFrame:
+        check_is_fitted(self, "stats_")
+        X = pd.DataFrame(X)
+        self._check_columns(X)
+        new = {}
+        for key, (groups, sums, counts) in self.stats_.items():
+            idx = groups.get_indexer(pd.Index(X[key]))  # -1: unseen or missing key
+            seen = idx >= 0
+            group_sum = np.where(seen, sums[idx], 0.0)
+            group_count = np.where(seen, counts[idx], 0.0)
+            if own_sum is not None and own_count is not None:
+                # A row with a missing key belongs to no group: nothing to leave out.
+                group_sum = group_sum - own_sum * seen
+                group_count = group_count - own_count * seen
+            known = group_count > 0
+            rate = np.full(len(X), float(self.neutral))
+            rate[known] = group_sum[known] / group_count[known]
+            new[f"{key}_{self.name}"] = rate
+            new[f"{key}_known"] = group_count
+        kept = X.drop(columns=list(self.keys)) if self.drop_keys else X
+        return pd.concat([kept, pd.DataFrame(new, index=X.index)], axis=1)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Group rates from all the fitted rows (for validation and test rows)."""
+        return self._encode(X, None, None)
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        """Fit, then encode the same rows leaving each row's own label out."""
+        self.fit(X, y)
+        X = pd.DataFrame(X)
+        weight = self._members(X)
+        own_sum = np.asarray(y, dtype=np.float64) * weight
+        return self._encode(X, own_sum, weight)
+
+    def set_output(self, *, transform: str | None = None) -> GroupTargetRate:
+        return self  # always returns a DataFrame
+
+
+# Steps fitted on the feature frame as the project function returns it (before encoding
+# and the model's preprocessing), like a project's own FOLD_STEPS ...
+RAW_STEPS: dict[str, type[BaseEstimator]] = {"group_target_rate": GroupTargetRate}
+# ... and steps appended after the preprocessing, on its numeric output.
 PACKAGE_STEPS: dict[str, type[BaseEstimator]] = {"kmeans": ClusterFeatures, "pca": PCAFeatures}
 
 
@@ -552,7 +687,7 @@ def build_feature_pipeline(
 
     Everything here is fitted on a fold's training rows only.
     """
-    registry = {**PACKAGE_STEPS, **(project_steps or {})}
+    registry = {**RAW_STEPS, **PACKAGE_STEPS, **(project_steps or {})}
     steps: list[tuple[str, Any]] = []
     extra: list[StepConfig] = [*cfg.steps, *(model_steps or [])]
     own = [s for s in extra if s.kind not in PACKAGE_STEPS]

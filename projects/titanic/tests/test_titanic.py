@@ -1,4 +1,4 @@
-"""Titanic: features on hand-made rows, the leave-one-out group survival, and end to end."""
+"""Titanic: features on hand-made rows, the group survival fold step, and end to end."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import NotFittedError
 
-from kagglekit.config import FeaturesConfig, StepConfig
-from kagglekit.errors import KKError
+from kagglekit.config import load_config
 from kagglekit.features import build_feature_pipeline, load_project_module
 from kagglekit.testing import mirror_dir
 
@@ -96,73 +94,13 @@ def test_build_features_keeps_the_frames_index(titanic: ModuleType) -> None:
     assert list(test.index) == [0, 1, 2]
 
 
-def _groups() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "g": ["a", "a", "a", "b", "c"],
-            "wc": [1, 1, 0, 1, 1],
-            "x": [0.1, 0.2, 0.3, 0.4, 0.5],
-        }
-    )
-
-
-def test_group_survival_leaves_own_label_out(titanic: ModuleType) -> None:
-    y = np.array([1, 0, 1, 1, 0])
-    out = titanic.GroupSurvival(keys=["g"]).fit_transform(_groups(), y)
-    # Group a has labels 1, 0, 1: each row sees only the other two.
-    assert out["g_survival"].tolist()[:3] == pytest.approx([0.5, 1.0, 0.5])
-    assert out["g_known"].tolist()[:3] == [2.0, 2.0, 2.0]
-    # Singletons b and c have no other member: neutral, even though their own label is known.
-    assert out["g_survival"].tolist()[3:] == [0.5, 0.5]
-    assert out["g_known"].tolist()[3:] == [0.0, 0.0]
-    assert "g" not in out.columns and out["x"].tolist() == _groups()["x"].tolist()
-
-
-def test_group_survival_own_label_does_not_move_own_value(titanic: ModuleType) -> None:
-    X = _groups()
-    step = titanic.GroupSurvival(keys=["g"])
-    y = np.array([1, 0, 1, 1, 0])
-    flipped = y.copy()
-    flipped[0] = 0
-    first = step.fit_transform(X, y)["g_survival"].iloc[0]
-    again = titanic.GroupSurvival(keys=["g"]).fit_transform(X, flipped)["g_survival"].iloc[0]
-    assert first == again
-
-
-def test_group_survival_new_rows_use_all_known_members(titanic: ModuleType) -> None:
-    step = titanic.GroupSurvival(keys=["g"], neutral=0.4).fit(_groups(), [1, 0, 1, 1, 0])
-    new = pd.DataFrame({"g": ["a", "zzz", None], "wc": [0, 1, 1], "x": [0.0, 0.0, 0.0]})
-    out = step.transform(new)
-    assert out["g_survival"].tolist() == pytest.approx([2 / 3, 0.4, 0.4])
-    assert out["g_known"].tolist() == [3.0, 0.0, 0.0]
-
-
-def test_group_survival_member_column(titanic: ModuleType) -> None:
-    y = np.array([1, 0, 1, 1, 0])
-    out = titanic.GroupSurvival(keys=["g"], member_column="wc").fit_transform(_groups(), y)
-    # Row 2 is not a member (wc=0): it sees members 0 and 1 (1, 0), and its own label
-    # (1) never counts; members 0 and 1 see only each other.
-    assert out["g_survival"].tolist()[:3] == pytest.approx([0.0, 1.0, 0.5])
-    assert out["g_known"].tolist()[:3] == [1.0, 1.0, 2.0]
-
-
-def test_group_survival_errors(titanic: ModuleType) -> None:
-    with pytest.raises(NotFittedError):
-        titanic.GroupSurvival(keys=["g"]).transform(_groups())
-    with pytest.raises(KKError, match="missing_key"):
-        titanic.GroupSurvival(keys=["missing_key"]).fit(_groups(), [1, 0, 1, 1, 0])
-    with pytest.raises(KKError, match="target"):
-        titanic.GroupSurvival(keys=["g"]).fit(_groups())
-
-
 def test_group_survival_as_a_fold_step(titanic: ModuleType) -> None:
     train, test = titanic.build_features(TRAIN.copy(), TEST.copy())
     X, X_test = train.drop(columns="PassengerId"), test.drop(columns="PassengerId")
-    step = StepConfig(kind="group_survival", params={"member_column": "woman_or_child"})
-    cfg_features = FeaturesConfig(function="build_features", steps=[step])
-    pipe = build_feature_pipeline(
-        cfg_features, family="gbdt", task="binary", seed=0, project_steps=titanic.FOLD_STEPS
-    )
+    # The step as config.toml configures it (kagglekit's leave-one-out group rate).
+    cfg = load_config(PROJECT / "config.toml")
+    assert [s.kind for s in cfg.features.steps] == ["group_target_rate"]
+    pipe = build_feature_pipeline(cfg.features, family="gbdt", task="binary", seed=0)
     out = pipe.fit_transform(X, np.array([0, 1, 1, 0]))
     assert "family_group_survival" in out.columns and "ticket_group_survival" in out.columns
     assert "family_group" not in out.columns and "ticket_group" not in out.columns
