@@ -366,6 +366,8 @@ def test_group_target_rate_names_its_columns_and_needs_keys() -> None:
         _groups(), [1, 0, 1, 1, 0]
     )
     assert {"g_survival", "g_known"} <= set(out.columns)
+    one = feat.GroupTargetRate(keys="g").fit_transform(_groups(), [1, 0, 1, 1, 0])  # keys = "g"
+    assert one["g_rate"].tolist() == out["g_survival"].tolist()
     with pytest.raises(KKError, match="group_target_rate needs keys"):
         feat.GroupTargetRate().fit(_groups(), [1, 0, 1, 1, 0])
 

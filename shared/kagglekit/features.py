@@ -470,13 +470,17 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
         self.drop_keys = drop_keys
         self.name = name
 
+    def _keys(self) -> list[str]:
+        """The key columns (one name given as a string counts as one key, not its letters)."""
+        return [self.keys] if isinstance(self.keys, str) else list(self.keys)
+
     def _check_columns(self, X: pd.DataFrame) -> None:
-        if not self.keys:
+        if not self._keys():
             raise KKError(
                 "group_target_rate needs keys: give the group columns in the step's params, "
                 'e.g. params = { keys = ["family"] }'
             )
-        needed = [*self.keys, *([self.member_column] if self.member_column else [])]
+        needed = [*self._keys(), *([self.member_column] if self.member_column else [])]
         missing = [c for c in needed if c not in X.columns]
         if missing:
             raise KKError(
@@ -498,7 +502,7 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
         target = np.asarray(y, dtype=np.float64) * weight
         # Per key: the known groups and, aligned with them, their label sum and count.
         self.stats_: dict[str, tuple[pd.Index, np.ndarray, np.ndarray]] = {}
-        for key in self.keys:
+        for key in self._keys():
             codes, groups = pd.factorize(X[key])  # a missing key gets code -1
             has_key = codes >= 0
             sums = np.bincount(codes[has_key], weights=target[has_key], minlength=len(groups))
@@ -528,7 +532,7 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
             rate[known] = group_sum[known] / group_count[known]
             new[f"{key}_{self.name}"] = rate
             new[f"{key}_known"] = group_count
-        kept = X.drop(columns=list(self.keys)) if self.drop_keys else X
+        kept = X.drop(columns=self._keys()) if self.drop_keys else X
         return pd.concat([kept, pd.DataFrame(new, index=X.index)], axis=1)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
