@@ -36,6 +36,7 @@ from kagglekit.errors import KKError
 from kagglekit.folds import Folds
 from kagglekit.metrics import Metric, get_metric
 from kagglekit.project import Project
+from kagglekit.models.base import FoldContext
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +293,13 @@ class Level2Model:
         self.C = C
 
     def fit(
-        self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: np.ndarray | None = None
+        self,
+        X: Any,
+        y: np.ndarray,
+        *,
+        X_valid: Any = None,
+        y_valid: np.ndarray | None = None,
+        fold: FoldContext | None = None,
     ) -> Level2Model:
         from sklearn.linear_model import LinearRegression, LogisticRegression
 

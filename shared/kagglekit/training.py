@@ -24,7 +24,7 @@ from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.metrics import Metric, get_metric
 from kagglekit.models import Model, get_backend
-from kagglekit.models.base import BuildContext, take
+from kagglekit.models.base import BuildContext, FoldContext, take
 from kagglekit.models.tabular import check_param_values, make_tabular_model
 from kagglekit.project import Project
 
@@ -107,7 +107,11 @@ def cross_validate(
         X_valid, y_valid = take(X, split.valid_idx), y[split.valid_idx]
         try:
             model.fit(
-                take(X, split.train_idx), y[split.train_idx], X_valid=X_valid, y_valid=y_valid
+                take(X, split.train_idx),
+                y[split.train_idx],
+                X_valid=X_valid,
+                y_valid=y_valid,
+                fold=FoldContext(repeat=split.repeat, fold=split.fold),
             )
         except Exception as err:
             # LightGBMError is a plain Exception; XGBoost's and scikit-learn's are ValueErrors.

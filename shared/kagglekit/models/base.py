@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -20,16 +21,40 @@ def take(X: Any, idx: np.ndarray) -> Any:
     return X[idx]
 
 
+@dataclass(frozen=True)
+class FoldContext:
+    """What the CV loop tells a model about the fold it is fitting.
+
+    ``checkpoint_dir`` is this fold's folder inside the run: a model that trains for many
+    epochs keeps its checkpoints there and resumes from the last one when the same run is
+    started again after an interrupt. ``on_epoch(epoch, score)`` is called by models that
+    train in epochs after each epoch with the validation score in the competition metric
+    (epochs count from 0); it may raise (e.g. ``optuna.TrialPruned``), and the model must
+    let that exception pass.
+    """
+
+    repeat: int
+    fold: int
+    checkpoint_dir: Path | None = None
+    on_epoch: Callable[[int, float], None] | None = None
+
+
 @runtime_checkable
 class Model(Protocol):
     """What the CV loop needs from a model, whatever its backend.
 
-    ``X`` is whatever the project's data is (a DataFrame, an image tensor, a list of
-    texts); ``y`` is the encoded target (class indices or values).
+    ``X`` is whatever the project's data is (a DataFrame, a uint8 image array N x C x H x W,
+    a list of texts); ``y`` is the encoded target (class indices or values).
     """
 
     def fit(
-        self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: np.ndarray | None = None
+        self,
+        X: Any,
+        y: np.ndarray,
+        *,
+        X_valid: Any = None,
+        y_valid: np.ndarray | None = None,
+        fold: FoldContext | None = None,
     ) -> Model:
         """Fit on one fold's training rows; use the validation rows for early stopping."""
         ...
@@ -54,6 +79,15 @@ class BuildContext:
     early_stopping_rounds: int
     early_stopping_holdout: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    # The competition metric (a ``kagglekit.metrics.Metric``) and its decision threshold,
+    # for models that score their validation rows while training (per-epoch history).
+    metric: Any = None
+    threshold: float = 0.5
+    # What the data loader says the model needs to know: ``input_shape`` (C, H, W),
+    # ``n_classes``, ``vocabulary``, ``n_users`` / ``n_items``, ...
+    info: dict[str, Any] = field(default_factory=dict)
+    # ``kk train --smoke``: one or two epochs on a few hundred rows, to see that it runs.
+    smoke: bool = False
 
 
 TABULAR_FAMILIES = ("gbdt", "tree", "linear")

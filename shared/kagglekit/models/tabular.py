@@ -17,7 +17,14 @@ from sklearn.base import BaseEstimator
 
 from kagglekit.errors import KKError
 from kagglekit.features import FeatureStepError
-from kagglekit.models.base import Backend, BuildContext, register_backend, require, take
+from kagglekit.models.base import (
+    Backend,
+    BuildContext,
+    FoldContext,
+    register_backend,
+    require,
+    take,
+)
 
 CLASSIFICATION = ("binary", "multiclass")
 REGRESSION = ("regression",)
@@ -71,7 +78,13 @@ class TabularModel:
         self.seed = seed
 
     def fit(
-        self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: np.ndarray | None = None
+        self,
+        X: Any,
+        y: np.ndarray,
+        *,
+        X_valid: Any = None,
+        y_valid: np.ndarray | None = None,
+        fold: FoldContext | None = None,
     ) -> TabularModel:
         is_booster = self.kind in ("lightgbm", "xgboost") and self.early_stopping_rounds > 0
         if is_booster and self.early_stopping_holdout > 0:
