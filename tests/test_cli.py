@@ -145,12 +145,14 @@ FOLD_STEPS = {"hang": Hang}
 """
 
 
-def _stop_midway(project: Path, sig: signal.Signals) -> subprocess.CompletedProcess[str]:
+def _stop_midway(
+    project: Path, sig: signal.Signals, *args: str
+) -> subprocess.CompletedProcess[str]:
     """Start ``kk train`` on a model whose first fold never ends, then send ``sig``."""
     marker = project / "hang.started"
     marker.unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [*_kk_command(), "train", "tiny", "--model", "slow"],
+        [*_kk_command(), "train", "tiny", "--model", "slow", *args],
         cwd=project.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -190,7 +192,7 @@ def test_a_run_interrupted_or_killed_midway(
     (failed,) = records.list_runs(runs_dir)
     assert failed.status == "FAILED" and failed.record["error"].startswith("KeyboardInterrupt")
 
-    killed_proc = _stop_midway(paths["project"], signal.SIGKILL)
+    killed_proc = _stop_midway(paths["project"], signal.SIGKILL, "--fresh")
     assert killed_proc.returncode == -signal.SIGKILL
     (killed,) = [r for r in records.list_runs(runs_dir) if r.run_id != failed.run_id]
     assert killed.record["status"] == "RUNNING" and killed.status == "ABANDONED"

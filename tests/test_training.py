@@ -33,7 +33,9 @@ class RowEcho:
         self.fitted_on: np.ndarray | None = None
         RowEcho.instances.append(self)
 
-    def fit(self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: Any = None) -> RowEcho:
+    def fit(
+        self, X: Any, y: np.ndarray, *, X_valid: Any = None, y_valid: Any = None, **kw: Any
+    ) -> RowEcho:
         if self.fitted_on is not None:
             raise AssertionError("a model was fitted twice: the CV loop must build one per fold")
         self.fitted_on = X["pos"].to_numpy()

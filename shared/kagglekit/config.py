@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kagglekit.errors import KKError, did_you_mean, unknown_name
+from kagglekit.errors import KKError, did_you_mean
 
 Task = Literal["binary", "multiclass", "regression", "ranking"]
-CVKind = Literal["kfold", "stratified", "group", "stratified_group", "timeseries"]
+CVKind = Literal["kfold", "stratified", "group", "stratified_group", "timeseries", "holdout"]
 SubmissionFormat = Literal["labels", "probabilities", "values", "ranked_list"]
 
 
@@ -69,16 +69,10 @@ class CompetitionConfig(_Strict):
                 f"metric '{self.metric}' does not fit task '{self.task}'; "
                 f"it is for {', '.join(metric.tasks)} tasks"
             )
-        if self.task == "regression" and self.submission_format not in ("values",):
-            raise KKError(
-                f"submission_format '{self.submission_format}' does not fit a regression task; "
-                'use submission_format = "values"'
-            )
-        if self.task in ("binary", "multiclass") and self.submission_format == "values":
-            raise KKError(
-                f"submission_format 'values' does not fit a {self.task} task; "
-                'use "labels" or "probabilities"'
-            )
+        if self.task != "ranking":  # ranked lists are checked by their own task
+            from kagglekit.tasks import get_task
+
+            get_task(self.task).check_format(self.submission_format)
         return self
 
 
@@ -91,6 +85,9 @@ class CVConfig(_Strict):
     seed: int = 42
     group_column: str = ""
     order_column: str = ""
+    # cv.kind = "holdout": one split, this share of the rows validated (stratified for
+    # classification); n_splits is unused.
+    valid_size: float = Field(0.2, gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _check_groups(self) -> CVConfig:
@@ -99,6 +96,20 @@ class CVConfig(_Strict):
         if self.kind == "timeseries" and self.n_repeats != 1:
             raise KKError("cv.kind 'timeseries' cannot be repeated; set cv.n_repeats = 1")
         return self
+
+
+class DataConfig(_Strict):
+    """Which data loader reads the competition files (``kagglekit.loaders``).
+
+    ``loader = "csv"`` (the default) reads ``competition.train_file`` / ``test_file`` /
+    ``sample_submission_file`` as tables; image, text and interaction loaders (``idx``,
+    ``pixels_csv``, ``image_folder``, ``cifar_batches``, ...) take their file names and
+    options from ``params``. A project may register a loader of its own in features.py
+    with ``kagglekit.loaders.register_loader``.
+    """
+
+    loader: str = "csv"
+    params: dict[str, Any] = {}
 
 
 class StepConfig(_Strict):
@@ -223,6 +234,7 @@ class ProjectConfig(_Strict):
 
     default_model: str
     competition: CompetitionConfig
+    data: DataConfig = DataConfig()
     cv: CVConfig = CVConfig()
     features: FeaturesConfig = FeaturesConfig()
     models: dict[str, ModelConfig]
@@ -250,13 +262,11 @@ class ProjectConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_models(self) -> ProjectConfig:
-        from kagglekit.models import backend_names
-
+        # Backend names are checked when a model is built (training.model_factory), after
+        # the project's own files have been imported and could register a backend.
         if not self.models:
             raise KKError("config has no [models.<name>] entry; add at least one")
         for name, entry in self.models.items():
-            if entry.backend not in backend_names():
-                raise unknown_name(f"models.{name}.backend", entry.backend, backend_names())
             if entry.early_stopping_holdout > 0 and entry.early_stopping_rounds == 0:
                 raise KKError(
                     f"models.{name}.early_stopping_holdout = {entry.early_stopping_holdout} "
@@ -323,8 +333,10 @@ def _apply_override(data: dict[str, Any], path: list[str], value: Any, item: str
 
 
 def _is_free_form(path: list[str]) -> bool:
-    return (len(path) == 3 and path[0] == "models" and path[2] in ("params", "search")) or (
-        len(path) == 2 and path[0] == "models"
+    return (
+        (len(path) == 3 and path[0] == "models" and path[2] in ("params", "search"))
+        or (len(path) == 2 and path[0] == "models")
+        or (len(path) == 2 and path[:2] == ["data", "params"])
     )
 
 

@@ -117,7 +117,7 @@ def fetch(project: Project, cfg: ProjectConfig, *, from_dir: Path | None = None)
     try:
         files = source.fetch(staging)
         fresh = {str(p.relative_to(staging)): atomic.sha256_file(p) for p in files}
-        _check_required(cfg.competition, set(fresh), source.description)
+        _check_required(_required_files(project, cfg), set(fresh), source.description)
         if manifest_path.exists():
             existing = _read_manifest(manifest_path)
             if existing == fresh:
@@ -157,8 +157,16 @@ def _read_manifest(path: Path) -> dict[str, str]:
     return dict(data["sha256"])
 
 
-def _check_required(cfg: CompetitionConfig, names: set[str], where: str) -> None:
-    for name in (cfg.train_file, cfg.test_file, cfg.sample_submission_file):
+def _required_files(project: Project, cfg: ProjectConfig) -> list[str]:
+    """The files the project's loader needs (a project's own loader registers on import)."""
+    from kagglekit.loaders import get_loader
+
+    project.import_module()
+    return get_loader(cfg.data.loader).required_files(cfg)
+
+
+def _check_required(required: list[str], names: set[str], where: str) -> None:
+    for name in required:
         if name not in names:
             raise KKError(
                 f"{where} has no '{name}' (found: {', '.join(sorted(names)[:6])}); "

@@ -35,14 +35,14 @@ from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.folds import Folds
 from kagglekit.metrics import Metric, get_metric
-from kagglekit.project import Project
 from kagglekit.models.base import FoldContext
+from kagglekit.project import Project
+from kagglekit.tasks import get_task
 
 log = logging.getLogger(__name__)
 
 METHODS = ("hill", "stack")
 ENSEMBLE_PREFIX = "ensemble-"
-_EPS = 1e-2  # probability clip before logits
 
 
 # --- members ----------------------------------------------------------------------------
@@ -270,13 +270,7 @@ def level2_features(preds: np.ndarray, task: str) -> np.ndarray:
     Probabilities become logits (binary) or log-probabilities (multiclass), where a linear
     model is at home; regression values are kept. Returns (n_rows, n_members[*k]).
     """
-    if task == "regression":
-        return np.asarray(preds, dtype=float).T
-    p = np.clip(np.asarray(preds, dtype=float), _EPS, 1.0 - _EPS)
-    if task == "binary":
-        return np.log(p / (1.0 - p)).T
-    n_members, n_rows, n_classes = p.shape
-    return np.log(p).transpose(1, 0, 2).reshape(n_rows, n_members * n_classes)
+    return get_task(task).level2_features(preds)
 
 
 class Level2Model:
@@ -301,25 +295,12 @@ class Level2Model:
         y_valid: np.ndarray | None = None,
         fold: FoldContext | None = None,
     ) -> Level2Model:
-        from sklearn.linear_model import LinearRegression, LogisticRegression
-
-        if self.task == "regression":
-            self.estimator_: Any = LinearRegression(positive=True)
-        else:
-            self.estimator_ = LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
+        self.estimator_: Any = get_task(self.task).level2_estimator(C=self.C, seed=self.seed)
         self.estimator_.fit(X, y)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        if self.task == "regression":
-            return np.asarray(self.estimator_.predict(X), dtype=float)
-        proba = self.estimator_.predict_proba(X)
-        if self.task == "binary":
-            return np.asarray(proba[:, 1], dtype=float)
-        # A fold may lack a class: put each learned class back in its own column.
-        full = np.zeros((proba.shape[0], self.n_classes))
-        full[:, self.estimator_.classes_] = proba
-        return full
+        return get_task(self.task).level2_predict(self.estimator_, X, self.n_classes)
 
     def learned(self) -> dict[str, Any]:
         coef = np.atleast_2d(self.estimator_.coef_)
@@ -354,7 +335,8 @@ def stack(
         )
     X2 = level2_features(oof, task)
     X2_test = level2_features(test, task)
-    n_out = n_classes if task == "multiclass" else 1
+    task_obj = get_task(task)
+    n_out = max(1, task_obj.n_outputs(list(range(n_classes))))
     result = training.cross_validate(
         X2,
         y,
@@ -364,6 +346,7 @@ def stack(
         X_test=X2_test,
         threshold=threshold,
         n_outputs=n_out,
+        task=task_obj,
     )
     coefs = np.mean([np.array(f.learned["coef"]) for f in result.folds], axis=0)
     n_members = oof.shape[0]

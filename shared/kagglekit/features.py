@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from kagglekit.config import FeaturesConfig, StepConfig
+from kagglekit.config import FeaturesConfig, ProjectConfig, StepConfig
 from kagglekit.errors import KKError, unknown_name
 
 if TYPE_CHECKING:
@@ -115,6 +115,30 @@ def apply_feature_function(
         )
     check_same_columns(new_train, new_test, where="after the features function")
     return new_train, new_test
+
+
+def prepare_frames(
+    train: pd.DataFrame, test: pd.DataFrame, cfg: ProjectConfig, module: ModuleType | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table rows ready for the model: the project's feature function, then the id column
+    and ``features.drop`` removed, with train and test checked to agree.
+    """
+    fn = project_feature_function(module, cfg.features.function)
+    X, X_test = apply_feature_function(fn, train, test)
+    unknown = [c for c in cfg.features.drop if c not in X.columns]
+    if unknown:
+        raise KKError(f"features.drop names column(s) {unknown} that do not exist; fix config.toml")
+    drop = [cfg.competition.id_column, *cfg.features.drop]
+    X = X.drop(columns=[c for c in drop if c in X.columns])
+    X_test = X_test.drop(columns=[c for c in drop if c in X_test.columns])
+    check_same_columns(X, X_test, where="after dropping id and features.drop")
+    categorical = [] if cfg.features.categorical == "auto" else cfg.features.categorical
+    for name in (*cfg.features.target_encode, *cfg.features.count_encode, *categorical):
+        if name not in X.columns:
+            raise KKError(
+                f"features encoder column '{name}' is not a feature column; fix config.toml"
+            )
+    return X, X_test
 
 
 def check_same_columns(train: pd.DataFrame, test: pd.DataFrame, *, where: str) -> None:

@@ -21,8 +21,10 @@ import pandas as pd
 from sklearn.model_selection import (
     GroupKFold,
     KFold,
+    ShuffleSplit,
     StratifiedGroupKFold,
     StratifiedKFold,
+    StratifiedShuffleSplit,
     TimeSeriesSplit,
 )
 
@@ -34,7 +36,7 @@ from kagglekit.project import Project
 META_SUFFIX = ".json"
 
 
-def make_splitter(cv: CVConfig, *, repeat: int = 0) -> Any:
+def make_splitter(cv: CVConfig, *, repeat: int = 0, stratified: bool = True) -> Any:
     """The scikit-learn splitter for one repeat of ``cv`` (seed ``cv.seed + repeat``)."""
     seed = cv.seed + repeat
     if cv.kind == "kfold":
@@ -45,63 +47,100 @@ def make_splitter(cv: CVConfig, *, repeat: int = 0) -> Any:
         return GroupKFold(cv.n_splits, shuffle=True, random_state=seed)
     if cv.kind == "stratified_group":
         return StratifiedGroupKFold(cv.n_splits, shuffle=True, random_state=seed)
+    if cv.kind == "holdout":
+        # One split: a CNN trained five times on a CPU is rarely what a user wants.
+        cls = StratifiedShuffleSplit if stratified else ShuffleSplit
+        return cls(1, test_size=cv.valid_size, random_state=seed)
     return TimeSeriesSplit(cv.n_splits)
-
-
-def _stratify_labels(y: pd.Series, task: str) -> np.ndarray:
-    """Labels to stratify on; a regression target is cut into up to 10 quantile bins."""
-    if task == "regression":
-        n_bins = int(min(10, max(2, len(y) // 50)))
-        return pd.qcut(y.rank(method="first"), n_bins, labels=False).to_numpy()
-    return y.to_numpy()
 
 
 def assign_folds(
     train: pd.DataFrame, cv: CVConfig, *, id_column: str, target_column: str, task: str
 ) -> pd.DataFrame:
-    """Assign every train row a validation fold per repeat.
+    """Assign every row of a train table a validation fold per repeat.
 
     Returns a frame with ``id_column`` and ``fold_0 .. fold_{n_repeats-1}``.
     """
-    n_rows = len(train)
-    if n_rows < cv.n_splits:
+    from kagglekit.tasks import get_task
+
+    task_obj = get_task(task)
+    y, _ = task_obj.encode(train[target_column])
+    groups = _side_column(train, cv.group_column, "cv.group_column")
+    order = _side_column(
+        train, cv.order_column if cv.kind == "timeseries" else "", "cv.order_column"
+    )
+    assignment = assign_fold_arrays(
+        len(train),
+        cv,
+        strata=task_obj.stratify_labels(y),
+        groups=groups,
+        order=order,
+        stratified=task_obj.is_classification,
+    )
+    return fold_frame(train[id_column], assignment)
+
+
+def _side_column(train: pd.DataFrame, name: str, key: str) -> np.ndarray | None:
+    if not name:
+        return None
+    if name not in train.columns:
+        raise KKError(f"{key} '{name}' is not a train column; fix it in config.toml")
+    return train[name].to_numpy()
+
+
+def fold_frame(ids: pd.Series, assignment: np.ndarray) -> pd.DataFrame:
+    """The fold file's frame: the id column and one ``fold_<repeat>`` column per repeat."""
+    out = pd.DataFrame({str(ids.name): ids.to_numpy()})
+    for repeat, fold_of in enumerate(assignment):
+        out[f"fold_{repeat}"] = fold_of
+    return out
+
+
+def assign_fold_arrays(
+    n_rows: int,
+    cv: CVConfig,
+    *,
+    strata: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    order: np.ndarray | None = None,
+    stratified: bool = True,
+) -> np.ndarray:
+    """Validation fold of every row per repeat, from arrays: shape (n_repeats, n_rows).
+
+    Every kind of data (tables, images, texts, interactions) gets its folds here.
+    ``strata`` are the labels stratified schemes balance, ``groups`` keep a group in one
+    fold, ``order`` sorts rows for time-series folds; -1 marks rows never validated (the
+    first block of a time-series split, the training rows of a holdout).
+    """
+    if cv.kind != "holdout" and n_rows < cv.n_splits:
         raise KKError(f"cv.n_splits={cv.n_splits} is more than the {n_rows} train rows; lower it")
-    groups = None
-    if cv.group_column:
-        if cv.group_column not in train.columns:
-            raise KKError(
-                f"cv.group_column '{cv.group_column}' is not a train column; fix it in config.toml"
-            )
-        groups = train[cv.group_column].to_numpy()
-        n_groups = train[cv.group_column].nunique(dropna=False)
+    if cv.kind in ("group", "stratified_group") and groups is None:
+        raise KKError(f"cv.kind '{cv.kind}' needs cv.group_column; set it in config.toml")
+    if groups is not None:
+        n_groups = pd.Series(groups).nunique(dropna=False)
         if n_groups < cv.n_splits:
             raise KKError(
                 f"cv.group_column '{cv.group_column}' has {n_groups} groups, fewer than "
                 f"cv.n_splits={cv.n_splits}; lower cv.n_splits or choose another column"
             )
-    y = _stratify_labels(train[target_column], task)
-    if cv.kind in ("stratified", "stratified_group"):
+    y = np.zeros(n_rows, dtype=np.int64) if strata is None else np.asarray(strata)
+    if cv.kind in ("stratified", "stratified_group") or (cv.kind == "holdout" and stratified):
         smallest = int(pd.Series(y).value_counts().min())
-        if smallest < cv.n_splits:
+        needed = 2 if cv.kind == "holdout" else cv.n_splits
+        if smallest < needed:
             raise KKError(
-                f"the rarest target class has {smallest} rows, fewer than cv.n_splits={cv.n_splits}; "
-                'lower cv.n_splits or use cv.kind = "kfold"'
+                f"the rarest target class has {smallest} rows, fewer than {needed} "
+                f'(cv.kind = {cv.kind!r}); lower cv.n_splits or use cv.kind = "kfold"'
             )
-    order = np.arange(n_rows)
-    if cv.kind == "timeseries" and cv.order_column:
-        if cv.order_column not in train.columns:
-            raise KKError(f"cv.order_column '{cv.order_column}' is not a train column; fix it")
-        order = np.argsort(train[cv.order_column].to_numpy(), kind="stable")
-    out = pd.DataFrame({id_column: train[id_column].to_numpy()})
+    rows = np.arange(n_rows) if order is None else np.argsort(order, kind="stable")
+    assignment = np.full((cv.n_repeats, n_rows), -1, dtype=np.int64)
+    X_dummy = np.zeros((n_rows, 1))
     for repeat in range(cv.n_repeats):
-        fold_of = np.full(n_rows, -1, dtype=np.int64)
-        splitter = make_splitter(cv, repeat=repeat)
-        X_dummy = np.zeros((n_rows, 1))
-        splits = splitter.split(X_dummy[order], y[order], None if groups is None else groups[order])
+        splitter = make_splitter(cv, repeat=repeat, stratified=stratified)
+        splits = splitter.split(X_dummy[rows], y[rows], None if groups is None else groups[rows])
         for fold, (_, valid_pos) in enumerate(splits):
-            fold_of[order[valid_pos]] = fold
-        out[f"fold_{repeat}"] = fold_of
-    return out
+            assignment[repeat, rows[valid_pos]] = fold
+    return assignment
 
 
 @dataclass(frozen=True)
@@ -135,6 +174,8 @@ class Folds:
                 if self.kind == "timeseries":
                     # Expanding window: train on everything before this block (fold < k).
                     train_idx = np.flatnonzero(fold_of < fold)
+                elif self.kind == "holdout":
+                    train_idx = np.flatnonzero(fold_of != fold)
                 else:
                     train_idx = np.flatnonzero((fold_of != fold) & (fold_of >= 0))
                 yield Split(repeat, fold, train_idx, valid_idx)
@@ -221,7 +262,7 @@ def load_folds(project: Project, *, ids: pd.Series, id_column: str) -> Folds:
         assignment=frame[fold_cols].to_numpy(dtype=np.int64).T,
         hash=digest,
         kind=cv["kind"],
-        n_splits=int(cv["n_splits"]),
+        n_splits=1 if cv["kind"] == "holdout" else int(cv["n_splits"]),
     )
 
 
@@ -243,18 +284,25 @@ def assign_project_folds(
     Replacing folds that existing runs used is refused unless ``force``; then the result
     names the runs that are no longer comparable with new ones.
     """
-    from kagglekit.data import load_competition
+    from kagglekit.loaders import load_dataset
     from kagglekit.records import list_runs
+    from kagglekit.tasks import get_task
 
-    comp = cfg.competition
-    frames = load_competition(project, cfg)
-    frame = assign_folds(
-        frames.train,
-        cfg.cv,
-        id_column=comp.id_column,
-        target_column=comp.target_column,
-        task=comp.task,
+    dataset = load_dataset(project, cfg)
+    task = get_task(cfg.competition.task)
+    y, _ = task.encode(dataset.target, classes=dataset.classes)
+    cv = cfg.cv
+    assignment = assign_fold_arrays(
+        len(y),
+        cv,
+        strata=task.stratify_labels(y),
+        groups=dataset.column(cv.group_column) if cv.group_column else None,
+        order=dataset.column(cv.order_column)
+        if cv.kind == "timeseries" and cv.order_column
+        else None,
+        stratified=task.is_classification,
     )
+    frame = fold_frame(dataset.ids, assignment)
     new_hash = hashlib.sha256(_frame_bytes(frame)).hexdigest()
     try:
         meta = folds_meta(project)

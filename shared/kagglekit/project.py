@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from kagglekit.config import ProjectConfig, load_config
 from kagglekit.errors import KKError, unknown_name
@@ -48,6 +49,11 @@ class Project:
         return self.root / "data" / "raw"
 
     @property
+    def interim_dir(self) -> Path:
+        """Decoded data cached by the loaders, keyed by the raw files' checksums."""
+        return self.root / "data" / "interim"
+
+    @property
     def folds_path(self) -> Path:
         return self.root / "data" / "folds.csv"
 
@@ -58,6 +64,16 @@ class Project:
     @property
     def features_path(self) -> Path:
         return self.root / "features.py"
+
+    def import_module(self) -> ModuleType | None:
+        """Import the project's features.py (None without one).
+
+        Importing it first lets a project register its own loaders and backends before
+        they are looked up by name.
+        """
+        from kagglekit.features import load_project_module
+
+        return load_project_module(self.features_path)
 
     def config(self, overrides: list[str] | None = None) -> ProjectConfig:
         """Load and validate the project's config with optional ``--set`` overrides."""

@@ -15,8 +15,9 @@ import pandas as pd
 
 from kagglekit.config import CompetitionConfig
 from kagglekit.errors import KKError
-from kagglekit.metrics import get_metric, to_labels
+from kagglekit.metrics import get_metric
 from kagglekit.project import Project
+from kagglekit.tasks import get_task
 
 
 def build_submission(
@@ -33,30 +34,7 @@ def build_submission(
     indices back to the competition's labels.
     """
     columns = list(sample.columns)
-    if comp.task == "regression" or comp.submission_format == "values":
-        body = pd.DataFrame({columns[1]: np.asarray(test_pred, dtype=float)})
-    elif comp.submission_format == "labels":
-        labels = to_labels(np.asarray(test_pred), threshold=comp.threshold)
-        if classes is None:
-            raise KKError("a labels submission needs the class list; the run record has none")
-        body = pd.DataFrame({columns[1]: np.asarray(classes, dtype=object)[labels]})
-    elif test_pred.ndim == 1:
-        body = pd.DataFrame({columns[1]: test_pred})
-    else:
-        names = [str(c) for c in (classes or range(test_pred.shape[1]))]
-        prob_cols = columns[1:]
-        if len(prob_cols) != len(names):
-            raise KKError(
-                f"the sample submission has {len(prob_cols)} prediction column(s) but a multiclass "
-                f"probabilities submission needs one per class ({len(names)}); "
-                'set competition.submission_format = "labels" or fix the sample submission'
-            )
-        if sorted(prob_cols) != sorted(names):
-            # Column names differ from the labels (e.g. Class_1..Class_9): keep order.
-            mapping = dict(zip(names, prob_cols, strict=True))
-        else:
-            mapping = {n: n for n in names}
-        body = pd.DataFrame({mapping[n]: test_pred[:, i] for i, n in enumerate(names)})[prob_cols]
+    body = get_task(comp.task).submission_body(np.asarray(test_pred), comp, columns, classes)
     body.insert(0, columns[0], ids.to_numpy())
     order = pd.Index(body[columns[0]]).get_indexer(sample[columns[0]])
     if (order >= 0).all() and len(order) == len(body):
@@ -82,6 +60,7 @@ def submission_problems(
 ) -> list[str]:
     """Everything wrong with ``sub`` compared with the sample submission (empty if valid)."""
     problems: list[str] = []
+    task = get_task(comp.task)
     expected = list(sample.columns)
     if list(sub.columns) != expected:
         if set(sub.columns) == set(expected):
@@ -113,29 +92,7 @@ def submission_problems(
                 f"column '{col}' has {int(values.isna().sum())} NaN value(s) (ids {_examples(rows)})"
             )
             continue
-        if comp.submission_format == "labels":
-            if allowed_labels is not None:
-                allowed = {str(v) for v in allowed_labels}
-                bad = values[~values.astype(str).isin(allowed)]
-                if len(bad):
-                    problems.append(
-                        f"column '{col}' has {len(bad)} value(s) that are not labels "
-                        f"({_examples(bad.unique())}); expected one of {sorted(allowed)}"
-                    )
-            continue
-        if not pd.api.types.is_numeric_dtype(values):
-            problems.append(
-                f"column '{col}' is not numeric (dtype {values.dtype}); expected numbers"
-            )
-            continue
-        arr = values.to_numpy(dtype=float)
-        if not np.isfinite(arr).all():
-            problems.append(f"column '{col}' has {int((~np.isfinite(arr)).sum())} inf value(s)")
-        elif comp.submission_format == "probabilities" and ((arr < 0) | (arr > 1)).any():
-            problems.append(
-                f"column '{col}' has {int(((arr < 0) | (arr > 1)).sum())} value(s) outside [0, 1]; "
-                "probabilities expected (was a label or logit written?)"
-            )
+        problems.extend(task.value_problems(col, values, comp, allowed_labels))
     return problems
 
 
@@ -184,20 +141,9 @@ def score_submission(
             "the submission lacks predictions for some solution ids; validate it with kk submit --dry-run"
         )
     truth_col = f"{target}_true" if target in pred_cols else target
-    if comp.task == "regression":
-        y_true = merged[truth_col].to_numpy(dtype=float)
-        pred: np.ndarray = merged[pred_cols[0]].to_numpy(dtype=float)
-    else:
-        index = {str(c): i for i, c in enumerate(classes)}
-        y_true = merged[truth_col].astype(str).map(index).to_numpy()
-        if comp.submission_format == "labels":
-            pred = merged[pred_cols[0]].astype(str).map(index).to_numpy()
-            if metric.needs == "probabilities" and len(classes) > 2:
-                pred = np.eye(len(classes))[pred]
-        elif len(pred_cols) == 1:
-            pred = merged[pred_cols[0]].to_numpy(dtype=float)
-        else:
-            pred = merged[pred_cols].to_numpy(dtype=float)
+    y_true, pred = get_task(comp.task).scored_arrays(
+        merged[truth_col], merged, pred_cols, comp, classes, metric.needs
+    )
     scores = {"all": metric(y_true, pred, threshold=comp.threshold)}
     if "Usage" in merged.columns:
         for usage in ("Public", "Private"):

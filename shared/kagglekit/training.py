@@ -7,6 +7,8 @@ it with data loading, checks, the run record and the submission.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,17 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import atomic, records, submission
-from kagglekit import data as data_mod
+from kagglekit import atomic, loaders, records, submission
 from kagglekit import features as feat
 from kagglekit import folds as folds_mod
+from kagglekit import tasks as tasks_mod
 from kagglekit.config import CompetitionConfig, ProjectConfig
-from kagglekit.errors import KKError
+from kagglekit.errors import KKError, unknown_name
 from kagglekit.metrics import Metric, get_metric
-from kagglekit.models import Model, get_backend
+from kagglekit.models import Backend, Model, backend_names, get_backend
 from kagglekit.models.base import BuildContext, FoldContext, take
-from kagglekit.models.tabular import check_param_values, make_tabular_model
 from kagglekit.project import Project
+from kagglekit.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,67 @@ class CVResult:
         return np.asarray(self.oof.mean(axis=0))
 
 
+class FoldStore:
+    """Finished folds of one run, on disk, so an interrupted run loses none of them.
+
+    ``runs/<id>/folds/r<repeat>f<fold>/`` holds the fold's OOF and test predictions and
+    its result once it finished, and is the checkpoint folder of models that train in
+    epochs while it runs. Written atomically: a fold is finished or absent.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def fold_dir(self, split: folds_mod.Split) -> Path:
+        path = self.folder / f"r{split.repeat}f{split.fold}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def save(
+        self, split: folds_mod.Split, pred: np.ndarray, test: np.ndarray | None, result: FoldResult
+    ) -> None:
+        folder = self.fold_dir(split)
+        atomic.write_bytes(folder / "valid.npy", _npy(pred))
+        if test is not None:
+            atomic.write_bytes(folder / "test.npy", _npy(test))
+        atomic.write_json(folder / "result.json", vars(result))  # last: marks the fold done
+
+    def tidy(self) -> None:
+        """After the run completed: drop the per-fold predictions (the run has them now)
+        and any folder left empty; a model's own files (checkpoints) stay."""
+        if not self.folder.is_dir():
+            return
+        for folder in sorted(self.folder.iterdir()):
+            for name in ("valid.npy", "test.npy", "result.json"):
+                (folder / name).unlink(missing_ok=True)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
+    def load(
+        self, split: folds_mod.Split
+    ) -> tuple[np.ndarray, np.ndarray | None, FoldResult] | None:
+        folder = self.folder / f"r{split.repeat}f{split.fold}"
+        if not (folder / "result.json").is_file():
+            return None
+        import json
+
+        result = FoldResult(**json.loads((folder / "result.json").read_text()))
+        pred = np.load(folder / "valid.npy", allow_pickle=False)
+        test_path = folder / "test.npy"
+        test = np.load(test_path, allow_pickle=False) if test_path.is_file() else None
+        return pred, test, result
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
 def cross_validate(
     X: Any,
     y: np.ndarray,
@@ -87,69 +150,44 @@ def cross_validate(
     X_test: Any = None,
     threshold: float = 0.5,
     n_outputs: int = 1,
+    task: Task | None = None,
     on_fold: Callable[[FoldResult, list[FoldResult]], None] | None = None,
+    on_epoch: Callable[[folds_mod.Split, int, float], None] | None = None,
+    store: FoldStore | None = None,
 ) -> CVResult:
     """Cross-validate ``make_model`` over saved folds.
 
     Every fold gets a fresh model, fitted on the fold's training rows with its validation
     rows for early stopping; predictions are written at the fold's row indices, and any
     validated row left unfilled is an error. ``on_fold`` is called after each fold with
-    the fold and all folds so far (it may raise to stop, e.g. an Optuna prune).
+    the fold and all folds so far (it may raise to stop, e.g. an Optuna prune);
+    ``on_epoch(split, epoch, score)`` after each epoch of models that train in epochs.
+    With a ``store``, finished folds are saved as they end and taken from it when the
+    same run goes on after an interrupt, and epoch-trained models checkpoint in it.
     """
+    task = task or (
+        tasks_mod.get_task("multiclass") if n_outputs > 1 else tasks_mod.get_task("binary")
+    )
     n_rows = len(y)
-    shape = (folds.n_repeats, n_rows) if n_outputs == 1 else (folds.n_repeats, n_rows, n_outputs)
-    oof = np.full(shape, np.nan)
-    test_sum: np.ndarray | None = None
+    oof = task.empty_predictions(folds.n_repeats, n_rows, n_outputs)
+    test_preds: list[np.ndarray] = []
     results: list[FoldResult] = []
     for split in folds.splits():
-        started = time.perf_counter()
-        model = make_model()
-        X_valid, y_valid = take(X, split.valid_idx), y[split.valid_idx]
-        try:
-            model.fit(
-                take(X, split.train_idx),
-                y[split.train_idx],
-                X_valid=X_valid,
-                y_valid=y_valid,
-                fold=FoldContext(repeat=split.repeat, fold=split.fold),
+        done = store.load(split) if store is not None else None
+        if done is not None:
+            pred, test_pred, result = done
+            log.info(
+                "fold %d.%d already finished: taken from the run folder", split.repeat, split.fold
             )
-        except Exception as err:
-            # LightGBMError is a plain Exception; XGBoost's and scikit-learn's are ValueErrors.
-            is_backend_error = (
-                isinstance(err, ValueError | TypeError) or type(err).__name__ == "LightGBMError"
+        else:
+            pred, test_pred, result = _fit_fold(
+                X, y, split, make_model, metric, X_test, threshold, on_epoch, store
             )
-            if isinstance(err, KKError) or not is_backend_error:
-                raise
-            # A backend rejecting a value (e.g. LightGBM's num_leaves=1) is a config mistake:
-            # one line naming it; `kk --debug` still shows the backend's traceback.
-            first_line = (
-                str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            )
-            if isinstance(err, feat.FeatureStepError):
-                # Not the model's parameters: every trial of a tuning study would fail alike.
-                raise KKError(
-                    f"the feature steps failed to fit on fold {split.repeat}.{split.fold}: "
-                    f"{first_line}; check [features] in config.toml (kk --debug shows the "
-                    "traceback)"
-                ) from err
-            raise ModelFitError(
-                f"the model failed to fit on fold {split.repeat}.{split.fold}: {first_line}; "
-                "check the model's params in config.toml (kk --debug shows the traceback)"
-            ) from err
-        pred = model.predict(X_valid)
+            if store is not None:
+                store.save(split, pred, test_pred, result)
         oof[split.repeat, split.valid_idx] = pred
-        if X_test is not None:
-            test_pred = model.predict(X_test)
-            test_sum = test_pred if test_sum is None else test_sum + test_pred
-        result = FoldResult(
-            repeat=split.repeat,
-            fold=split.fold,
-            score=metric(y_valid, pred, threshold=threshold),
-            seconds=round(time.perf_counter() - started, 4),
-            n_train=len(split.train_idx),
-            n_valid=len(split.valid_idx),
-            learned=model.learned(),
-        )
+        if test_pred is not None:
+            test_preds.append(test_pred)
         results.append(result)
         if on_fold is not None:
             on_fold(result, results)
@@ -160,13 +198,82 @@ def cross_validate(
             raise RuntimeError(
                 f"repeat {repeat}: {int((validated & ~filled).sum())} validated rows got no OOF prediction"
             )
-    test_mean = None if test_sum is None else test_sum / len(results)
+    test_mean = task.combine(test_preds) if test_preds else None
     return CVResult(oof=oof, test_pred=test_mean, folds=results)
+
+
+def _fit_fold(
+    X: Any,
+    y: np.ndarray,
+    split: folds_mod.Split,
+    make_model: Callable[[], Model],
+    metric: Metric,
+    X_test: Any,
+    threshold: float,
+    on_epoch: Callable[[folds_mod.Split, int, float], None] | None,
+    store: FoldStore | None,
+) -> tuple[np.ndarray, np.ndarray | None, FoldResult]:
+    """Fit one fold's fresh model; its validation and test predictions and its result."""
+    started = time.perf_counter()
+    model = make_model()
+    X_valid, y_valid = take(X, split.valid_idx), y[split.valid_idx]
+    context = FoldContext(
+        repeat=split.repeat,
+        fold=split.fold,
+        checkpoint_dir=store.fold_dir(split) if store is not None else None,
+        on_epoch=None if on_epoch is None else (lambda e, v: on_epoch(split, e, v)),
+    )
+    try:
+        model.fit(
+            take(X, split.train_idx),
+            y[split.train_idx],
+            X_valid=X_valid,
+            y_valid=y_valid,
+            fold=context,
+        )
+    except Exception as err:
+        raise _fit_error(err, split) from err
+    pred = model.predict(X_valid)
+    test_pred = model.predict(X_test) if X_test is not None else None
+    result = FoldResult(
+        repeat=split.repeat,
+        fold=split.fold,
+        score=metric(y_valid, pred, threshold=threshold),
+        seconds=round(time.perf_counter() - started, 4),
+        n_train=len(split.train_idx),
+        n_valid=len(split.valid_idx),
+        learned=model.learned(),
+    )
+    return pred, test_pred, result
+
+
+def _fit_error(err: Exception, split: folds_mod.Split) -> BaseException:
+    """The one-line error for a fold that failed to fit (or ``err`` itself)."""
+    # LightGBMError is a plain Exception; XGBoost's and scikit-learn's are ValueErrors.
+    is_backend_error = (
+        isinstance(err, ValueError | TypeError) or type(err).__name__ == "LightGBMError"
+    )
+    if isinstance(err, KKError) or not is_backend_error:
+        return err
+    # A backend rejecting a value (e.g. LightGBM's num_leaves=1) is a config mistake:
+    # one line naming it; `kk --debug` still shows the backend's traceback.
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    where = f"fold {split.repeat}.{split.fold}"
+    if isinstance(err, feat.FeatureStepError):
+        # Not the model's parameters: every trial of a tuning study would fail alike.
+        return KKError(
+            f"the feature steps failed to fit on {where}: {first_line}; check [features] in "
+            "config.toml (kk --debug shows the traceback)"
+        )
+    return ModelFitError(
+        f"the model failed to fit on {where}: {first_line}; check the model's params in "
+        "config.toml (kk --debug shows the traceback)"
+    )
 
 
 @dataclass
 class Prepared:
-    """A project's data, ready for the CV loop."""
+    """A project's data, ready for the CV loop, whatever its kind."""
 
     X: Any
     y: np.ndarray
@@ -175,61 +282,54 @@ class Prepared:
     test_ids: pd.Series
     classes: list[Any] | None
     folds: folds_mod.Folds
-    competition: data_mod.Competition
+    dataset: loaders.Dataset
     project_steps: dict[str, Any]
+    task: Task
+
+    @property
+    def kind(self) -> str:
+        return self.dataset.kind
+
+    @property
+    def sample_submission(self) -> pd.DataFrame:
+        return self.dataset.sample_submission
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {"n_classes": len(self.classes or []), **self.dataset.info}
 
 
 def encode_target(target: pd.Series, task: str) -> tuple[np.ndarray, list[Any] | None]:
     """Encoded target and class list (sorted labels; index = encoded value)."""
-    if task == "regression":
-        return target.to_numpy(dtype=np.float64), None
-    classes = sorted(target.unique().tolist())
-    if task == "binary" and len(classes) != 2:
-        raise KKError(
-            f"task 'binary' but the target has {len(classes)} classes ({classes[:5]}); "
-            'set competition.task = "multiclass" or "regression"'
-        )
-    codes = pd.Categorical(target, categories=classes).codes.astype(np.int64)
-    return codes, [c.item() if hasattr(c, "item") else c for c in classes]
+    return tasks_mod.get_task(task).encode(target)
 
 
 def prepare(project: Project, cfg: ProjectConfig) -> Prepared:
-    """Load and check the data, apply the project's features and read the saved folds."""
+    """Load the data through the project's loader, encode the target, read the saved folds.
+
+    Tables also go through the project's feature function and column checks here.
+    """
     comp_cfg = cfg.competition
-    comp = data_mod.load_competition(project, cfg)
-    folds = folds_mod.load_folds(
-        project, ids=comp.train[comp_cfg.id_column], id_column=comp_cfg.id_column
-    )
+    module = project.import_module()  # registers the project's own loaders and backends
+    dataset = loaders.load_dataset(project, cfg)
+    task = tasks_mod.get_task(comp_cfg.task)
+    folds = folds_mod.load_folds(project, ids=dataset.ids, id_column=comp_cfg.id_column)
     _check_cv_matches_folds(project, cfg)
-    y, classes = encode_target(comp.train[comp_cfg.target_column], comp_cfg.task)
-    module = feat.load_project_module(project.features_path)
-    fn = feat.project_feature_function(module, cfg.features.function)
-    train_x = comp.train.drop(columns=[comp_cfg.target_column])
-    X, X_test = feat.apply_feature_function(fn, train_x, comp.test)
-    drop = [comp_cfg.id_column, *cfg.features.drop]
-    unknown = [c for c in cfg.features.drop if c not in X.columns]
-    if unknown:
-        raise KKError(f"features.drop names column(s) {unknown} that do not exist; fix config.toml")
-    X = X.drop(columns=[c for c in drop if c in X.columns])
-    X_test = X_test.drop(columns=[c for c in drop if c in X_test.columns])
-    feat.check_same_columns(X, X_test, where="after dropping id and features.drop")
-    categorical = [] if cfg.features.categorical == "auto" else cfg.features.categorical
-    for name in (*cfg.features.target_encode, *cfg.features.count_encode, *categorical):
-        if name not in X.columns:
-            raise KKError(
-                f"features encoder column '{name}' is not a feature column; fix config.toml"
-            )
-    project_steps = dict(getattr(module, "FOLD_STEPS", {}) or {})
+    y, classes = task.encode(dataset.target, classes=dataset.classes)
+    X, X_test = dataset.X, dataset.X_test
+    if isinstance(X, pd.DataFrame):
+        X, X_test = feat.prepare_frames(X, X_test, cfg, module)
     return Prepared(
         X=X,
         y=y,
         X_test=X_test,
-        ids=comp.train[comp_cfg.id_column],
-        test_ids=comp.test[comp_cfg.id_column],
+        ids=dataset.ids,
+        test_ids=dataset.test_ids,
         classes=classes,
         folds=folds,
-        competition=comp,
-        project_steps=project_steps,
+        dataset=dataset,
+        project_steps=dict(getattr(module, "FOLD_STEPS", {}) or {}),
+        task=task,
     )
 
 
@@ -245,47 +345,92 @@ def _check_cv_matches_folds(project: Project, cfg: ProjectConfig) -> None:
             )
 
 
+def model_backend(cfg: ProjectConfig, model_name: str) -> Backend:
+    """The backend of a model entry, or one line naming the entry and the known backends."""
+    name, entry = cfg.model(model_name)
+    if entry.backend not in backend_names():
+        raise unknown_name(f"models.{name}.backend", entry.backend, backend_names())
+    return get_backend(entry.backend, task=cfg.competition.task)
+
+
 def model_factory(
-    cfg: ProjectConfig, model_name: str, prepared: Prepared, params: dict[str, Any] | None = None
+    cfg: ProjectConfig,
+    model_name: str,
+    prepared: Prepared,
+    params: dict[str, Any] | None = None,
+    *,
+    smoke: bool = False,
 ) -> Callable[[], Model]:
-    """A function that builds a fresh, unfitted model for one fold."""
-    _, entry = cfg.model(model_name)
+    """A function that builds a fresh, unfitted model for one fold.
+
+    Everything that can be checked without fitting is checked here, before a run folder
+    exists: the backend's name, the data it reads, parameter names and values, and (for
+    tables) the feature steps.
+    """
+    name, entry = cfg.model(model_name)
     task = cfg.competition.task
-    backend = get_backend(entry.backend, task=task)
+    backend = model_backend(cfg, name)
+    backend.check_accepts(prepared.kind, model=name)
+    # A resolved config (a kernel's, a run's) spells out every field, so only a value other
+    # than the default counts as the user asking for early stopping.
+    default_rounds = type(entry).model_fields["early_stopping_rounds"].default
+    stops = entry.early_stopping_rounds not in (0, default_rounds)
+    if stops and backend.family != "gbdt":
+        raise KKError(
+            f"models.{name}.early_stopping_rounds = {entry.early_stopping_rounds} but backend "
+            f"'{backend.name}' cannot stop early; remove it"
+            + (" (torch models stop on params.patience)" if backend.family == "torch" else "")
+        )
     merged = {**entry.params, **(params or {})}
     backend.check_params(merged, task)
-    n_classes = len(prepared.classes or [])
     ctx = BuildContext(
         task=task,
-        n_classes=n_classes,
+        n_classes=len(prepared.classes or []),
         seed=entry.seed,
         params=merged,
         early_stopping_rounds=entry.early_stopping_rounds,
         early_stopping_holdout=entry.early_stopping_holdout,
+        metric=get_metric(cfg.competition.metric),
+        threshold=cfg.competition.threshold,
+        info=prepared.info,
+        smoke=smoke,
+        features=cfg.features,
+        steps=tuple(entry.steps),
+        project_steps=prepared.project_steps,
     )
-    if backend.is_tabular:
-        check_param_values(backend, ctx)
+    if backend.check_values is not None:
+        backend.check_values(ctx)
 
     def make() -> Model:
-        if not backend.is_tabular:
-            return backend.build(ctx)
-        features = feat.build_feature_pipeline(
-            cfg.features,
-            family=backend.family,  # type: ignore[arg-type]
-            task=task,
-            seed=entry.seed,
-            model_steps=list(entry.steps),
-            project_steps=prepared.project_steps,
-        )
-        return make_tabular_model(backend, ctx, features)
+        return backend.build(ctx)
 
-    if backend.is_tabular:
-        make()  # unknown or unusable feature steps fail here, before a run folder exists
+    make()  # unknown or unusable feature steps and nets fail here, before a run folder exists
     return make
 
 
 def n_outputs(cfg: ProjectConfig, classes: Sequence[Any] | None) -> int:
-    return len(classes or []) if cfg.competition.task == "multiclass" else 1
+    return tasks_mod.get_task(cfg.competition.task).n_outputs(classes)
+
+
+def check_submission_format(prepared: Prepared, comp: CompetitionConfig) -> None:
+    """Build and validate a submission from a constant prediction before any fold runs.
+
+    A format that cannot match the sample submission (say probabilities for a sample of
+    labels) fails here in one line, not after hours of training.
+    """
+    n_out = prepared.task.n_outputs(prepared.classes)
+    fake = prepared.task.constant_prediction(len(prepared.test_ids), n_out)
+    sample = prepared.sample_submission
+    try:
+        sub = submission.build_submission(
+            prepared.test_ids, fake, comp, classes=prepared.classes, sample=sample
+        )
+        submission.validate_submission(sub, sample, comp, allowed_labels=prepared.classes)
+    except KKError as err:
+        raise KKError(
+            f"the submission format does not match the sample submission ({err}); fix "
+            "competition.submission_format or the sample submission before training"
+        ) from None
 
 
 @dataclass
@@ -310,6 +455,26 @@ class RunResult:
         }
 
 
+def resume_key(cfg_resolved: dict[str, Any], model: str, fold_hash: str) -> str:
+    """What must match for a new ``kk train`` to go on with an interrupted run."""
+    import hashlib
+    import json
+
+    payload = json.dumps(
+        {"config": cfg_resolved, "model": model, "folds": fold_hash}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def find_resumable(runs_dir: Path, key: str) -> records.Run | None:
+    """The newest run with this resume key that ended without finishing (FAILED, ABANDONED)."""
+    for run in reversed(records.list_runs(runs_dir)):
+        unfinished = run.status in ("FAILED", "ABANDONED")
+        if run.record.get("resume_key") == key and unfinished and (run.folder / "folds").is_dir():
+            return run
+    return None
+
+
 def train(
     project: Project,
     cfg: ProjectConfig,
@@ -319,39 +484,60 @@ def train(
     overrides: Sequence[str] = (),
     on_start: Callable[[int], None] | None = None,
     on_fold: Callable[[FoldResult, list[FoldResult]], None] | None = None,
+    fresh: bool = False,
 ) -> RunResult:
     """Train one configured model with cross-validation and record it as a run.
 
     Writes ``runs/<run_id>/`` with the record, ``oof.npy``, ``test.npy`` and
     ``submission.csv``; the status goes RUNNING -> COMPLETE, or FAILED with the error.
+    A run of the same config and folds that was interrupted (Ctrl-C, kill -9, a crash)
+    goes on where it stopped: its finished folds are kept and an epoch-trained model
+    resumes from its last checkpoint; ``fresh=True`` starts a new run instead.
     """
     name, entry = cfg.model(model_name)
     metric = get_metric(cfg.competition.metric)
     prepared = prepare(project, cfg)
     make_model = model_factory(cfg, name, prepared, params)
+    check_submission_format(prepared, cfg.competition)
     resolved = cfg.model_dump(mode="json")
     if params:
         resolved["models"][name]["params"] = {**entry.params, **params}
-    run = records.start_run(
-        project.runs_dir,
-        model=name,
-        repo_dir=project.root,
-        project=project.name,
-        backend=entry.backend,
-        config=resolved,
-        overrides=list(overrides),
-        seeds={"cv": cfg.cv.seed, "model": entry.seed},
-        fold_hash=prepared.folds.hash,
-        metric=metric.name,
-        greater_is_better=metric.greater_is_better,
-        task=cfg.competition.task,
-        classes=prepared.classes,
-        n_train=len(prepared.y),
-        n_test=len(prepared.test_ids),
-    )
+    key = resume_key(resolved, name, prepared.folds.hash)
+    run = None if fresh else find_resumable(project.runs_dir, key)
+    if run is not None:
+        log.info("going on with interrupted run %s", run.run_id)
+        run.update(
+            status="RUNNING",
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            error=None,
+            resumed=[*run.record.get("resumed", []), records._now()],
+        )
+    else:
+        run = records.start_run(
+            project.runs_dir,
+            model=name,
+            repo_dir=project.root,
+            project=project.name,
+            backend=entry.backend,
+            config=resolved,
+            overrides=list(overrides),
+            seeds={"cv": cfg.cv.seed, "model": entry.seed},
+            fold_hash=prepared.folds.hash,
+            cv_kind=cfg.cv.kind,
+            resume_key=key,
+            metric=metric.name,
+            greater_is_better=metric.greater_is_better,
+            task=cfg.competition.task,
+            data_kind=prepared.kind,
+            classes=prepared.classes,
+            n_train=len(prepared.y),
+            n_test=len(prepared.test_ids),
+        )
     try:
         if on_start is not None:
             on_start(prepared.folds.n_splits * prepared.folds.n_repeats)
+        store = FoldStore(run.folder / "folds")
         result = cross_validate(
             prepared.X,
             prepared.y,
@@ -361,7 +547,9 @@ def train(
             X_test=prepared.X_test,
             threshold=cfg.competition.threshold,
             n_outputs=n_outputs(cfg, prepared.classes),
+            task=prepared.task,
             on_fold=on_fold,
+            store=store,
         )
         if result.test_pred is None:  # pragma: no cover - X_test is always given here
             raise RuntimeError("cross_validate returned no test predictions")
@@ -387,6 +575,7 @@ def train(
             oof_score=oof_score,
             feature_importance=_mean_importance(result.folds),
         )
+        store.tidy()
         return RunResult(run=run, cv=result, metric=metric, submission_path=sub_path)
     except BaseException as err:
         # KeyboardInterrupt included: the record must never stay RUNNING after we exit.
@@ -394,11 +583,65 @@ def train(
         raise
 
 
+@dataclass
+class SmokeResult:
+    """What ``kk train --smoke`` reports: one short fold on a few hundred rows."""
+
+    model: str
+    score: float
+    seconds: float
+    n_train: int
+    n_valid: int
+    learned: dict[str, Any]
+
+
+def smoke_test(
+    project: Project, cfg: ProjectConfig, *, model_name: str | None = None, n_rows: int = 384
+) -> SmokeResult:
+    """Fit one model on a few hundred rows of the first fold for one or two epochs.
+
+    In the spirit of Lightning's ``fast_dev_run``: every model entry of every project can
+    be checked to run end to end in seconds (what CI does). Nothing is recorded.
+    """
+    name, _ = cfg.model(model_name)
+    metric = get_metric(cfg.competition.metric)
+    prepared = prepare(project, cfg)
+    make_model = model_factory(cfg, name, prepared, smoke=True)
+    first = next(prepared.folds.splits())
+    rng = np.random.default_rng(0)
+    n_train = min(len(first.train_idx), n_rows * 2 // 3)
+    n_valid = min(len(first.valid_idx), n_rows - n_train)
+    rows = np.concatenate(
+        [
+            np.sort(rng.choice(first.train_idx, n_train, replace=False)),
+            np.sort(rng.choice(first.valid_idx, n_valid, replace=False)),
+        ]
+    )
+    assignment = np.r_[np.full(n_train, -1), np.zeros(n_valid, dtype=np.int64)][None, :]
+    small = folds_mod.Folds(assignment=assignment, hash="smoke", kind="holdout", n_splits=1)
+    X_test = take(prepared.X_test, np.arange(min(len(prepared.test_ids), 64)))
+    result = cross_validate(
+        take(prepared.X, rows),
+        prepared.y[rows],
+        small,
+        make_model,
+        metric,
+        X_test=X_test,
+        threshold=cfg.competition.threshold,
+        n_outputs=n_outputs(cfg, prepared.classes),
+        task=prepared.task,
+    )
+    fold = result.folds[0]
+    return SmokeResult(
+        name, fold.score, fold.seconds, fold.n_train, fold.n_valid, _small(fold.learned)
+    )
+
+
 def write_run_submission(
     run: records.Run, prepared: Prepared, comp: CompetitionConfig, test_pred: np.ndarray
 ) -> Path:
     """Build the run's ``submission.csv`` from test predictions, validate it, write it."""
-    sample = prepared.competition.sample_submission
+    sample = prepared.sample_submission
     sub = submission.build_submission(
         prepared.test_ids, test_pred, comp, classes=prepared.classes, sample=sample
     )

@@ -40,7 +40,6 @@ from kagglekit import atomic, training
 from kagglekit.config import ProjectConfig, read_params_file
 from kagglekit.errors import KKError, unknown_name
 from kagglekit.metrics import get_metric
-from kagglekit.models import get_backend
 from kagglekit.project import Project
 from kagglekit.records import pid_alive
 from kagglekit.tuning_spaces import SearchSpace, search_space
@@ -436,6 +435,7 @@ class _Objective:
                     metric,
                     threshold=self.cfg.competition.threshold,
                     n_outputs=training.n_outputs(self.cfg, self.prepared.classes),
+                    task=self.prepared.task,
                     on_fold=on_fold,
                 )
         except training.ModelFitError:
@@ -758,9 +758,9 @@ def tune(
         raise unknown_name("pruner", pruner, PRUNERS)
     name, entry = cfg.model(model_name)
     space = search_space(name, entry)
-    backend = get_backend(entry.backend, task=cfg.competition.task)
+    prepared = training.prepare(project, cfg)  # imports the project's own backends first
+    backend = training.model_backend(cfg, name)
     backend.check_params({**entry.params, **space.fixed, **space.dimensions}, cfg.competition.task)
-    prepared = training.prepare(project, cfg)
     spec = TuneSpec(
         project_name=project.name,
         project_root=str(project.root),

@@ -87,6 +87,7 @@ def _train_one(
     set_: list[str] | None,
     console: Console,
     params: str | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     from rich.table import Table
 
@@ -115,7 +116,10 @@ def _train_one(
             overrides=set_ or [],
             on_start=on_start,
             on_fold=on_fold,
+            fresh=fresh,
         )
+    if result.run.record.get("resumed"):
+        console.print(f"went on with interrupted run {result.run.run_id} (finished folds kept)")
     table = Table(title=f"{proj.name} / {name}: {result.metric.name} by fold", title_justify="left")
     for col in (
         "repeat",
@@ -162,12 +166,48 @@ def train(
             help="'best' (the model's best tuning trial) or a params file from kk tune --write-params.",
         ),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Start a new run even if the same run was interrupted (no resume)."
+        ),
+    ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            "--smoke",
+            help="Check that it runs: one short fold on a few hundred rows, one or two epochs, "
+            "nothing recorded; every model entry unless --model is given.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train a model with cross-validation; write a run folder and a submission."""
-    summary = _train_one(_project(project), model, set_, _console(stderr=as_json), params)
+    """Train a model with cross-validation; write a run folder and a submission.
+
+    An interrupted run of the same config goes on where it stopped (use --fresh not to).
+    """
+    if smoke:
+        _smoke(_project(project), model, set_, as_json)
+        return
+    summary = _train_one(_project(project), model, set_, _console(stderr=as_json), params, fresh)
     if as_json:
         print(json.dumps(summary))
+
+
+def _smoke(proj: Project, model: str | None, set_: list[str] | None, as_json: bool) -> None:
+    from kagglekit.training import smoke_test
+
+    cfg = proj.config(set_)
+    console = _console(stderr=as_json)
+    for name in [model] if model else sorted(cfg.models):
+        result = smoke_test(proj, cfg, model_name=name)
+        if as_json:
+            print(json.dumps(vars(result), default=str))
+        else:
+            console.print(
+                f"smoke {proj.name}/{name}: {cfg.competition.metric} {result.score:.4f} on "
+                f"{result.n_valid} rows after training on {result.n_train} ({result.seconds:.1f}s)"
+            )
 
 
 def _fmt_seconds(value: Any) -> str:

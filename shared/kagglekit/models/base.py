@@ -88,6 +88,11 @@ class BuildContext:
     info: dict[str, Any] = field(default_factory=dict)
     # ``kk train --smoke``: one or two epochs on a few hundred rows, to see that it runs.
     smoke: bool = False
+    # Tables: the project's [features] config, the model entry's steps and the project's
+    # own FOLD_STEPS, which tabular backends turn into a fold-fitted feature pipeline.
+    features: Any = None
+    steps: tuple[Any, ...] = ()
+    project_steps: dict[str, Any] = field(default_factory=dict)
 
 
 TABULAR_FAMILIES = ("gbdt", "tree", "linear")
@@ -97,10 +102,12 @@ TABULAR_FAMILIES = ("gbdt", "tree", "linear")
 class Backend:
     """A registered backend: its name, the tasks it serves and how to build it.
 
-    ``family`` says what ``build`` returns. Tabular families (``gbdt``, ``tree``,
-    ``linear``) return ``make_estimator(early_stopping) -> estimator``, which the CV loop
-    puts behind the family's feature preprocessing; any other family (``torch``, ...)
-    returns a ready ``Model``.
+    ``build(ctx)`` returns a ready ``Model`` that the CV loop fits and predicts with, for
+    every family: tabular backends put their feature preprocessing inside the model.
+    ``family`` groups backends (``gbdt``, ``tree``, ``linear``, ``torch``, ...);
+    ``accepts`` names the kinds of data it reads (``kagglekit.loaders.KINDS``), so a
+    backend given data it cannot read is a one-line error before any fold.
+    ``check_values(ctx)`` rejects parameter values before a run folder exists.
     """
 
     name: str
@@ -110,10 +117,21 @@ class Backend:
     family: str = "gbdt"
     strict_params: bool = True
     install_hint: str = ""
+    accepts: tuple[str, ...] = ("frame",)
+    check_values: Callable[[BuildContext], None] | None = None
 
     @property
     def is_tabular(self) -> bool:
         return self.family in TABULAR_FAMILIES
+
+    def check_accepts(self, kind: str, *, model: str) -> None:
+        """Refuse data of a kind this backend cannot read, naming the ones it can."""
+        if kind not in self.accepts:
+            raise KKError(
+                f"model '{model}' uses backend '{self.name}', which reads {' or '.join(self.accepts)} "
+                f"data, but this project's data are {kind}; pick a model entry whose backend "
+                f"reads {kind} (kk train PROJECT --model NAME)"
+            )
 
     def check_params(self, params: dict[str, Any], task: str) -> None:
         """Reject misspelt parameter names before any fold is trained."""

@@ -173,6 +173,50 @@ def _feature_errors() -> Iterator[None]:
         raise FeatureStepError(str(err)) from err
 
 
+# name -> ``estimator(ctx) -> make_estimator(early_stopping) -> estimator``
+_ESTIMATORS: dict[str, Callable[[BuildContext], Callable[[bool], Any]]] = {}
+
+
+def _register_tabular(
+    name: str,
+    *,
+    tasks: tuple[str, ...],
+    estimator: Callable[[BuildContext], Callable[[bool], Any]],
+    known_params: Callable[[str], set[str]],
+    family: str,
+    strict_params: bool = True,
+) -> None:
+    """Register a tabular backend: its estimator behind the family's feature pipeline."""
+    _ESTIMATORS[name] = estimator
+    backend: Backend
+
+    def build(ctx: BuildContext) -> TabularModel:
+        from kagglekit.features import build_feature_pipeline
+
+        features = build_feature_pipeline(
+            ctx.features,
+            family=family,  # type: ignore[arg-type]
+            task=ctx.task,
+            seed=ctx.seed,
+            model_steps=list(ctx.steps),
+            project_steps=ctx.project_steps,
+        )
+        return make_tabular_model(backend, ctx, features)
+
+    backend = register_backend(
+        Backend(
+            name=name,
+            tasks=tasks,
+            build=build,
+            known_params=known_params,
+            family=family,
+            strict_params=strict_params,
+            accepts=("frame",),
+            check_values=lambda ctx: check_param_values(backend, ctx),
+        )
+    )
+
+
 def _accepts(cls: Any, name: str) -> bool:
     return name in inspect.signature(cls).parameters
 
@@ -204,14 +248,12 @@ def _register_sklearn(
         cls = (classes.get(task) or next(iter(classes.values())))()
         return set(cls().get_params())
 
-    register_backend(
-        Backend(
-            name=name,
-            tasks=tuple(t for t in ALL_TASKS if t in classes),
-            build=build,
-            known_params=known,
-            family=prep,
-        )
+    _register_tabular(
+        name,
+        tasks=tuple(t for t in ALL_TASKS if t in classes),
+        estimator=build,
+        known_params=known,
+        family=prep,
     )
 
 
@@ -317,25 +359,21 @@ def _gbdt_known(module: str, attr: str) -> Callable[[str], set[str]]:
     return known
 
 
-register_backend(
-    Backend(
-        name="lightgbm",
-        tasks=ALL_TASKS,
-        build=_build_lightgbm,
-        known_params=_gbdt_known("lightgbm", "LGBMModel"),
-        family="gbdt",
-        strict_params=False,  # LightGBM takes native parameter names and aliases too
-    )
+_register_tabular(
+    "lightgbm",
+    tasks=ALL_TASKS,
+    estimator=_build_lightgbm,
+    known_params=_gbdt_known("lightgbm", "LGBMModel"),
+    family="gbdt",
+    strict_params=False,  # LightGBM takes native parameter names and aliases too
 )
-register_backend(
-    Backend(
-        name="xgboost",
-        tasks=ALL_TASKS,
-        build=_build_xgboost,
-        known_params=_gbdt_known("xgboost", "XGBModel"),
-        family="gbdt",
-        strict_params=False,
-    )
+_register_tabular(
+    "xgboost",
+    tasks=ALL_TASKS,
+    estimator=_build_xgboost,
+    known_params=_gbdt_known("xgboost", "XGBModel"),
+    family="gbdt",
+    strict_params=False,
 )
 
 KIND_OF_BACKEND = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
@@ -370,7 +408,7 @@ def check_param_values(backend: Backend, ctx: BuildContext) -> None:
     """
     from kagglekit.errors import KKError
 
-    estimator = backend.build(ctx)(False)
+    estimator = _ESTIMATORS[backend.name](ctx)(False)
     defaults = type(estimator)().get_params()
     annotated = _numeric_annotations(type(estimator))  # XGBoost's defaults are all None
     for key, value in ctx.params.items():
@@ -395,8 +433,8 @@ def make_tabular_model(
     ctx: BuildContext,
     features: Any,
 ) -> TabularModel:
-    """A fresh ``TabularModel`` for one fold."""
-    make_estimator = backend.build(ctx)
+    """A fresh ``TabularModel`` for one fold, behind the feature pipeline ``features``."""
+    make_estimator = _ESTIMATORS[backend.name](ctx)
     return TabularModel(
         features,
         make_estimator,
