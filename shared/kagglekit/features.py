@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +47,8 @@ Family = Literal["gbdt", "tree", "linear"]
 FeatureFunction = Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
 
 _NON_NUMERIC = ["object", "category", "bool", "string"]
+
+log = logging.getLogger(__name__)
 
 
 # --- project features -------------------------------------------------------------------
@@ -73,8 +78,58 @@ def load_project_module(path: Path) -> ModuleType | None:
             raise KKError(
                 f"{path} line {err.lineno}: {err.msg}; fix the Python syntax there"
             ) from err
+        if isinstance(err, Exception) and not isinstance(err, KKError):
+            described = user_code_error(err, what=f"importing {path.name}")
+            if described is not None:
+                raise described from err
         raise
     return module
+
+
+def _is_library_file(filename: str) -> bool:
+    """True for frames of kagglekit, the standard library and installed packages."""
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
+        return True
+    path = os.path.abspath(filename)
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    roots = {package_dir, sys.prefix, sys.base_prefix, sys.exec_prefix}
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def user_code_error(err: BaseException, *, what: str = "") -> KKError | None:
+    """One line naming where in the user's own code ``err`` was raised, or None.
+
+    The user's frames are those outside kagglekit, the standard library and installed
+    packages (a project's ``features.py``, say). The line names each of them as
+    ``file:line (function)``, outermost first, then the error, so a mistake in a project's
+    features reads like a project mistake instead of 69 lines of the library's traceback.
+    Returns None when no frame of the traceback is the user's (a bug of the library then
+    keeps its full traceback).
+    """
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if not _is_library_file(frame.filename)
+    ]
+    if not frames:
+        return None
+    cwd = os.getcwd()
+
+    def where(frame: traceback.FrameSummary) -> str:
+        path = os.path.abspath(frame.filename)
+        shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
+        return f"{shown}:{frame.lineno} ({frame.name})"
+
+    chain = " -> ".join(where(frame) for frame in frames)
+    code = (frames[-1].line or "").strip()
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    error = f"{type(err).__name__}: {detail}" if detail else type(err).__name__
+    context = f" while {what}" if what else ""
+    quoted = f" `{code}`" if code else ""
+    return KKError(
+        f"your code failed{context}: {error} at {chain}{quoted}; fix it there "
+        "(kk --debug shows the full traceback)"
+    )
 
 
 def project_feature_function(module: ModuleType | None, name: str) -> FeatureFunction | None:
@@ -96,7 +151,17 @@ def apply_feature_function(
     """Run the project's feature function and check that train and test still agree."""
     if fn is None:
         return train, test
-    result = fn(train.copy(), test.copy())
+    try:
+        result = fn(train.copy(), test.copy())
+    except KKError:
+        raise
+    except Exception as err:
+        described = user_code_error(
+            err, what=f"running {getattr(fn, '__name__', 'the features function')}"
+        )
+        if described is None:
+            raise
+        raise described from err
     if not (
         isinstance(result, tuple)
         and len(result) == 2
@@ -113,13 +178,24 @@ def apply_feature_function(
             f"features function changed the row count (train {len(train)} -> {len(new_train)}, "
             f"test {len(test)} -> {len(new_test)}); it must keep every row in order"
         )
-    check_same_columns(new_train, new_test, where="after the features function")
+    # Kinds are checked once the id and features.drop columns are gone (training.prepare).
+    check_same_columns(new_train, new_test, where="after the features function", kinds=False)
     return new_train, new_test
 
 
-def check_same_columns(train: pd.DataFrame, test: pd.DataFrame, *, where: str) -> None:
-    """Raise unless train and test have the same columns in the same order."""
+def check_same_columns(
+    train: pd.DataFrame, test: pd.DataFrame, *, where: str, kinds: bool = True
+) -> None:
+    """Raise unless train and test have the same columns in the same order and kinds.
+
+    A column numeric in train but text in test is an error (the model would be fitted on
+    numbers and handed strings); text in train but numbers in test is allowed (the column
+    is a category in both) but logged as a warning, since it is usually a parsing slip.
+    ``kinds=False`` checks the names only (before ``features.drop`` may remove a column).
+    """
     if list(train.columns) == list(test.columns):
+        if kinds:
+            check_same_kinds(train, test, where=where)
         return
     only_train = [c for c in train.columns if c not in test.columns]
     only_test = [c for c in test.columns if c not in train.columns]
@@ -132,6 +208,51 @@ def check_same_columns(train: pd.DataFrame, test: pd.DataFrame, *, where: str) -
         f"train and test columns are in a different order {where}; models such as LightGBM "
         "would silently mismatch them: return both frames with the same column order"
     )
+
+
+def _first_text(series: pd.Series) -> Any:
+    """The first value of ``series`` that does not parse as a number (for a message)."""
+    values = series.dropna()
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = values[numeric.isna()]
+    first = bad.iloc[0] if len(bad) else (values.iloc[0] if len(values) else None)
+    return first.item() if isinstance(first, np.generic) else first
+
+
+def check_same_kinds(train: pd.DataFrame, test: pd.DataFrame, *, where: str = "") -> None:
+    """Raise when a column is numeric in train but text in test; warn on the reverse.
+
+    The columns are those both frames share. A test column with no values at all (read
+    as float) is not a disagreement.
+    """
+    place = f" {where}" if where else ""
+    for col in train.columns:
+        if col not in test.columns:
+            continue
+        in_train, in_test = train[col], test[col]
+        train_numeric = pd.api.types.is_numeric_dtype(in_train) and not pd.api.types.is_bool_dtype(
+            in_train
+        )
+        test_numeric = pd.api.types.is_numeric_dtype(in_test) and not pd.api.types.is_bool_dtype(
+            in_test
+        )
+        if train_numeric and not test_numeric and not pd.api.types.is_bool_dtype(in_test):
+            if in_test.notna().any():
+                raise KKError(
+                    f"column '{col}' is numeric in train but text in test{place} (first text value "
+                    f"{_first_text(in_test)!r}); clean it in build_features (e.g. "
+                    f"pd.to_numeric(test['{col}'], errors='coerce')) or drop it with features.drop"
+                )
+        elif not train_numeric and test_numeric and in_test.notna().any():
+            if pd.api.types.is_bool_dtype(in_train) or in_train.dropna().empty:
+                continue
+            log.warning(
+                "column '%s' is text in train (e.g. %r) but numeric in test%s; it is treated "
+                "as a category in both: convert it in build_features if it is a number",
+                col,
+                _first_text(in_train),
+                place,
+            )
 
 
 # --- encoders ---------------------------------------------------------------------------

@@ -135,6 +135,16 @@ def main() -> None:
         sys.exit(err.exit_code)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         code = 130
+    except Exception as err:
+        # An error raised in the user's own code (a project's features.py or FOLD_STEPS):
+        # one line naming its file:line, not the library's traceback. Library bugs keep theirs.
+        from kagglekit.features import user_code_error
+
+        described = None if _state["debug"] else user_code_error(err)
+        if described is None:
+            raise
+        print(f"error: {described}", file=sys.stderr)
+        sys.exit(1)
     if isinstance(code, int) and code != 0:
         if code == 130:
             print("interrupted", file=sys.stderr)
