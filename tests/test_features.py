@@ -284,7 +284,7 @@ def test_project_module_that_fails_to_import_is_not_cached(tmp_path: Any) -> Non
     path = tmp_path / "demo" / "features.py"
     path.parent.mkdir()
     path.write_text("raise RuntimeError('broken on purpose')\n")
-    with pytest.raises(KKError, match="RuntimeError: broken on purpose at .*features.py:1"):
+    with pytest.raises(KKError, match=r"RuntimeError: broken on purpose at .*features.py:1"):
         feat.load_project_module(path)
     path.write_text("def build(train, test):\n    return train, test\n")
     module = feat.load_project_module(path)
