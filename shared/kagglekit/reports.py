@@ -22,7 +22,7 @@ from kagglekit import atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
-from kagglekit.records import Run, ranked_by_cv
+from kagglekit.records import Run, ranked_by_cv, unique_runs
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,11 @@ def _direction(run: Run) -> str:
 
 
 def plot_cv_scores(runs: Sequence[Run], path: Path, *, top: int = 30) -> Path:
-    """Horizontal bars of CV mean +- std for each COMPLETE run, best on top."""
-    done = ranked_by_cv(runs)[:top]
+    """Horizontal bars of CV mean +- std for each COMPLETE run, best on top.
+
+    Duplicate runs (same config, folds and backend) get one bar, their newest run's.
+    """
+    done = ranked_by_cv(unique_runs(runs))[:top]
     means = np.array([r.record["cv_mean"] for r in done])
     stds = np.array([r.record.get("cv_std") or 0.0 for r in done])
     colours = [
