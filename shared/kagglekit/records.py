@@ -49,8 +49,22 @@ def new_run_id(model: str) -> str:
     return f"{stamp}-{model}-{secrets.token_hex(2)}"
 
 
+# Files kk itself regenerates (``kk report``'s plots and README sections, ``kk submit``'s
+# ledger): they change nothing a run computes, so editing them does not make a run's tree
+# dirty. Git pathspecs from the repository's top.
+GENERATED_PATHSPECS = (
+    ":(top,exclude)README.md",
+    ":(top,exclude,glob)projects/*/README.md",
+    ":(top,exclude,glob)projects/*/reports/*.png",
+    ":(top,exclude,glob)projects/*/submissions.jsonl",
+)
+
+
 def git_state(cwd: Path) -> dict[str, Any]:
-    """Commit and dirty flag of the repository holding ``cwd`` (None outside git)."""
+    """Commit and dirty flag of the repository holding ``cwd`` (None outside git).
+
+    Changes to files kk generates (``GENERATED_PATHSPECS``) do not count as dirty.
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -61,7 +75,7 @@ def git_state(cwd: Path) -> dict[str, Any]:
             timeout=10,
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *GENERATED_PATHSPECS],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -192,10 +192,30 @@ def _png_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def _same_pixels(old: bytes, new: bytes) -> bool:
+    """True when two PNGs show the same image (size, mode and every pixel)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(old)) as a, Image.open(io.BytesIO(new)) as b:
+            return a.size == b.size and a.mode == b.mode and a.tobytes() == b.tobytes()
+    except (OSError, ValueError):  # not a readable PNG: replace it
+        return False
+
+
 def _save(fig: Any, path: Path) -> Path:
+    """Write the figure unless ``path`` already shows the same image.
+
+    Bytes are compared first; a file with other bytes but the same pixels (written by
+    another zlib or libpng, or with metadata) is kept too, so ``kk report`` on unchanged
+    runs leaves tracked PNGs as they are.
+    """
     data = _png_bytes(fig)
-    if not (path.is_file() and path.read_bytes() == data):
-        atomic.write_bytes(path, data)
+    if path.is_file():
+        old = path.read_bytes()
+        if old == data or _same_pixels(old, data):
+            return path
+    atomic.write_bytes(path, data)
     return path
 
 
