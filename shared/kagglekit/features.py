@@ -266,7 +266,71 @@ class FeatureStepError(ValueError):
     """
 
 
-class CountEncoder(TransformerMixin, BaseEstimator):
+class _FrameStep(TransformerMixin, BaseEstimator):
+    """Base of the package's DataFrame-native fold steps: scikit-learn's input contract.
+
+    ``_frame`` checks input as ``validate_data`` would (2-D, not sparse or complex, at
+    least one row and column, the fitted number and names of columns) and returns a
+    DataFrame; an array's columns are the fitted ones by position, or ``x0, x1, ...``. Steps return a
+    DataFrame whatever ``set_output`` says (their columns have mixed dtypes), with the
+    columns ``get_feature_names_out`` gives, so pandas or polars output only wraps it.
+    """
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        # Output is a DataFrame of mixed dtypes, not one array of the input's dtype.
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        import scipy.sparse as sp
+        from sklearn.utils.validation import validate_data
+
+        name = type(self).__name__
+        if sp.issparse(X):
+            raise TypeError(f"{name} does not support sparse input; pass a pandas DataFrame")
+        if not isinstance(X, pd.DataFrame):
+            array = np.asarray(X)
+            if array.ndim != 2:
+                raise ValueError(
+                    f"Expected 2D array, got {array.ndim}D array instead: {name} takes a "
+                    "table. Reshape your data (a single feature: reshape(-1, 1)) or pass a "
+                    "DataFrame"
+                )
+            if np.iscomplexobj(array):
+                raise ValueError(f"Complex data not supported by {name}")
+            # An array sets n_features_in_ but no feature_names_in_ (scikit-learn's rule);
+            # inside, its columns are the fitted ones by position, or x0, x1, ...
+            validate_data(self, array, reset=reset, skip_check_array=True)
+            fitted = None if reset else getattr(self, "_columns_in", None)
+            columns = fitted or [f"x{i}" for i in range(array.shape[1])]
+            X = pd.DataFrame(array, columns=columns).infer_objects()
+        else:
+            validate_data(self, X, reset=reset, skip_check_array=True)
+        for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
+            if X.shape[axis] == 0:
+                raise ValueError(
+                    f"Found array with 0 {what} (shape={X.shape}) while a minimum of 1 is "
+                    f"required by {name}."
+                )
+        if reset:
+            self._columns_in = list(X.columns)
+        return X
+
+    def _names_out(self, input_features: Any) -> np.ndarray:
+        """Check ``input_features`` against the fitted columns (scikit-learn's rule)."""
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self, "n_features_in_")
+        if input_features is not None:
+            _check_feature_names_in(self, input_features)
+        return np.asarray(self._output_names, dtype=object)
+
+
+class CountEncoder(_FrameStep):
     """Replace each category by how often it occurs in the fitted rows.
 
     scikit-learn has no count/frequency encoder, hence this small one. Unseen and
@@ -282,24 +346,24 @@ class CountEncoder(TransformerMixin, BaseEstimator):
         self.normalize = normalize
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> CountEncoder:
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=True)
         denominator = len(X) if self.normalize else 1
         self.counts_ = {col: X[col].value_counts(dropna=False) / denominator for col in X.columns}
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self._output_names = [f"{c}_count" for c in X.columns]
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``<col>_count`` per column (the names do not change with ``set_output``)."""
         check_is_fitted(self, "counts_")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         out = {
-            col: X[col].map(self.counts_[col]).astype(float).fillna(0.0).to_numpy()
-            for col in self.feature_names_in_
+            f"{col}_count": X[col].map(self.counts_[col]).astype(float).fillna(0.0).to_numpy()
+            for col in self._columns_in
         }
         return pd.DataFrame(out, index=X.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self, "counts_")
-        return np.asarray([f"{c}_count" for c in self.feature_names_in_], dtype=object)
+        return self._names_out(input_features)
 
 
 _DATE_SHAPE = r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
@@ -341,7 +405,7 @@ def _shuffled_target_encoder(target_type: str, seed: int) -> TargetEncoder:
     return TargetEncoder(target_type=target_type, cv=splitter(5, shuffle=True, random_state=seed))
 
 
-class AutoFeatures(TransformerMixin, BaseEstimator):
+class AutoFeatures(_FrameStep):
     """Automatic handling of dates and high-cardinality categoricals, fitted per fold.
 
     Which columns get which treatment is decided from the fold's training rows, so a
@@ -384,7 +448,7 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=True)
         skip = set(self.exclude)
         self.date_formats_: dict[str, str] = {}
         for col in X.columns:
@@ -404,7 +468,6 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
             and not _is_numeric(X[col])
             and X[col].nunique(dropna=True) > self.max_categories
         ]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.target_encoder_: TargetEncoder | None = None
         self.count_encoder_: CountEncoder | None = None
         encoded: np.ndarray | None = None
@@ -414,18 +477,24 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
             target_type = {"binary": "binary", "multiclass": "multiclass"}.get(
                 self.task, "continuous"
             )
+            # The inner encoders give arrays whatever sklearn.set_config says: _assemble
+            # indexes their output by position.
             self.target_encoder_ = _shuffled_target_encoder(target_type, self.random_state)
+            self.target_encoder_.set_output(transform="default")
             # fit_transform cross-fits: each training row is encoded without its own target.
-            encoded = self.target_encoder_.fit_transform(self._categories(X), y)
-            self.count_encoder_ = CountEncoder().fit(self._categories(X))
-        return self._assemble(X, encoded)
+            encoded = np.asarray(self.target_encoder_.fit_transform(self._categories(X), y))
+            self.count_encoder_ = CountEncoder().set_output(transform="default")
+            self.count_encoder_.fit(self._categories(X))
+        out = self._assemble(X, encoded)
+        self._output_names = list(out.columns)
+        return out
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "date_formats_")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         encoded = None
         if self.target_encoder_ is not None:
-            encoded = self.target_encoder_.transform(self._categories(X))
+            encoded = np.asarray(self.target_encoder_.transform(self._categories(X)))
         return self._assemble(X, encoded)
 
     def _categories(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -449,18 +518,15 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
                     new[f"{col}{suffix}"] = encoded[:, i * per_col + k]
             counts = self.count_encoder_.transform(self._categories(X))
             for col in self.high_cardinality_:
-                new[f"{col}_count"] = counts[col].to_numpy()
+                new[f"{col}_count"] = counts[f"{col}_count"].to_numpy()
         kept = X.drop(columns=[*self.date_formats_, *self.high_cardinality_])
         return pd.concat([kept, pd.DataFrame(new, index=X.index)], axis=1)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        raise NotImplementedError("AutoFeatures always returns a DataFrame with its names")
-
-    def set_output(self, *, transform: str | None = None) -> AutoFeatures:
-        return self  # always returns a DataFrame
+        return self._names_out(input_features)
 
 
-class _AppendFeatures(TransformerMixin, BaseEstimator):
+class _AppendFeatures(_FrameStep):
     """Base for steps that keep every column and append new numeric ones."""
 
     prefix = "f"
@@ -472,7 +538,8 @@ class _AppendFeatures(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> _AppendFeatures:
-        numeric = self._numeric(pd.DataFrame(X))
+        X = self._frame(X, reset=True)
+        numeric = self._numeric(X)
         if numeric.shape[1] == 0:
             raise KKError(
                 f"{type(self).__name__} needs numeric columns; there are none at this step"
@@ -480,9 +547,13 @@ class _AppendFeatures(TransformerMixin, BaseEstimator):
         from sklearn.impute import SimpleImputer
 
         self.columns_ = list(numeric.columns)
+        # Arrays inside whatever sklearn.set_config says: _new_columns works on positions.
         self.prep_ = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        self.prep_.set_output(transform="default")
         Z = self.prep_.fit_transform(numeric.to_numpy(dtype=float))
-        self.model_ = self._make(len(Z)).fit(Z)
+        self.model_ = self._make(len(Z)).set_output(transform="default").fit(Z)
+        n_new = self._new_columns(Z[:1]).shape[1]
+        self._output_names = [*X.columns, *(f"{self.prefix}_{i}" for i in range(n_new))]
         return self
 
     def _new_columns(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -490,14 +561,14 @@ class _AppendFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "model_")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         Z = self.prep_.transform(X[self.columns_].to_numpy(dtype=float))
         new = self._new_columns(Z)
         names = [f"{self.prefix}_{i}" for i in range(new.shape[1])]
         return pd.concat([X, pd.DataFrame(new, index=X.index, columns=names)], axis=1)
 
-    def set_output(self, *, transform: str | None = None) -> _AppendFeatures:
-        return self  # always returns a DataFrame
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self._names_out(input_features)
 
 
 class ClusterFeatures(_AppendFeatures):
@@ -538,7 +609,7 @@ class PCAFeatures(_AppendFeatures):
         return np.asarray(self.model_.transform(Z))
 
 
-class GroupTargetRate(TransformerMixin, BaseEstimator):
+class GroupTargetRate(_FrameStep):
     """Target rate of the other known members of each row's groups (fold step ``group_target_rate``).
 
     A leave-one-out group target encoder for binary targets (e.g. the survival of a
@@ -617,7 +688,7 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any = None) -> GroupTargetRate:
         if y is None:
             raise KKError("group_target_rate needs the target to fit; it is a fold step")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=True)
         self._check_columns(X)
         weight = self._members(X)
         target = np.asarray(y, dtype=np.float64) * weight
@@ -629,14 +700,15 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
             sums = np.bincount(codes[has_key], weights=target[has_key], minlength=len(groups))
             counts = np.bincount(codes[has_key], weights=weight[has_key], minlength=len(groups))
             self.stats_[key] = (pd.Index(groups), sums, counts)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        kept = [c for c in X.columns if not (self.drop_keys and c in self._keys())]
+        rates = [name for key in self._keys() for name in (f"{key}_{self.name}", f"{key}_known")]
+        self._output_names = [*kept, *rates]
         return self
 
     def _encode(
         self, X: pd.DataFrame, own_sum: np.ndarray | None, own_count: np.ndarray | None
     ) -> pd.DataFrame:
         check_is_fitted(self, "stats_")
-        X = pd.DataFrame(X)
         self._check_columns(X)
         new = {}
         for key, (groups, sums, counts) in self.stats_.items():
@@ -658,18 +730,19 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Group rates from all the fitted rows (for validation and test rows)."""
-        return self._encode(X, None, None)
+        check_is_fitted(self, "stats_")
+        return self._encode(self._frame(X, reset=False), None, None)
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
         """Fit, then encode the same rows leaving each row's own label out."""
         self.fit(X, y)
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         weight = self._members(X)
         own_sum = np.asarray(y, dtype=np.float64) * weight
         return self._encode(X, own_sum, weight)
 
-    def set_output(self, *, transform: str | None = None) -> GroupTargetRate:
-        return self  # always returns a DataFrame
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self._names_out(input_features)
 
 
 # Steps fitted on the feature frame as the project function returns it (before encoding
