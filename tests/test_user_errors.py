@@ -158,3 +158,10 @@ def test_debug_keeps_the_traceback(
     _fetched(projects_dir, capsys, monkeypatch, features=BROKEN_FEATURES)
     with pytest.raises(feat.KKError, match="no_such_column"):
         run_kk_inprocess(capsys, monkeypatch, "--debug", "train", "tiny", "--model", "lightgbm")
+
+
+def test_kk_version(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from kagglekit import __version__
+
+    code, out, err = run_kk_inprocess(capsys, monkeypatch, "--version")
+    assert (code, out.strip(), err) == (0, f"kk (kagglekit) {__version__}", "")

@@ -223,8 +223,8 @@ def not_available(template: Template) -> KKError:
     ready = [k for k in template_kinds() if load_template(k).available]
     return KKError(
         f"the '{template.kind}' template is not yet available (its questions are designed in "
-        f"templates/{template.kind}/cookiecutter.json; it arrives with its own issue); "
-        f"available now: {', '.join(ready)}"
+        f"templates/{template.kind}/cookiecutter.json, but no project can be generated from "
+        f"it yet); supported today: {', '.join(ready)} (kk new {ready[0] if ready else 'KIND'} SLUG)"
     )
 
 

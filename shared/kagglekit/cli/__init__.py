@@ -52,10 +52,27 @@ def _console(stderr: bool = False) -> Console:
     return console
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from kagglekit import __version__
+
+        print(f"kk (kagglekit) {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print kagglekit's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
     from rich.logging import RichHandler
