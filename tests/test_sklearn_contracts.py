@@ -54,6 +54,7 @@ def _frame(n_rows: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
     return frame.drop(columns=["id"]), y
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 @pytest.mark.parametrize("step", STEPS[:5], ids=lambda s: type(s).__name__)
 def test_a_transform_with_other_columns_is_refused(step: object) -> None:
     X, y = _frame()
@@ -67,6 +68,7 @@ def test_a_transform_with_other_columns_is_refused(step: object) -> None:
         fitted.transform(numeric.rename(columns={"x3": "other"}))
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 def test_auto_features_refuses_one_column_less() -> None:
     X, y = _frame()
     auto = feat.AutoFeatures().fit(X, y)
