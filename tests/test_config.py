@@ -148,3 +148,20 @@ def test_unknown_model_name(config_path: Path) -> None:
         match=r"model 'lgbm' is not configured; did you mean 'lightgbm'\? Known: lightgbm, linear",
     ):
         load_config(config_path).model("lgbm")
+
+
+def test_messages_cut_lists_with_an_ellipsis_and_match_case_insensitively() -> None:
+    import numpy as np
+
+    from kagglekit.errors import did_you_mean, plain, short_list, unknown_name
+
+    assert short_list(["a", "b", "c"], 5) == "a, b, c"
+    assert short_list([f"c{i}" for i in range(12)], 3) == "c0, c1, c2, ... (12 in all)"
+    assert did_you_mean("Target", ["id", "target", "x"]) == " did you mean 'target'?"
+    assert (
+        did_you_mean("PASSENGERID", ["PassengerId", "Survived"]) == " did you mean 'PassengerId'?"
+    )
+    assert plain(np.int64(5)) == 5 and repr(plain(np.int64(5))) == "5"
+    assert short_list([np.int64(5), np.float64(0.5)]) == "5, 0.5"
+    many = unknown_name("column", "zz", [f"col{i}" for i in range(40)])
+    assert str(many).endswith("... (40 in all)")

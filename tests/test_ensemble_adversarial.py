@@ -62,3 +62,86 @@ def test_different_columns_are_named() -> None:
     X = make_tiny_frame(60, seed=0).drop(columns=["id", "target"])
     with pytest.raises(KKError, match=r"only in train: \['x2'\], only in test: none"):
         adversarial_validation(X, X.drop(columns=["x2"]), n_splits=3)
+
+
+def test_kk_adversarial_looks_at_the_columns_the_model_sees(projects_dir: Path) -> None:
+    """After the fold steps: a group_target_rate step replaces colour by its rate columns."""
+    from kagglekit.cli import app
+
+    paths = make_tiny_project(projects_dir, "adv", n_rows=300)
+    config = paths["project"] / "config.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[features]\nsteps = [{ kind = "group_target_rate", params = { keys = ["colour"] } }]\n'
+    )
+    runner = CliRunner()
+    assert runner.invoke(app, ["fetch", "adv", "--from", str(paths["mirror"])]).exit_code == 0
+    assert runner.invoke(app, ["folds", "adv"]).exit_code == 0
+    out = runner.invoke(app, ["adversarial", "adv", "--n-jobs", "1", "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {f["feature"] for f in summary["features"]} == {
+        "x1",
+        "x2",
+        "colour_rate",
+        "colour_known",
+    }
+
+
+def test_the_auto_features_dates_are_what_is_compared() -> None:
+    """A text date becomes its parts (what the model sees), not one unique string per row."""
+    from kagglekit.adversarial import model_view
+    from kagglekit.config import FeaturesConfig
+    from kagglekit.training import Prepared
+
+    train, test = _split(2)
+    days = pd.date_range("2020-01-01", periods=len(train) + len(test), freq="D").strftime(
+        "%Y-%m-%d"
+    )
+    train["when"], test["when"] = days[: len(train)], days[len(train) :]
+
+    class Cfg:
+        features = FeaturesConfig(auto=True)
+
+        class competition:
+            task = "binary"
+
+        def model(self, name: str | None) -> tuple[str, object]:
+            return "m", type("Entry", (), {"seed": 0, "steps": []})()
+
+    prepared = Prepared(
+        X=train,
+        y=(train["x1"] > 0).to_numpy(int),
+        X_test=test,
+        ids=None,
+        test_ids=None,  # type: ignore[arg-type]
+        classes=[0, 1],
+        folds=None,
+        competition=None,
+        project_steps={},  # type: ignore[arg-type]
+    )
+    X, X_test = model_view(prepared, Cfg(), model=None)  # type: ignore[arg-type]
+    assert "when" not in X.columns and {"when_year", "when_month"} <= set(X.columns)
+    assert list(X.columns) == list(X_test.columns)
+    # colour stays a category (its codes mapped back), so it gets the category statistic.
+    assert X["colour"].dtype == object
+
+
+def test_the_summary_never_says_alike_when_a_feature_drifts() -> None:
+    from kagglekit.adversarial import AdversarialResult
+
+    table = pd.DataFrame(
+        {
+            "feature": ["a", "b"],
+            "importance": [1.0, 0.0],
+            "share": [1.0, 0.0],
+            "statistic": [0.02, 0.4],
+            "test": ["ks", "tv"],
+            "p_value": [0.5, 1e-9],
+        }
+    )
+    result = AdversarialResult(fold_aucs=np.array([0.52, 0.5]), table=table, n_train=9, n_test=9)
+    assert result.drifting() == ["b"]
+    assert "look alike" not in result.verdict() and "(b)" in result.verdict()
+    calm = table.assign(statistic=[0.02, 0.03], p_value=[0.5, 0.4])
+    assert AdversarialResult(np.array([0.5]), calm, 9, 9).verdict() == "train and test look alike"

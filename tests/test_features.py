@@ -82,10 +82,10 @@ def test_count_encoder_counts_the_fitted_rows_only() -> None:
     fit_rows = pd.DataFrame({"c": ["a", "a", "b", None]})
     enc = feat.CountEncoder().fit(fit_rows)
     out = enc.transform(pd.DataFrame({"c": ["a", "b", "zzz", None]}))
-    assert out["c"].tolist() == [2.0, 1.0, 0.0, 1.0]  # unseen -> 0, NaN counted as seen
+    assert out["c_count"].tolist() == [2.0, 1.0, 0.0, 1.0]  # unseen -> 0, NaN counted as seen
     assert enc.get_feature_names_out().tolist() == ["c_count"]
     freq = feat.CountEncoder(normalize=True).fit(fit_rows).transform(fit_rows)
-    assert freq["c"].tolist() == [0.5, 0.5, 0.25, 0.25]
+    assert freq["c_count"].tolist() == [0.5, 0.5, 0.25, 0.25]
 
 
 @pytest.mark.parametrize(
@@ -284,7 +284,7 @@ def test_project_module_that_fails_to_import_is_not_cached(tmp_path: Any) -> Non
     path = tmp_path / "demo" / "features.py"
     path.parent.mkdir()
     path.write_text("raise RuntimeError('broken on purpose')\n")
-    with pytest.raises(RuntimeError, match="broken on purpose"):
+    with pytest.raises(KKError, match=r"RuntimeError: broken on purpose at .*features.py:1"):
         feat.load_project_module(path)
     path.write_text("def build(train, test):\n    return train, test\n")
     module = feat.load_project_module(path)

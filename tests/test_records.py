@@ -129,3 +129,26 @@ def test_atomic_write_leaves_the_old_file_when_the_writer_fails(tmp_path: Path) 
     assert sorted(p.name for p in path.parent.iterdir()) == ["file.json"]  # no temp file left
     atomic.write_text(path, "é")
     assert atomic.sha256_file(path) == hashlib.sha256("é".encode()).hexdigest()
+
+
+def test_files_kk_generates_do_not_make_the_tree_dirty(tmp_path: Path) -> None:
+    """kk report's plots and README, and kk submit's ledger, are not a run's code."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    project = tmp_path / "projects" / "demo"
+    (project / "reports").mkdir(parents=True)
+    generated = [
+        tmp_path / "README.md",
+        project / "README.md",
+        project / "reports" / "cv_scores.png",
+        project / "submissions.jsonl",
+    ]
+    for path in [*generated, project / "features.py"]:
+        path.write_text("one")
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
+    for path in generated:
+        path.write_text("two")
+    assert records.git_state(project)["dirty"] is False
+    (project / "features.py").write_text("two")
+    assert records.git_state(project)["dirty"] is True

@@ -165,3 +165,44 @@ def test_project_report_needs_a_complete_run(projects_dir: Path) -> None:
     with pytest.raises(KKError, match="no complete run"):
         raise result.exception
     assert not (paths["project"] / "reports").exists()
+
+
+def test_report_keeps_pngs_with_the_same_pixels(projects_dir: Path) -> None:
+    """A tracked PNG written by another libpng/zlib (other bytes, same image) is kept."""
+    import io
+    import os
+
+    from PIL import Image
+
+    root = _project_with_runs(projects_dir, "tiny", "binary")
+    runner = CliRunner()
+    assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
+    plot = root / "reports" / "cv_scores.png"
+    with Image.open(plot) as image:
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", compress_level=1, pnginfo=None)
+    recoded = buf.getvalue()
+    assert recoded != plot.read_bytes()
+    plot.write_bytes(recoded)
+    os.utime(plot, (1_000_000_000, 1_000_000_000))
+    assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
+    assert plot.read_bytes() == recoded and plot.stat().st_mtime == 1_000_000_000
+
+
+def test_report_twice_in_two_processes_rewrites_nothing(projects_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = _project_with_runs(projects_dir, "tiny", "binary")
+    command = [sys.executable, "-c", "from kagglekit.cli import main; main()", "report", "tiny"]
+    env = {**os.environ, "PYTHONHASHSEED": "1"}
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    files = [root / "README.md", *sorted((root / "reports").glob("*.png"))]
+    for path in files:
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    before = {p: p.read_bytes() for p in files}
+    env["PYTHONHASHSEED"] = "2"
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    assert {p: p.read_bytes() for p in files} == before
+    assert all(p.stat().st_mtime == 1_000_000_000 for p in files)

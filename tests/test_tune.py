@@ -612,3 +612,64 @@ def test_two_worker_processes_share_one_postgres_study(projects_dir: Path) -> No
         assert second.summary()["n_trials"] == 11
     finally:
         optuna.delete_study(study_name=study_name, storage=tuning._with_driver(POSTGRES_URL))
+
+
+# --- workers capped, importances labelled, --show finds the tuned model (issue 15) -------
+
+
+def test_workers_are_capped_at_cores_and_trials(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="kagglekit.tuning"):
+        assert tuning.cap_workers(64, None, cpus=2) == 2
+        assert tuning.cap_workers(64, 3, cpus=16) == 3
+        assert tuning.cap_workers(2, 50, cpus=2) == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "--workers 64 capped at 2: there are only 2 CPU core(s)",
+        "--workers 64 capped at 3: there are only 3 trial(s)",
+    ]
+
+
+def test_importances_are_ped_anova_and_labelled_so() -> None:
+    """The label names the evaluator that computed the numbers (not fANOVA)."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2 + 0.1 * t.suggest_float("y", 0, 1), 30)
+    expected = optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.PedAnovaImportanceEvaluator()
+    )
+    assert tuning.importances(study) == dict(expected)
+    assert tuning.IMPORTANCE_EVALUATOR == "PED-ANOVA"
+    source = Path(tuning.__file__).with_name("cli") / "tune.py"
+    assert "fANOVA" not in source.read_text()
+
+
+def test_show_without_model_finds_the_one_tuned_model(projects_dir: Path) -> None:
+    """README: `kk tune titanic --show` after tuning lightgbm, whose default is xgboost."""
+    project = setup_project(projects_dir)
+    cfg = project.config()
+    assert cfg.default_model != "linear"
+    studies = project.root / "studies"
+    assert tuning.tuned_model(project, cfg) is None
+    studies.mkdir()
+    (studies / "linear.journal").write_text("")
+    assert tuning.tuned_model(project, cfg) == "linear"
+    (studies / "other-study.journal").write_text("")  # a --study name, not a model
+    assert tuning.tuned_model(project, cfg) == "linear"
+    (studies / f"{cfg.default_model}.journal").write_text("")
+    assert tuning.tuned_model(project, cfg) == cfg.default_model
+
+
+def test_kk_tune_show_uses_the_tuned_model_and_names_ped_anova(
+    projects_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    setup_project(projects_dir)
+    code, _, err = run_kk_inprocess(
+        capsys, monkeypatch, "tune", "tiny", "--model", "linear", "--trials", "3", "--workers", "64"
+    )
+    assert code == 0, err
+    assert any("--workers 64 capped at" in r.getMessage() for r in caplog.records)
+    code, out, err = run_kk_inprocess(capsys, monkeypatch, "tune", "tiny", "--show")
+    assert code == 0, err
+    words = " ".join(out.split())  # rich wraps titles wider than their table
+    assert "study linear" in words and "parameter importances (PED-ANOVA, Optuna)" in words

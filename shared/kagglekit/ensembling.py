@@ -75,6 +75,8 @@ def select_runs(
 ) -> list[records.Run]:
     """The runs to combine: ``run_ids``, or every COMPLETE non-ensemble run on ``fold_hash``.
 
+    By default duplicates (``records.unique_runs``) count once, as their newest run.
+
     Raises ``KKError`` when the runs were made on different folds (naming them), when a run
     is not COMPLETE, or when fewer than two runs are left.
     """
@@ -88,13 +90,20 @@ def select_runs(
         if not_done:
             raise KKError(f"only COMPLETE runs can be ensembled; not: {', '.join(not_done)}")
     else:
-        chosen = [
+        candidates = [
             r
             for r in records.list_runs(project.runs_dir)
             if r.status == "COMPLETE"
             and not is_ensemble(r)
             and r.record.get("fold_hash") == fold_hash
         ]
+        # One member per distinct run: two runs of one config on these folds are one model.
+        chosen = records.unique_runs(candidates)
+        if len(chosen) < len(candidates):
+            log.info(
+                "left out %d duplicate run(s) (same config, folds and backend as a newer one)",
+                len(candidates) - len(chosen),
+            )
     check_same_folds(chosen, fold_hash)
     if len(chosen) < 2:
         raise KKError(

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +47,8 @@ Family = Literal["gbdt", "tree", "linear"]
 FeatureFunction = Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
 
 _NON_NUMERIC = ["object", "category", "bool", "string"]
+
+log = logging.getLogger(__name__)
 
 
 # --- project features -------------------------------------------------------------------
@@ -73,8 +78,58 @@ def load_project_module(path: Path) -> ModuleType | None:
             raise KKError(
                 f"{path} line {err.lineno}: {err.msg}; fix the Python syntax there"
             ) from err
+        if isinstance(err, Exception) and not isinstance(err, KKError):
+            described = user_code_error(err, what=f"importing {path.name}")
+            if described is not None:
+                raise described from err
         raise
     return module
+
+
+def _is_library_file(filename: str) -> bool:
+    """True for frames of kagglekit, the standard library and installed packages."""
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
+        return True
+    path = os.path.abspath(filename)
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    roots = {package_dir, sys.prefix, sys.base_prefix, sys.exec_prefix}
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def user_code_error(err: BaseException, *, what: str = "") -> KKError | None:
+    """One line naming where in the user's own code ``err`` was raised, or None.
+
+    The user's frames are those outside kagglekit, the standard library and installed
+    packages (a project's ``features.py``, say). The line names each of them as
+    ``file:line (function)``, outermost first, then the error, so a mistake in a project's
+    features reads like a project mistake instead of 69 lines of the library's traceback.
+    Returns None when no frame of the traceback is the user's (a bug of the library then
+    keeps its full traceback).
+    """
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if not _is_library_file(frame.filename)
+    ]
+    if not frames:
+        return None
+    cwd = os.getcwd()
+
+    def where(frame: traceback.FrameSummary) -> str:
+        path = os.path.abspath(frame.filename)
+        shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
+        return f"{shown}:{frame.lineno} ({frame.name})"
+
+    chain = " -> ".join(where(frame) for frame in frames)
+    code = (frames[-1].line or "").strip()
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    error = f"{type(err).__name__}: {detail}" if detail else type(err).__name__
+    context = f" while {what}" if what else ""
+    quoted = f" `{code}`" if code else ""
+    return KKError(
+        f"your code failed{context}: {error} at {chain}{quoted}; fix it there "
+        "(kk --debug shows the full traceback)"
+    )
 
 
 def project_feature_function(module: ModuleType | None, name: str) -> FeatureFunction | None:
@@ -96,7 +151,17 @@ def apply_feature_function(
     """Run the project's feature function and check that train and test still agree."""
     if fn is None:
         return train, test
-    result = fn(train.copy(), test.copy())
+    try:
+        result = fn(train.copy(), test.copy())
+    except KKError:
+        raise
+    except Exception as err:
+        described = user_code_error(
+            err, what=f"running {getattr(fn, '__name__', 'the features function')}"
+        )
+        if described is None:
+            raise
+        raise described from err
     if not (
         isinstance(result, tuple)
         and len(result) == 2
@@ -113,7 +178,8 @@ def apply_feature_function(
             f"features function changed the row count (train {len(train)} -> {len(new_train)}, "
             f"test {len(test)} -> {len(new_test)}); it must keep every row in order"
         )
-    check_same_columns(new_train, new_test, where="after the features function")
+    # Kinds are checked once the id and features.drop columns are gone (training.prepare).
+    check_same_columns(new_train, new_test, where="after the features function", kinds=False)
     return new_train, new_test
 
 
@@ -141,9 +207,19 @@ def prepare_frames(
     return X, X_test
 
 
-def check_same_columns(train: pd.DataFrame, test: pd.DataFrame, *, where: str) -> None:
-    """Raise unless train and test have the same columns in the same order."""
+def check_same_columns(
+    train: pd.DataFrame, test: pd.DataFrame, *, where: str, kinds: bool = True
+) -> None:
+    """Raise unless train and test have the same columns in the same order and kinds.
+
+    A column numeric in train but text in test is an error (the model would be fitted on
+    numbers and handed strings); text in train but numbers in test is allowed (the column
+    is a category in both) but logged as a warning, since it is usually a parsing slip.
+    ``kinds=False`` checks the names only (before ``features.drop`` may remove a column).
+    """
     if list(train.columns) == list(test.columns):
+        if kinds:
+            check_same_kinds(train, test, where=where)
         return
     only_train = [c for c in train.columns if c not in test.columns]
     only_test = [c for c in test.columns if c not in train.columns]
@@ -158,6 +234,51 @@ def check_same_columns(train: pd.DataFrame, test: pd.DataFrame, *, where: str) -
     )
 
 
+def _first_text(series: pd.Series) -> Any:
+    """The first value of ``series`` that does not parse as a number (for a message)."""
+    values = series.dropna()
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = values[numeric.isna()]
+    first = bad.iloc[0] if len(bad) else (values.iloc[0] if len(values) else None)
+    return first.item() if isinstance(first, np.generic) else first
+
+
+def check_same_kinds(train: pd.DataFrame, test: pd.DataFrame, *, where: str = "") -> None:
+    """Raise when a column is numeric in train but text in test; warn on the reverse.
+
+    The columns are those both frames share. A test column with no values at all (read
+    as float) is not a disagreement.
+    """
+    place = f" {where}" if where else ""
+    for col in train.columns:
+        if col not in test.columns:
+            continue
+        in_train, in_test = train[col], test[col]
+        train_numeric = pd.api.types.is_numeric_dtype(in_train) and not pd.api.types.is_bool_dtype(
+            in_train
+        )
+        test_numeric = pd.api.types.is_numeric_dtype(in_test) and not pd.api.types.is_bool_dtype(
+            in_test
+        )
+        if train_numeric and not test_numeric and not pd.api.types.is_bool_dtype(in_test):
+            if in_test.notna().any():
+                raise KKError(
+                    f"column '{col}' is numeric in train but text in test{place} (first text value "
+                    f"{_first_text(in_test)!r}); clean it in build_features (e.g. "
+                    f"pd.to_numeric(test['{col}'], errors='coerce')) or drop it with features.drop"
+                )
+        elif not train_numeric and test_numeric and in_test.notna().any():
+            if pd.api.types.is_bool_dtype(in_train) or in_train.dropna().empty:
+                continue
+            log.warning(
+                "column '%s' is text in train (e.g. %r) but numeric in test%s; it is treated "
+                "as a category in both: convert it in build_features if it is a number",
+                col,
+                _first_text(in_train),
+                place,
+            )
+
+
 # --- encoders ---------------------------------------------------------------------------
 
 
@@ -169,7 +290,71 @@ class FeatureStepError(ValueError):
     """
 
 
-class CountEncoder(TransformerMixin, BaseEstimator):
+class _FrameStep(TransformerMixin, BaseEstimator):
+    """Base of the package's DataFrame-native fold steps: scikit-learn's input contract.
+
+    ``_frame`` checks input as ``validate_data`` would (2-D, not sparse or complex, at
+    least one row and column, the fitted number and names of columns) and returns a
+    DataFrame; an array's columns are the fitted ones by position, or ``x0, x1, ...``. Steps return a
+    DataFrame whatever ``set_output`` says (their columns have mixed dtypes), with the
+    columns ``get_feature_names_out`` gives, so pandas or polars output only wraps it.
+    """
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        # Output is a DataFrame of mixed dtypes, not one array of the input's dtype.
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        import scipy.sparse as sp
+        from sklearn.utils.validation import validate_data
+
+        name = type(self).__name__
+        if sp.issparse(X):
+            raise TypeError(f"{name} does not support sparse input; pass a pandas DataFrame")
+        if not isinstance(X, pd.DataFrame):
+            array = np.asarray(X)
+            if array.ndim != 2:
+                raise ValueError(
+                    f"Expected 2D array, got {array.ndim}D array instead: {name} takes a "
+                    "table. Reshape your data (a single feature: reshape(-1, 1)) or pass a "
+                    "DataFrame"
+                )
+            if np.iscomplexobj(array):
+                raise ValueError(f"Complex data not supported by {name}")
+            # An array sets n_features_in_ but no feature_names_in_ (scikit-learn's rule);
+            # inside, its columns are the fitted ones by position, or x0, x1, ...
+            validate_data(self, array, reset=reset, skip_check_array=True)
+            fitted = None if reset else getattr(self, "_columns_in", None)
+            columns = fitted or [f"x{i}" for i in range(array.shape[1])]
+            X = pd.DataFrame(array, columns=columns).infer_objects()
+        else:
+            validate_data(self, X, reset=reset, skip_check_array=True)
+        for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
+            if X.shape[axis] == 0:
+                raise ValueError(
+                    f"Found array with 0 {what} (shape={X.shape}) while a minimum of 1 is "
+                    f"required by {name}."
+                )
+        if reset:
+            self._columns_in = list(X.columns)
+        return X
+
+    def _names_out(self, input_features: Any) -> np.ndarray:
+        """Check ``input_features`` against the fitted columns (scikit-learn's rule)."""
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self, "n_features_in_")
+        if input_features is not None:
+            _check_feature_names_in(self, input_features)
+        return np.asarray(self._output_names, dtype=object)
+
+
+class CountEncoder(_FrameStep):
     """Replace each category by how often it occurs in the fitted rows.
 
     scikit-learn has no count/frequency encoder, hence this small one. Unseen and
@@ -185,24 +370,24 @@ class CountEncoder(TransformerMixin, BaseEstimator):
         self.normalize = normalize
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> CountEncoder:
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=True)
         denominator = len(X) if self.normalize else 1
         self.counts_ = {col: X[col].value_counts(dropna=False) / denominator for col in X.columns}
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self._output_names = [f"{c}_count" for c in X.columns]
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``<col>_count`` per column (the names do not change with ``set_output``)."""
         check_is_fitted(self, "counts_")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         out = {
-            col: X[col].map(self.counts_[col]).astype(float).fillna(0.0).to_numpy()
-            for col in self.feature_names_in_
+            f"{col}_count": X[col].map(self.counts_[col]).astype(float).fillna(0.0).to_numpy()
+            for col in self._columns_in
         }
         return pd.DataFrame(out, index=X.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self, "counts_")
-        return np.asarray([f"{c}_count" for c in self.feature_names_in_], dtype=object)
+        return self._names_out(input_features)
 
 
 _DATE_SHAPE = r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
@@ -244,7 +429,7 @@ def _shuffled_target_encoder(target_type: str, seed: int) -> TargetEncoder:
     return TargetEncoder(target_type=target_type, cv=splitter(5, shuffle=True, random_state=seed))
 
 
-class AutoFeatures(TransformerMixin, BaseEstimator):
+class AutoFeatures(_FrameStep):
     """Automatic handling of dates and high-cardinality categoricals, fitted per fold.
 
     Which columns get which treatment is decided from the fold's training rows, so a
@@ -287,7 +472,7 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=True)
         skip = set(self.exclude)
         self.date_formats_: dict[str, str] = {}
         for col in X.columns:
@@ -307,7 +492,6 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
             and not _is_numeric(X[col])
             and X[col].nunique(dropna=True) > self.max_categories
         ]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.target_encoder_: TargetEncoder | None = None
         self.count_encoder_: CountEncoder | None = None
         encoded: np.ndarray | None = None
@@ -317,18 +501,24 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
             target_type = {"binary": "binary", "multiclass": "multiclass"}.get(
                 self.task, "continuous"
             )
+            # The inner encoders give arrays whatever sklearn.set_config says: _assemble
+            # indexes their output by position.
             self.target_encoder_ = _shuffled_target_encoder(target_type, self.random_state)
+            self.target_encoder_.set_output(transform="default")
             # fit_transform cross-fits: each training row is encoded without its own target.
-            encoded = self.target_encoder_.fit_transform(self._categories(X), y)
-            self.count_encoder_ = CountEncoder().fit(self._categories(X))
-        return self._assemble(X, encoded)
+            encoded = np.asarray(self.target_encoder_.fit_transform(self._categories(X), y))
+            self.count_encoder_ = CountEncoder().set_output(transform="default")
+            self.count_encoder_.fit(self._categories(X))
+        out = self._assemble(X, encoded)
+        self._output_names = list(out.columns)
+        return out
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "date_formats_")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         encoded = None
         if self.target_encoder_ is not None:
-            encoded = self.target_encoder_.transform(self._categories(X))
+            encoded = np.asarray(self.target_encoder_.transform(self._categories(X)))
         return self._assemble(X, encoded)
 
     def _categories(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -352,18 +542,15 @@ class AutoFeatures(TransformerMixin, BaseEstimator):
                     new[f"{col}{suffix}"] = encoded[:, i * per_col + k]
             counts = self.count_encoder_.transform(self._categories(X))
             for col in self.high_cardinality_:
-                new[f"{col}_count"] = counts[col].to_numpy()
+                new[f"{col}_count"] = counts[f"{col}_count"].to_numpy()
         kept = X.drop(columns=[*self.date_formats_, *self.high_cardinality_])
         return pd.concat([kept, pd.DataFrame(new, index=X.index)], axis=1)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        raise NotImplementedError("AutoFeatures always returns a DataFrame with its names")
-
-    def set_output(self, *, transform: str | None = None) -> AutoFeatures:
-        return self  # always returns a DataFrame
+        return self._names_out(input_features)
 
 
-class _AppendFeatures(TransformerMixin, BaseEstimator):
+class _AppendFeatures(_FrameStep):
     """Base for steps that keep every column and append new numeric ones."""
 
     prefix = "f"
@@ -375,7 +562,8 @@ class _AppendFeatures(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> _AppendFeatures:
-        numeric = self._numeric(pd.DataFrame(X))
+        X = self._frame(X, reset=True)
+        numeric = self._numeric(X)
         if numeric.shape[1] == 0:
             raise KKError(
                 f"{type(self).__name__} needs numeric columns; there are none at this step"
@@ -383,9 +571,13 @@ class _AppendFeatures(TransformerMixin, BaseEstimator):
         from sklearn.impute import SimpleImputer
 
         self.columns_ = list(numeric.columns)
+        # Arrays inside whatever sklearn.set_config says: _new_columns works on positions.
         self.prep_ = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        self.prep_.set_output(transform="default")
         Z = self.prep_.fit_transform(numeric.to_numpy(dtype=float))
-        self.model_ = self._make(len(Z)).fit(Z)
+        self.model_ = self._make(len(Z)).set_output(transform="default").fit(Z)
+        n_new = self._new_columns(Z[:1]).shape[1]
+        self._output_names = [*X.columns, *(f"{self.prefix}_{i}" for i in range(n_new))]
         return self
 
     def _new_columns(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -393,14 +585,14 @@ class _AppendFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "model_")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         Z = self.prep_.transform(X[self.columns_].to_numpy(dtype=float))
         new = self._new_columns(Z)
         names = [f"{self.prefix}_{i}" for i in range(new.shape[1])]
         return pd.concat([X, pd.DataFrame(new, index=X.index, columns=names)], axis=1)
 
-    def set_output(self, *, transform: str | None = None) -> _AppendFeatures:
-        return self  # always returns a DataFrame
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self._names_out(input_features)
 
 
 class ClusterFeatures(_AppendFeatures):
@@ -441,7 +633,7 @@ class PCAFeatures(_AppendFeatures):
         return np.asarray(self.model_.transform(Z))
 
 
-class GroupTargetRate(TransformerMixin, BaseEstimator):
+class GroupTargetRate(_FrameStep):
     """Target rate of the other known members of each row's groups (fold step ``group_target_rate``).
 
     A leave-one-out group target encoder for binary targets (e.g. the survival of a
@@ -520,7 +712,7 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any = None) -> GroupTargetRate:
         if y is None:
             raise KKError("group_target_rate needs the target to fit; it is a fold step")
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=True)
         self._check_columns(X)
         weight = self._members(X)
         target = np.asarray(y, dtype=np.float64) * weight
@@ -532,14 +724,15 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
             sums = np.bincount(codes[has_key], weights=target[has_key], minlength=len(groups))
             counts = np.bincount(codes[has_key], weights=weight[has_key], minlength=len(groups))
             self.stats_[key] = (pd.Index(groups), sums, counts)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        kept = [c for c in X.columns if not (self.drop_keys and c in self._keys())]
+        rates = [name for key in self._keys() for name in (f"{key}_{self.name}", f"{key}_known")]
+        self._output_names = [*kept, *rates]
         return self
 
     def _encode(
         self, X: pd.DataFrame, own_sum: np.ndarray | None, own_count: np.ndarray | None
     ) -> pd.DataFrame:
         check_is_fitted(self, "stats_")
-        X = pd.DataFrame(X)
         self._check_columns(X)
         new = {}
         for key, (groups, sums, counts) in self.stats_.items():
@@ -561,18 +754,19 @@ class GroupTargetRate(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Group rates from all the fitted rows (for validation and test rows)."""
-        return self._encode(X, None, None)
+        check_is_fitted(self, "stats_")
+        return self._encode(self._frame(X, reset=False), None, None)
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
         """Fit, then encode the same rows leaving each row's own label out."""
         self.fit(X, y)
-        X = pd.DataFrame(X)
+        X = self._frame(X, reset=False)
         weight = self._members(X)
         own_sum = np.asarray(y, dtype=np.float64) * weight
         return self._encode(X, own_sum, weight)
 
-    def set_output(self, *, transform: str | None = None) -> GroupTargetRate:
-        return self  # always returns a DataFrame
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return self._names_out(input_features)
 
 
 # Steps fitted on the feature frame as the project function returns it (before encoding

@@ -8,15 +8,17 @@ Arrays are ``.npy`` (byte-exact), written atomically like everything else.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import os
 import platform
 import secrets
+import shutil
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -47,8 +49,22 @@ def new_run_id(model: str) -> str:
     return f"{stamp}-{model}-{secrets.token_hex(2)}"
 
 
+# Files kk itself regenerates (``kk report``'s plots and README sections, ``kk submit``'s
+# ledger): they change nothing a run computes, so editing them does not make a run's tree
+# dirty. Git pathspecs from the repository's top.
+GENERATED_PATHSPECS = (
+    ":(top,exclude)README.md",
+    ":(top,exclude,glob)projects/*/README.md",
+    ":(top,exclude,glob)projects/*/reports/*.png",
+    ":(top,exclude,glob)projects/*/submissions.jsonl",
+)
+
+
 def git_state(cwd: Path) -> dict[str, Any]:
-    """Commit and dirty flag of the repository holding ``cwd`` (None outside git)."""
+    """Commit and dirty flag of the repository holding ``cwd`` (None outside git).
+
+    Changes to files kk generates (``GENERATED_PATHSPECS``) do not count as dirty.
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -59,7 +75,7 @@ def git_state(cwd: Path) -> dict[str, Any]:
             timeout=10,
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *GENERATED_PATHSPECS],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -199,18 +215,84 @@ def load_run(folder: Path) -> Run:
         ) from None
 
 
-def list_runs(runs_dir: Path) -> list[Run]:
-    """Every readable run under ``runs_dir``, oldest first (damaged folders are skipped)."""
+@dataclass
+class DamagedRun:
+    """A run folder whose ``record.json`` cannot be read."""
+
+    folder: Path
+    reason: str
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.name
+
+
+def scan_runs(runs_dir: Path) -> tuple[list[Run], list[DamagedRun]]:
+    """The readable runs under ``runs_dir`` (oldest first) and the damaged run folders."""
     if not runs_dir.is_dir():
-        return []
-    runs = []
+        return [], []
+    runs: list[Run] = []
+    damaged: list[DamagedRun] = []
     for folder in sorted(runs_dir.iterdir()):
         if (folder / RECORD).is_file():
             try:
                 runs.append(load_run(folder))
-            except KKError:
-                continue
-    return runs
+            except KKError as err:
+                damaged.append(DamagedRun(folder, str(err)))
+    return runs, damaged
+
+
+def list_runs(runs_dir: Path) -> list[Run]:
+    """Every readable run under ``runs_dir``, oldest first (``scan_runs`` names the damaged)."""
+    return scan_runs(runs_dir)[0]
+
+
+def duplicate_key(run: Run) -> str | None:
+    """What makes two runs the same run: backend, fold hash and the resolved config it used.
+
+    The config counted is the run's own model entry plus every section that is not a model
+    (competition, cv, features), so editing another model does not make runs differ.
+    None when the record lacks the config (an ensemble, an old record): never a duplicate.
+    """
+    rec = run.record
+    config = rec.get("config")
+    if not isinstance(config, dict) or not rec.get("fold_hash") or not rec.get("backend"):
+        return None
+    shared = {k: v for k, v in config.items() if k not in ("models", "default_model")}
+    entry = (config.get("models") or {}).get(rec.get("model"))
+    payload = [rec.get("backend"), rec.get("fold_hash"), rec.get("model"), entry, shared]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def unique_runs(runs: Sequence[Run]) -> list[Run]:
+    """``runs`` with each set of duplicates (``duplicate_key``) collapsed to its newest run.
+
+    Two runs with one config on one fold file give the same predictions, so counting both
+    gives a CV plot two bars and a stack two weights for one model. Order is kept.
+    """
+    newest: dict[str, Run] = {}
+    for run in runs:
+        key = duplicate_key(run)
+        if key is None or run.status != "COMPLETE":
+            continue
+        seen = newest.get(key)
+        if seen is None or str(run.record.get("started_at", "")) >= str(
+            seen.record.get("started_at", "")
+        ):
+            newest[key] = run
+    keep = {r.run_id for r in newest.values()}
+    return [
+        r for r in runs if r.status != "COMPLETE" or duplicate_key(r) is None or r.run_id in keep
+    ]
+
+
+def remove_runs(runs: Iterable[Run | DamagedRun]) -> list[str]:
+    """Delete the run folders of ``runs``; returns their ids."""
+    removed = []
+    for run in runs:
+        shutil.rmtree(run.folder)
+        removed.append(run.run_id)
+    return removed
 
 
 def ranked_by_cv(runs: Iterable[Run]) -> list[Run]:
@@ -229,13 +311,25 @@ def _cv_goodness(run: Run) -> float:
 
 
 def find_run(runs_dir: Path, run_id: str) -> Run:
-    """The run called ``run_id`` (a unique prefix is enough)."""
-    runs = {r.run_id: r for r in list_runs(runs_dir)}
+    """The run called ``run_id`` (a unique prefix is enough).
+
+    A run whose folder is there but whose record is damaged is named as damaged.
+    """
+    found, damaged = scan_runs(runs_dir)
+    runs = {r.run_id: r for r in found}
     if run_id in runs:
         return runs[run_id]
     matches = [r for rid, r in runs.items() if rid.startswith(run_id)]
-    if len(matches) == 1:
+    broken = [d for d in damaged if d.run_id == run_id or d.run_id.startswith(run_id)]
+    if len(matches) == 1 and not broken:
         return matches[0]
-    if len(matches) > 1:
-        raise KKError(f"run id '{run_id}' matches {len(matches)} runs; give more of it")
+    if len(matches) + len(broken) > 1:
+        raise KKError(
+            f"run id '{run_id}' matches {len(matches) + len(broken)} runs; give more of it"
+        )
+    if broken:
+        raise KKError(
+            f"run {broken[0].run_id} is damaged: {broken[0].reason}; restore its record.json "
+            "or delete the folder"
+        )
     raise unknown_name("run", run_id, runs)

@@ -22,7 +22,7 @@ from kagglekit import atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
-from kagglekit.records import Run, ranked_by_cv
+from kagglekit.records import Run, ranked_by_cv, unique_runs
 
 log = logging.getLogger(__name__)
 
@@ -192,10 +192,30 @@ def _png_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def _same_pixels(old: bytes, new: bytes) -> bool:
+    """True when two PNGs show the same image (size, mode and every pixel)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(old)) as a, Image.open(io.BytesIO(new)) as b:
+            return a.size == b.size and a.mode == b.mode and a.tobytes() == b.tobytes()
+    except (OSError, ValueError):  # not a readable PNG: replace it
+        return False
+
+
 def _save(fig: Any, path: Path) -> Path:
+    """Write the figure unless ``path`` already shows the same image.
+
+    Bytes are compared first; a file with other bytes but the same pixels (written by
+    another zlib or libpng, or with metadata) is kept too, so ``kk report`` on unchanged
+    runs leaves tracked PNGs as they are.
+    """
     data = _png_bytes(fig)
-    if not (path.is_file() and path.read_bytes() == data):
-        atomic.write_bytes(path, data)
+    if path.is_file():
+        old = path.read_bytes()
+        if old == data or _same_pixels(old, data):
+            return path
+    atomic.write_bytes(path, data)
     return path
 
 
@@ -217,8 +237,11 @@ def _direction(run: Run) -> str:
 
 
 def plot_cv_scores(runs: Sequence[Run], path: Path, *, top: int = 30) -> Path:
-    """Horizontal bars of CV mean +- std for each COMPLETE run, best on top."""
-    done = ranked_by_cv(runs)[:top]
+    """Horizontal bars of CV mean +- std for each COMPLETE run, best on top.
+
+    Duplicate runs (same config, folds and backend) get one bar, their newest run's.
+    """
+    done = ranked_by_cv(unique_runs(runs))[:top]
     means = np.array([r.record["cv_mean"] for r in done])
     stds = np.array([r.record.get("cv_std") or 0.0 for r in done])
     colours = [

@@ -14,6 +14,7 @@ temporary folder beside its destination and moved into place only once its confi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -222,8 +223,8 @@ def not_available(template: Template) -> KKError:
     ready = [k for k in template_kinds() if load_template(k).available]
     return KKError(
         f"the '{template.kind}' template is not yet available (its questions are designed in "
-        f"templates/{template.kind}/cookiecutter.json; it arrives with its own issue); "
-        f"available now: {', '.join(ready)}"
+        f"templates/{template.kind}/cookiecutter.json, but no project can be generated from "
+        f"it yet); supported today: {', '.join(ready)} (kk new {ready[0] if ready else 'KIND'} SLUG)"
     )
 
 
@@ -323,6 +324,31 @@ def render(template_dir: Path, answers: dict[str, str], out_dir: Path) -> Path:
             accept_hooks=False,
         )
     return Path(path)
+
+
+def resolve_template_dir(repo_dir: str, kind: str) -> Path:
+    """The template folder cookiecutter rendered from, as an absolute path.
+
+    cookiecutter passes the template path as given (``_repo_dir``) and runs its hooks in
+    the generated folder, so a relative path (``cookiecutter templates/tabular``, as its
+    docs show) means nothing there. It is tried against the shell's working directory
+    (``PWD``), then this repository's ``templates/<kind>``; a candidate counts only if its
+    ``cookiecutter.json`` is the ``kind`` template's.
+    """
+    given = Path(repo_dir).expanduser()
+    if given.is_absolute():
+        return given
+    candidates = [Path(os.environ["PWD"]) / given] if os.environ.get("PWD") else []
+    with contextlib.suppress(KKError):
+        candidates.append(templates_root() / "templates" / kind)
+    for folder in candidates:
+        with contextlib.suppress(KKError, OSError):
+            if _read_json(folder / "cookiecutter.json").get("_kk_kind") == kind:
+                return folder.resolve()
+    raise KKError(
+        f"cannot find the template folder '{repo_dir}' from {Path.cwd()}; give cookiecutter "
+        "an absolute template path"
+    )
 
 
 def record_answers(

@@ -587,7 +587,7 @@ def _run_processes(
     ctx = mp.get_context("spawn")
     remaining = ctx.Value("i", -1 if n_trials is None else n_trials)
     events = ctx.Queue()
-    n_threads = max(1, (os.cpu_count() or 1) // workers)
+    n_threads = max(1, available_cpus() // workers)
     procs = [
         ctx.Process(
             target=_worker_process,
@@ -716,6 +716,30 @@ def best_params_of(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return dict(trial.user_attrs.get("kk_params") or trial.params)
 
 
+def available_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def cap_workers(workers: int, n_trials: int | None, *, cpus: int | None = None) -> int:
+    """``workers`` capped at the CPU cores and the trials to run, with a warning line.
+
+    More processes than cores only contend for them (each trial runs its folds on
+    ``cores // workers`` threads), and a worker without a trial of its own just starts
+    Python and imports the libraries for nothing.
+    """
+    cpus = available_cpus() if cpus is None else cpus
+    limit = min(cpus, n_trials) if n_trials is not None else cpus
+    if workers <= limit:
+        return workers
+    why = f"{cpus} CPU core(s)" if limit == cpus else f"{n_trials} trial(s)"
+    log.warning("--workers %d capped at %d: there are only %s", workers, limit, why)
+    return max(1, limit)
+
+
 def tune(
     project: Project,
     cfg: ProjectConfig,
@@ -748,6 +772,7 @@ def tune(
         raise KKError(f"--workers {workers} must be at least 1")
     if n_trials is not None and n_trials < 1:
         raise KKError(f"--trials {n_trials} must be at least 1")
+    workers = cap_workers(workers, n_trials)
     if timeout is not None and not timeout > 0:
         raise KKError(f"--timeout {timeout:g} must be a positive number of seconds")
     if n_trials is None and timeout is None:
@@ -804,6 +829,27 @@ def tune(
 
 
 # --- results --------------------------------------------------------------------------
+
+
+def tuned_model(project: Project, cfg: ProjectConfig) -> str | None:
+    """The model to show when ``--model`` is not given: the default model if it has a study,
+    else the one model entry with a study in the project's journal files (None: none).
+
+    Raises ``KKError`` when several models have studies but not the default one.
+    """
+    studies = project.root / "studies"
+    tuned = sorted(p.stem for p in studies.glob("*.journal")) if studies.is_dir() else []
+    if cfg.default_model in tuned:
+        return cfg.default_model
+    models = [name for name in tuned if name in cfg.models]
+    if len(models) == 1:
+        return models[0]
+    if not models:
+        return None
+    raise KKError(
+        f"the default model '{cfg.default_model}' has no study; studies of: {', '.join(models)}; "
+        f"pick one with kk tune {project.name} --model NAME --show"
+    )
 
 
 def open_study(
@@ -918,15 +964,27 @@ def best_study_name(study_name: str | None, model: str) -> str:
     return study_name or default_study_name(model)
 
 
+# The evaluator behind ``importances``, named where the importances are shown. It is
+# passed explicitly (it is Optuna's default since 4.x), so the label stays true even if
+# Optuna changes its default again.
+IMPORTANCE_EVALUATOR = "PED-ANOVA"
+
+
 def importances(study: optuna.Study) -> dict[str, float]:
-    """Parameter importances over the complete trials (empty with fewer than two)."""
+    """Parameter importances over the complete trials (empty with fewer than two).
+
+    Computed with Optuna's ``PedAnovaImportanceEvaluator`` (``IMPORTANCE_EVALUATOR``).
+    """
     optuna = _optuna()
+    from optuna.importance import PedAnovaImportanceEvaluator
     from optuna.trial import TrialState
 
     if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
         return {}
     try:
-        return dict(optuna.importance.get_param_importances(study))
+        return dict(
+            optuna.importance.get_param_importances(study, evaluator=PedAnovaImportanceEvaluator())
+        )
     except (RuntimeError, ValueError) as err:
         log.warning("parameter importances unavailable: %s", err)
         return {}

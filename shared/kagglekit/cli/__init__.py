@@ -52,10 +52,27 @@ def _console(stderr: bool = False) -> Console:
     return console
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from kagglekit import __version__
+
+        print(f"kk (kagglekit) {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print kagglekit's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
     from rich.logging import RichHandler
@@ -135,6 +152,16 @@ def main() -> None:
         sys.exit(err.exit_code)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         code = 130
+    except Exception as err:
+        # An error raised in the user's own code (a project's features.py or FOLD_STEPS):
+        # one line naming its file:line, not the library's traceback. Library bugs keep theirs.
+        from kagglekit.features import user_code_error
+
+        described = None if _state["debug"] else user_code_error(err)
+        if described is None:
+            raise
+        print(f"error: {described}", file=sys.stderr)
+        sys.exit(1)
     if isinstance(code, int) and code != 0:
         if code == 130:
             print("interrupted", file=sys.stderr)

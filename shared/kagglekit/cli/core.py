@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -218,21 +219,40 @@ def _fmt_seconds(value: Any) -> str:
 def runs(
     project: ProjectArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON lines.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list the runs made on replaced folds.")
+    ] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Delete the FAILED and ABANDONED runs' folders.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --clean.")] = False,
 ) -> None:
-    """List the project's runs as a leaderboard, best CV first."""
+    """List the project's runs as a leaderboard, best CV first.
+
+    Runs on replaced folds are hidden unless --all; damaged run folders are named.
+    """
     from rich.table import Table
 
-    from kagglekit.records import list_runs, ranked_by_cv
+    from kagglekit.folds import folds_meta
+    from kagglekit.records import ranked_by_cv, scan_runs
 
     proj = _project(project)
-    all_runs = list_runs(proj.runs_dir)
-    ordered = ranked_by_cv(all_runs)
+    all_runs, damaged = scan_runs(proj.runs_dir)
+    if clean:
+        _clean_runs(proj, all_runs, yes=yes)
+        return
+    meta = folds_meta(proj)
+    current_hash = meta["hash"] if meta else None
+    on_old = [r for r in all_runs if current_hash and r.record.get("fold_hash") != current_hash]
+    shown = all_runs if show_all else [r for r in all_runs if r not in on_old]
+    ordered = ranked_by_cv(shown)
     ranked = {r.run_id for r in ordered}
-    ordered += [r for r in all_runs if r.run_id not in ranked]  # then the rest, oldest first
-    rows = []
+    ordered += [r for r in shown if r.run_id not in ranked]  # then the rest, oldest first
+    rows: list[dict[str, Any]] = []
     for run in ordered:
         rec = run.record
         git = rec.get("git") or {}
+        model_entry = ((rec.get("config") or {}).get("models") or {}).get(rec.get("model")) or {}
         rows.append(
             {
                 "run_id": run.run_id,
@@ -245,19 +265,28 @@ def runs(
                 "git_commit": git.get("commit"),
                 "git_dirty": git.get("dirty"),
                 "fold_hash": rec.get("fold_hash"),
+                "current_folds": current_hash is None or rec.get("fold_hash") == current_hash,
+                "overrides": list(rec.get("overrides") or []),
+                "params": model_entry.get("params"),
                 "status": run.status,
             }
         )
     if as_json:
         for row in rows:
             print(json.dumps(row))
+        for broken in damaged:
+            print(
+                json.dumps({"run_id": broken.run_id, "status": "DAMAGED", "error": broken.reason})
+            )
         return
     console = _console()
-    if not rows:
-        console.print(f"no runs yet in {proj.runs_dir}; run `kk train {proj.name}`")
+    if not rows and not damaged:
+        hidden = f" ({len(on_old)} on replaced folds: --all shows them)" if on_old else ""
+        console.print(f"no runs yet in {proj.runs_dir}{hidden}; run `kk train {proj.name}`")
         return
     table = Table(title=f"{proj.name}: runs", title_justify="left")
-    for col in ("#", "run id", "model", "metric", "CV mean +- std", "time", "commit", "status"):
+    columns = ("#", "run id", "model", "metric", "CV mean +- std", "time", "folds", "overrides")
+    for col in (*columns, "commit", "status"):
         table.add_column(col)
     for rank, row in enumerate(rows, start=1):
         cv = "" if row["cv_mean"] is None else f"{row['cv_mean']:.5f} +- {row['cv_std']:.5f}"
@@ -265,6 +294,9 @@ def runs(
         style = {"COMPLETE": "green", "FAILED": "red", "ABANDONED": "yellow"}.get(
             str(row["status"]), ""
         )
+        folds_cell = str(row["fold_hash"] or "")[:8]
+        if not row["current_folds"]:
+            folds_cell += " (replaced)"
         table.add_row(
             str(rank),
             row["run_id"],
@@ -272,10 +304,49 @@ def runs(
             str(row["metric"]),
             cv,
             _fmt_seconds(row["wall_seconds"]),
+            folds_cell,
+            " ".join(row["overrides"]),
             commit,
             f"[{style}]{row['status']}[/{style}]" if style else row["status"],
         )
-    console.print(table)
+    if rows:
+        console.print(table)
+    if on_old and not show_all:
+        console.print(
+            f"{len(on_old)} run(s) on replaced folds not shown (not comparable): "
+            f"`kk runs {proj.name} --all` lists them"
+        )
+    for broken in damaged:
+        console.print(f"[red]DAMAGED[/red] {broken.run_id}: {broken.reason}")
+    n_failed = sum(r.status in ("FAILED", "ABANDONED") for r in all_runs)
+    if n_failed:
+        console.print(
+            f"{n_failed} FAILED/ABANDONED run(s): `kk runs {proj.name} --clean` deletes them"
+        )
+
+
+def _clean_runs(proj: Project, all_runs: list[Any], *, yes: bool) -> None:
+    """Delete the FAILED and ABANDONED run folders, after a confirmation unless ``yes``."""
+    from kagglekit.errors import KKError
+    from kagglekit.records import remove_runs
+
+    console = _console()
+    doomed = [r for r in all_runs if r.status in ("FAILED", "ABANDONED")]
+    if not doomed:
+        console.print(f"no FAILED or ABANDONED runs in {proj.runs_dir}")
+        return
+    names = ", ".join(f"{r.run_id} ({r.status})" for r in doomed)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise KKError(
+                f"kk runs --clean would delete {len(doomed)} run(s) ({names}); "
+                "add --yes to confirm when not on a terminal"
+            )
+        if not typer.confirm(f"delete {len(doomed)} run folder(s): {names}?"):
+            console.print("nothing deleted")
+            return
+    removed = remove_runs(doomed)
+    console.print(f"deleted {len(removed)} run folder(s): {', '.join(removed)}")
 
 
 def _submission_for(proj: Project, run_id: str | None, file: Path | None) -> tuple[Path, Any]:

@@ -68,15 +68,20 @@ def adversarial(
     project: ProjectArg,
     top: Annotated[int, typer.Option("--top", help="How many features to list.")] = 15,
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="LightGBM threads.")] = 2,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Whose fold steps give the columns (default model)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Adversarial validation: CV AUC of a classifier telling train rows from test rows."""
+    """Adversarial validation: CV AUC of a classifier telling train rows from test rows,
+    on the columns the model sees (after its fold steps and auto features)."""
     from rich.table import Table
 
     from kagglekit.adversarial import project_adversarial
 
     proj = _project(project)
-    result = project_adversarial(proj, proj.config(), n_jobs=n_jobs)
+    result = project_adversarial(proj, proj.config(), n_jobs=n_jobs, model=model)
     console = _console(stderr=as_json)
     table = Table(title=f"{proj.name}: features that tell train from test", title_justify="left")
     for col in ("#", "feature", "importance (gain)", "share", "drift statistic"):
@@ -90,11 +95,7 @@ def adversarial(
             f"{row.statistic:.3f} ({row.test})",
         )
     console.print(table)
-    verdict = (
-        "train and test look alike"
-        if result.auc < 0.6
-        else "train and test differ: check the top features"
-    )
+    verdict = result.verdict()
     console.print(
         f"[bold]adversarial AUC {result.auc:.4f} +- {result.auc_std:.4f}[/bold] "
         f"({result.n_train} train vs {result.n_test} test rows): {verdict}"

@@ -171,6 +171,9 @@ def _results(
 
     from kagglekit import tuning
 
+    if model is None and study_name is None and storage is None:
+        # `kk tune titanic --show`: the model that was tuned, when it is not the default.
+        model = tuning.tuned_model(proj, cfg)
     name, _ = cfg.model(model)
     study = tuning.open_study(proj, cfg, model_name=name, study_name=study_name, storage=storage)
     summary = tuning.study_summary(study)
@@ -191,8 +194,12 @@ def _results(
         console.print(table)
         imp = tuning.importances(study)
         summary["importances"] = imp
+        summary["importance_evaluator"] = tuning.IMPORTANCE_EVALUATOR
         if imp:
-            itable = Table(title="parameter importances (fANOVA)", title_justify="left")
+            itable = Table(
+                title=f"parameter importances ({tuning.IMPORTANCE_EVALUATOR}, Optuna)",
+                title_justify="left",
+            )
             itable.add_column("parameter")
             itable.add_column("importance", justify="right")
             for key, value in imp.items():

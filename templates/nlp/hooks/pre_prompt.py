@@ -4,7 +4,8 @@ import sys
 
 print(
     "error: the 'nlp' template is not yet available: its questions are designed in "
-    "templates/nlp/cookiecutter.json and it arrives with its own issue; use tabular for now",
+    "templates/nlp/cookiecutter.json, but no project can be generated from it yet; "
+    "supported today: tabular (kk new tabular SLUG)",
     file=sys.stderr,
 )
 sys.exit(1)

@@ -1,0 +1,124 @@
+"""Telling runs apart (issue 15, item 5): overrides and folds shown, runs on replaced folds
+hidden, duplicates counted once, FAILED runs cleaned up, damaged records named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kagglekit import ensembling, records, reports
+from kagglekit.project import open_project
+from kagglekit.testing import make_tiny_project, run_kk_inprocess
+
+
+@pytest.fixture
+def trained(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A tiny project with two identical linear runs and one with an override."""
+    paths = make_tiny_project(projects_dir, "tiny")
+    kk = lambda *a: run_kk_inprocess(capsys, monkeypatch, *a)  # noqa: E731
+    assert kk("fetch", "tiny", "--from", str(paths["mirror"]))[0] == 0
+    assert kk("folds", "tiny")[0] == 0
+    for extra in ([], [], ["--set", "models.linear.params.C=0.5"]):
+        code, _, err = kk("train", "tiny", "--model", "linear", *extra)
+        assert code == 0, err
+    return paths["project"]
+
+
+def _rows(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> list[dict]:
+    code, out, err = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny", "--json", *args)
+    assert code == 0, err
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
+def test_runs_show_overrides_params_and_fold_hash(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _rows(capsys, monkeypatch)
+    assert len(rows) == 3
+    assert sorted(len(r["overrides"]) for r in rows) == [0, 0, 1]
+    changed = next(r for r in rows if r["overrides"])
+    assert changed["overrides"] == ["models.linear.params.C=0.5"] and changed["params"]["C"] == 0.5
+    assert all(r["fold_hash"] and r["current_folds"] for r in rows)
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny")
+    assert code == 0 and "models.linear.params.C=0.5" in out
+    assert rows[0]["fold_hash"][:8] in out
+
+
+def test_runs_on_replaced_folds_are_hidden_unless_all(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = trained / "config.toml"
+    config.write_text(config.read_text().replace("seed = 7", "seed = 8", 1))
+    code, _, err = run_kk_inprocess(capsys, monkeypatch, "folds", "tiny", "--force")
+    assert code == 0, err
+    assert _rows(capsys, monkeypatch) == []
+    old = _rows(capsys, monkeypatch, "--all")
+    assert len(old) == 3 and not any(r["current_folds"] for r in old)
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny")
+    assert "3 on replaced folds: --all shows them" in out
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny", "--all")
+    assert out.count("(replaced)") == 3
+
+
+def test_duplicates_count_once_in_the_default_ensemble_and_the_cv_plot(
+    trained: Path, tmp_path: Path
+) -> None:
+    project = open_project("tiny", trained.parent)
+    runs = records.list_runs(project.runs_dir)
+    fold_hash = runs[0].record["fold_hash"]
+    # Run ids started in the same second sort by their random suffix: find them by content.
+    plain = [r for r in runs if not r.record["overrides"]]
+    [changed] = [r for r in runs if r.record["overrides"]]
+    assert len(plain) == 2
+    assert records.duplicate_key(plain[0]) == records.duplicate_key(plain[1])
+    assert records.duplicate_key(changed) != records.duplicate_key(plain[0])
+    unique = records.unique_runs(runs)
+    assert len(unique) == 2 and changed in unique
+    [kept] = [r for r in unique if r is not changed]
+    assert kept.record["started_at"] == max(r.record["started_at"] for r in plain)
+    chosen = ensembling.select_runs(project, fold_hash)
+    assert [r.run_id for r in chosen] == [r.run_id for r in unique]
+    with_duplicate = reports.plot_cv_scores(runs, tmp_path / "a.png").read_bytes()
+    without = reports.plot_cv_scores(unique, tmp_path / "b.png").read_bytes()
+    assert with_duplicate == without
+
+
+def test_clean_removes_failed_and_abandoned_runs(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs_dir = trained / "runs"
+    failed = records.start_run(runs_dir, model="linear", repo_dir=trained)
+    failed.finish("FAILED", error="boom")
+    gone = records.start_run(runs_dir, model="linear", repo_dir=trained)
+    gone.update(pid=2**22 + 12345)  # no such process: ABANDONED
+    assert {r.status for r in records.list_runs(runs_dir)} == {"COMPLETE", "FAILED", "ABANDONED"}
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny")
+    assert "2 FAILED/ABANDONED run(s): `kk runs tiny --clean` deletes them" in out
+    code, _, err = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny", "--clean")
+    assert code == 1 and "add --yes" in err and failed.folder.exists()
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny", "--clean", "--yes")
+    assert code == 0 and "deleted 2 run folder(s)" in out
+    assert not failed.folder.exists() and not gone.folder.exists()
+    assert [r.status for r in records.list_runs(runs_dir)] == ["COMPLETE"] * 3
+
+
+def test_a_damaged_record_is_listed_and_named_by_submit(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = records.list_runs(trained / "runs")[0]
+    (run.folder / "record.json").write_text('{"run_id": "x", ')
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if "DAMAGED" in line]
+    assert run.run_id in line and "cannot be read" in line
+    assert any(r["status"] == "DAMAGED" for r in _rows(capsys, monkeypatch))
+    code, _, err = run_kk_inprocess(
+        capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--dry-run"
+    )
+    assert code == 1 and f"run {run.run_id} is damaged" in err and "not known" not in err
