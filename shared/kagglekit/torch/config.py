@@ -63,7 +63,7 @@ class TrainConfig:
         Deterministic kernels (``torch.use_deterministic_algorithms``, no cuDNN
         benchmark); slower on a GPU. CPU runs repeat exactly with the same seed anyway.
     num_threads
-        ``torch.set_num_threads`` for the fit; 0 = leave torch's default.
+        ``torch.set_num_threads`` when the fit starts (process-wide); 0 = leave it.
     """
 
     epochs: int = 10

@@ -228,6 +228,8 @@ class TorchModel:
         y_valid_dev = self._target_tensor(y_valid, device) if has_valid else None
         images = _is_images(X_dev)
         n_rows = _n_rows(X_dev)
+        if n_rows == 0:
+            raise KKError("the fold has no training rows; check the folds (kk folds PROJECT)")
         batch_size = min(cfg.batch_size, n_rows)
         steps = n_rows // batch_size  # the last partial batch of each epoch is dropped
         n_epochs = cfg.epochs
@@ -375,6 +377,7 @@ class TorchModel:
                 "valid_score": score,
                 "lr": lr,
                 "seconds": history["seconds"][-1],
+                "samples": steps * batch_size,
                 "samples_per_second": steps * batch_size / seconds if seconds > 0 else math.nan,
                 "best_epoch": state["best_epoch"],
                 "best_score": state["best_score"],
@@ -471,7 +474,7 @@ class TorchModel:
         cfg = self.config
         batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
         n_rows = _n_rows(X_dev)
-        preds, loss_sum = [], 0.0
+        preds, loss_sum = [], torch.zeros((), device=device)
         was_training = _module_of(forward).training
         _module_of(forward).eval()
         with torch.inference_mode():
@@ -483,7 +486,7 @@ class TorchModel:
                 with precision.autocast(device):
                     out = forward(xb).float()
                 if y_dev is not None:
-                    loss_sum += float(self._loss(out, y_dev[rows], 0.0, reduction="sum"))
+                    loss_sum += self._loss(out, y_dev[rows], 0.0, reduction="sum")
                 pred = self._to_pred(out)
                 if cfg.tta == "flip" and isinstance(xb, torch.Tensor) and xb.ndim == 4:
                     with precision.autocast(device):
@@ -491,7 +494,10 @@ class TorchModel:
                     pred = (pred + self._to_pred(flipped)) / 2
                 preds.append(pred)
         _module_of(forward).train(was_training)
-        return torch.cat(preds).double().cpu().numpy(), loss_sum / max(n_rows, 1)
+        if not preds:
+            shape = (0, self.n_classes) if self.task == "multiclass" else (0,)
+            return np.zeros(shape), math.nan
+        return torch.cat(preds).double().cpu().numpy(), loss_sum.item() / n_rows
 
     def learned(self) -> dict[str, Any]:
         """History (dict of per-epoch lists), best epoch, throughput, memory, parameters."""
