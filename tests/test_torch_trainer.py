@@ -172,6 +172,14 @@ def test_lower_is_better_metrics_pick_the_lowest_epoch() -> None:
     np.testing.assert_array_equal(model.predict(data["X_valid"]), seen[2])
 
 
+def test_a_nan_score_never_beats_a_real_one() -> None:
+    data = split(*blobs())
+    metric, seen = scripted([math.nan, 0.5, 0.9, math.nan])
+    model = fit(make_model(metric=metric, epochs=4), data)
+    assert model.learned()["best_epoch"] == 2
+    np.testing.assert_array_equal(model.predict(data["X_valid"]), seen[2])
+
+
 def test_early_stopping_stops_after_patience_epochs_without_progress() -> None:
     data = split(*blobs())
     metric, _ = scripted([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
@@ -691,3 +699,37 @@ def test_gpu_resume_gives_the_uninterrupted_result(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         resumed.predict(data["X_valid"]), whole.predict(data["X_valid"]), atol=1e-6, rtol=0
     )
+
+
+def test_the_cv_loop_trains_a_torch_backend_on_every_fold() -> None:
+    from kagglekit import folds, training
+
+    X, y = blobs(n=150, k=3)
+    assignment = np.random.default_rng(0).permutation(np.arange(len(y)) % 3)[None, :]
+    fold_set = folds.Folds(assignment=assignment, hash="h", kind="kfold", n_splits=3)
+    backend = torch_backend("mlp", _mlp_factory, default_params={"epochs": 4, "device": "cpu"})
+    ctx = BuildContext(
+        task="multiclass",
+        n_classes=3,
+        seed=0,
+        params={"lr": 0.05, "batch_size": 25},
+        early_stopping_rounds=0,
+        metric=get_metric("accuracy"),
+        info={"n_features": 5},
+    )
+    result = training.cross_validate(
+        X,
+        y,
+        fold_set,
+        lambda: backend.build(ctx),
+        get_metric("accuracy"),
+        X_test=X[:10],
+        n_outputs=3,
+    )
+    assert result.oof.shape == (1, 150, 3) and not np.isnan(result.oof).any()
+    assert result.test_pred is not None and result.test_pred.shape == (10, 3)
+    assert result.mean >= 0.9
+    for fold_result in result.folds:
+        history = fold_result.learned["history"]
+        best = fold_result.learned["best_epoch"]
+        assert history["valid_score"][best] == pytest.approx(fold_result.score)

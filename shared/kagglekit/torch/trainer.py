@@ -320,9 +320,10 @@ class TorchModel:
                 )
             best = state["best_score"]
             improved = (
-                not has_valid
+                not has_valid  # nothing to choose by: keep the last epoch
                 or state["best_epoch"] < 0
-                or (score < best if lower_is_better else score > best)
+                or (math.isnan(best) and not math.isnan(score))  # NaN is worse than any score
+                or (score < best if lower_is_better else score > best)  # a tie keeps the earlier
             )
             if improved:
                 state["best_epoch"], state["best_score"] = epoch, score
