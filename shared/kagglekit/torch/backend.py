@@ -1,0 +1,111 @@
+"""``torch_backend``: a registry ``Backend`` whose ``build`` returns a ready ``TorchModel``.
+
+No torch at import: the backend registers, and its parameter names validate, without
+torch installed; ``build`` imports the trainer (or raises the install hint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from kagglekit.errors import KKError, unknown_name
+from kagglekit.models.base import Backend, BuildContext
+from kagglekit.torch.config import TRAIN_PARAM_NAMES, TrainConfig, split_params
+
+INSTALL_HINT = "pip install 'kagglekit[vision]'"
+
+
+@dataclass(frozen=True)
+class BatchTransform:
+    """What turns raw device batches into net inputs, for ``TorchModel``.
+
+    ``prepare(xb, train, generator, stats)`` (see ``TorchModel``); ``fit_stats(X_train)``
+    computes ``stats`` once per fold from its training rows (``None``: no stats).
+    """
+
+    prepare: Callable[[Any, bool, Any, Any], Any]
+    fit_stats: Callable[[Any], Any] | None = None
+
+
+# make_net_factory(net_params, *, n_outputs, info) -> make_net: a function building a
+# fresh nn.Module. ``n_outputs`` is n_classes for multiclass and 1 otherwise; ``info`` is
+# the loader's (``input_shape`` (C, H, W), ``vocabulary``, ``n_users``, ...).
+NetFactory = Callable[..., Callable[[], Any]]
+
+
+def torch_backend(
+    name: str,
+    make_net_factory: NetFactory,
+    *,
+    tasks: Iterable[str] = ("binary", "multiclass", "regression"),
+    accepts: Iterable[str] = (),
+    default_params: dict[str, Any] | None = None,
+    net_param_names: Iterable[str] = (),
+    batch_transform_factory: Callable[[BuildContext], BatchTransform] | None = None,
+) -> Backend:
+    """A ``Backend(family="torch")`` building a ``TorchModel`` from a model entry.
+
+    The entry's params are ``default_params`` updated by the config's; names in
+    ``TRAIN_PARAM_NAMES`` make the ``TrainConfig``, the rest go to ``make_net_factory``.
+    ``accepts`` names the data layouts it takes (``"images"``, ``"texts"``, ...).
+
+    Examples
+    --------
+    >>> def mlp(params, *, n_outputs, info):
+    ...     import torch.nn as nn
+    ...     return lambda: nn.Linear(info["n_features"], n_outputs)
+    >>> backend = torch_backend("mlp", mlp, accepts=("frame",), net_param_names=())
+    >>> backend.family, "epochs" in backend.known_params("binary")
+    ('torch', True)
+    """
+    defaults = dict(default_params or {})
+    train_defaults, net_defaults = split_params(defaults)
+    TrainConfig(**train_defaults)  # a bad default fails when the backend is defined
+    known = TRAIN_PARAM_NAMES | set(net_param_names)
+    for key in net_defaults:
+        if key not in known:
+            raise unknown_name(f"{name} default parameter", key, known)
+    tasks = tuple(tasks)
+
+    def build(ctx: BuildContext) -> Any:
+        from kagglekit.torch.trainer import TorchModel  # torch, or the install hint
+
+        train_params, net_params = split_params({**defaults, **ctx.params})
+        config = TrainConfig(**train_params)
+        n_classes = ctx.n_classes or int(ctx.info.get("n_classes", 0))
+        if ctx.task == "multiclass" and n_classes < 2:
+            raise KKError(
+                f"model '{name}': a multiclass task needs n_classes >= 2, got {n_classes}"
+            )
+        n_outputs = n_classes if ctx.task == "multiclass" else 1
+        make_net = make_net_factory(net_params, n_outputs=n_outputs, info=dict(ctx.info))
+        transform = batch_transform_factory(ctx) if batch_transform_factory else None
+        return TorchModel(
+            make_net,
+            config,
+            task=ctx.task,
+            n_classes=n_classes,
+            seed=ctx.seed,
+            metric=ctx.metric,
+            threshold=ctx.threshold,
+            batch_transform=transform.prepare if transform else None,
+            fit_stats=transform.fit_stats if transform else None,
+            smoke=ctx.smoke,
+            progress=ctx.extras.get("progress"),
+        )
+
+    options: dict[str, Any] = {}
+    if "accepts" in {f.name for f in fields(Backend)}:  # the loader-registry refactor adds it
+        options["accepts"] = tuple(accepts)
+    return Backend(
+        name=name,
+        tasks=tasks,
+        build=build,
+        known_params=lambda task: set(known),
+        family="torch",
+        strict_params=True,
+        install_hint=INSTALL_HINT,
+        **options,
+    )

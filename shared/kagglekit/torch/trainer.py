@@ -1,0 +1,749 @@
+"""The one PyTorch training path: ``TorchModel`` fits a net on one fold, epoch by epoch.
+
+It reads top to bottom: the data goes onto the device once; the net, optimiser, schedule
+and loss scaler are built; each epoch trains on index slices of a seeded permutation,
+scores the validation rows with the competition metric, keeps the best epoch's weights,
+stops early, writes a checkpoint and calls the fold's ``on_epoch`` hook; ``predict``
+runs batched inference with optional flip TTA. There are no callbacks: ``on_epoch`` (for
+tuning) and ``progress`` (for a progress bar) are the only hooks.
+
+Losses: multiclass = cross-entropy over ``n_classes`` logits; binary = BCE-with-logits
+over ONE logit per row (the net must output ``(B, 1)`` or ``(B,)``); regression = MSE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kagglekit import atomic
+from kagglekit.errors import KKError
+from kagglekit.models.base import FoldContext, require
+from kagglekit.torch.config import TrainConfig
+from kagglekit.torch.device import Precision, choose_device, choose_precision, seed_everything
+
+require("torch", "vision")
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+__all__ = ["GPUOutOfMemoryError", "TorchModel", "TrainConfig", "lr_factor"]
+
+log = logging.getLogger(__name__)
+
+TASKS = ("binary", "multiclass", "regression")
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = 1
+SMOKE_EPOCHS = 2
+SMOKE_BATCHES = 5  # batches per epoch in smoke mode
+DEVICE_FRACTION = 0.5  # an array bigger than this share of GPU memory stays in pinned CPU memory
+
+# prepare(x_batch_on_device, train, generator, stats) -> what the net takes (a float tensor
+# for images: normalised and, when train, augmented on the device with ``generator``).
+Prepare = Callable[[Any, bool, Any, Any], Any]
+
+
+class GPUOutOfMemoryError(KKError):
+    """The GPU ran out of memory while fitting: these settings do not fit this GPU.
+
+    A tuner counts it as that trial's failure (another batch size may fit).
+    """
+
+
+def default_prepare(xb: Any, train: bool, generator: Any, stats: Any) -> Any:
+    """Floats for the net: uint8/bool/float arrays as float32, integer ids as int64."""
+    if isinstance(xb, dict):
+        return {k: default_prepare(v, train, generator, stats) for k, v in xb.items()}
+    if xb.is_floating_point() or xb.dtype in (torch.uint8, torch.bool):
+        return xb.float()
+    return xb.long()
+
+
+class TorchModel:
+    """A torch net trained by one readable loop; implements ``kagglekit.models.Model``.
+
+    Parameters
+    ----------
+    make_net
+        Builds a fresh ``nn.Module`` (called after seeding, so the seed fixes its initial
+        weights). Multiclass nets output ``(B, n_classes)`` logits; binary and regression
+        nets ``(B, 1)`` or ``(B,)``.
+    config
+        The ``TrainConfig``.
+    task, n_classes, seed
+        ``"binary"`` | ``"multiclass"`` | ``"regression"``; the class count (multiclass);
+        the seed for weights, shuffling, augmentation and dropout.
+    metric, threshold
+        A ``kagglekit.metrics.Metric`` scoring the validation rows each epoch (the best
+        epoch is chosen by it, in its direction); ``None`` = the validation loss.
+    batch_transform
+        ``prepare(xb, train, generator, stats)``: turns a batch of raw rows already on the
+        device into the net's input (see ``default_prepare``); ``generator`` is the
+        device generator to draw augmentations from (``None`` when not training).
+    fit_stats
+        ``fit_stats(X_train) -> stats`` called once per fit on the fold's training rows
+        (e.g. per-channel mean and std); ``stats`` (numbers, arrays, tensors, dicts) is
+        kept in the checkpoint and passed to every ``batch_transform`` call.
+    smoke
+        At most 2 epochs of at most 5 batches: every model runs in seconds.
+    progress
+        Called after each epoch with a dict (epoch, n_epochs, losses, scores, lr, seconds,
+        samples_per_second, best_epoch); for a progress bar. Library code never prints.
+
+    Examples
+    --------
+    >>> from kagglekit.metrics import get_metric
+    >>> model = TorchModel(lambda: nn.Linear(4, 1), TrainConfig(epochs=2, device="cpu"),
+    ...                    task="regression", n_classes=0, seed=0, metric=get_metric("rmse"))
+    >>> model.fit(np.ones((8, 4)), np.ones(8)).predict(np.ones((2, 4))).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        make_net: Callable[[], nn.Module],
+        config: TrainConfig,
+        *,
+        task: str,
+        n_classes: int,
+        seed: int,
+        metric: Any = None,
+        threshold: float = 0.5,
+        batch_transform: Prepare | None = None,
+        fit_stats: Callable[[Any], Any] | None = None,
+        smoke: bool = False,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        if task not in TASKS:
+            raise KKError(f"task {task!r} is not one the torch trainer serves ({', '.join(TASKS)})")
+        if task == "multiclass" and n_classes < 2:
+            raise KKError(f"task 'multiclass' needs n_classes >= 2, got {n_classes}")
+        self.make_net = make_net
+        self.config = config
+        self.task = task
+        self.n_classes = n_classes
+        self.seed = seed
+        self.metric = metric
+        self.threshold = threshold
+        self.batch_transform = batch_transform or default_prepare
+        self.fit_stats = fit_stats
+        self.smoke = smoke
+        self.progress = progress
+        self.net_: nn.Module | None = None
+        self._learned: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: Any,
+        y: np.ndarray,
+        *,
+        X_valid: Any = None,
+        y_valid: np.ndarray | None = None,
+        fold: FoldContext | None = None,
+    ) -> TorchModel:
+        """Train on ``X, y``; pick the best epoch on ``X_valid, y_valid``; resume if saved.
+
+        Without validation rows the last epoch's weights are kept and ``on_epoch`` is not
+        called. With ``fold.checkpoint_dir`` a checkpoint is written after every epoch; a
+        fit that finds one with the same fingerprint resumes after its epoch (or, when
+        that fold had finished, loads its best weights and returns without training).
+        """
+        cfg = self.config
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        device = choose_device(cfg.device)
+        precision = choose_precision(cfg.precision, device)
+        seed_everything(self.seed, cfg.deterministic)
+        net = self.make_net()
+        if not isinstance(net, nn.Module):
+            raise KKError(f"make_net returned a {type(net).__name__}, not a torch nn.Module")
+        net.to(device)
+        self._check_target(y, "y")
+        if y_valid is not None:
+            self._check_target(y_valid, "y_valid")
+        path = None
+        if fold is not None and fold.checkpoint_dir is not None:
+            path = Path(fold.checkpoint_dir) / CHECKPOINT
+        fingerprint = self._fingerprint(net, X, y, X_valid, device, precision)
+        saved = _read_checkpoint(path, fingerprint) if path is not None and path.exists() else None
+        if saved is not None and saved["done"]:
+            # This fold finished before: its best weights are the fit; nothing to train.
+            net.load_state_dict(saved["best_state"])
+            forward = self._ready(net, images=saved["images"])
+            self._finish(net, forward, device, precision, saved, images=saved["images"])
+            log.info("%s: finished before; loaded best epoch %d", path, saved["best_epoch"])
+            return self
+        try:
+            self._train(
+                net, X, y, X_valid, y_valid, fold, device, precision, path, saved, fingerprint
+            )
+            return self
+        except torch.cuda.OutOfMemoryError:
+            pass  # leaving the except clause frees the failed fit's frames and tensors
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        half = max(1, cfg.batch_size // 2)
+        raise GPUOutOfMemoryError(
+            f"GPU out of memory at batch_size={cfg.batch_size}; lower batch_size (e.g. "
+            f"{half}) or set precision = 'bf16'"
+        )
+
+    def _train(
+        self,
+        net: nn.Module,
+        X: Any,
+        y: np.ndarray,
+        X_valid: Any,
+        y_valid: np.ndarray | None,
+        fold: FoldContext | None,
+        device: torch.device,
+        precision: Precision,
+        path: Path | None,
+        saved: dict[str, Any] | None,
+        fingerprint: str,
+    ) -> None:
+        """The epoch loop (``fit`` does the set-up and turns GPU OOM into one line)."""
+        cfg = self.config
+        # Per-fold statistics (e.g. channel means) come from this fold's training rows only.
+        if saved is not None:
+            stats = saved["stats"]
+        else:
+            stats = _tensors(self.fit_stats(X)) if self.fit_stats is not None else None
+        stats_dev = _to_device(stats, device)
+
+        # The data, once, on the device (very large arrays stay in pinned CPU memory).
+        X_dev, y_dev = _place(X, device), self._target_tensor(y, device)
+        has_valid = X_valid is not None and y_valid is not None
+        X_valid_dev = _place(X_valid, device) if has_valid else None
+        y_valid_dev = self._target_tensor(y_valid, device) if has_valid else None
+        images = _is_images(X_dev)
+        n_rows = _n_rows(X_dev)
+        if n_rows == 0:
+            raise KKError("the fold has no training rows; check the folds (kk folds PROJECT)")
+        batch_size = min(cfg.batch_size, n_rows)
+        steps = n_rows // batch_size  # the last partial batch of each epoch is dropped
+        n_epochs = cfg.epochs
+        if self.smoke:
+            steps, n_epochs = min(steps, SMOKE_BATCHES), min(n_epochs, SMOKE_EPOCHS)
+
+        # Net, optimiser, schedule, loss scaler and the generator for shuffles/augmentation.
+        forward = self._ready(net, images=images)
+        optimizer = _make_optimizer(net, cfg)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps, n_epochs))
+        scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
+        generator = torch.Generator(device=device)
+        generator.manual_seed(self.seed)
+
+        state: dict[str, Any] = {
+            "history": {
+                k: [] for k in ("train_loss", "valid_loss", "valid_score", "lr", "seconds")
+            },
+            "best_epoch": -1,
+            "best_score": math.nan,
+            "best_state": None,
+            "bad_epochs": 0,
+            "stopped_early": False,
+            "train_seconds": [],  # pure training time per epoch (CUDA events on a GPU)
+            "train_samples": [],
+            "resumed_at": None,
+            "stats": stats,
+        }
+        start_epoch = 0
+        if saved is not None:
+            net.load_state_dict(saved["net"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            scaler.load_state_dict(saved["scaler"])
+            torch.set_rng_state(saved["rng"]["torch"])
+            if device.type == "cuda":
+                torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+            generator.set_state(saved["rng"]["generator"])
+            state.update({k: saved[k] for k in state if k != "resumed_at"})
+            start_epoch = state["resumed_at"] = saved["epoch"] + 1
+            log.info("%s: resuming at epoch %d", path, start_epoch)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        history = state["history"]
+        lower_is_better = self.metric is None or not self.metric.greater_is_better
+
+        for epoch in range(start_epoch, n_epochs):
+            started = time.perf_counter()
+            timer = _Timer(device)
+            net.train()
+            perm = torch.randperm(n_rows, device=device, generator=generator)
+            loss_sum = torch.zeros((), device=device)
+            lr = optimizer.param_groups[0]["lr"]
+            for step in range(steps):
+                idx = perm[step * batch_size : (step + 1) * batch_size]
+                xb = self.batch_transform(_rows(X_dev, idx, device), True, generator, stats_dev)
+                if cfg.channels_last and images:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                with precision.autocast(device):
+                    out = forward(xb)
+                loss = self._loss(out.float(), y_dev[idx], cfg.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip > 0:
+                    scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                lr = optimizer.param_groups[0]["lr"]
+                scheduler.step()  # per step: warm-up and decay are in steps, not epochs
+                loss_sum += loss.detach()  # no .item() here: it would sync the GPU every step
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("epoch %d batch %d/%d loss %.5f", epoch, step + 1, steps, loss.item())
+            state["train_seconds"].append(timer.seconds())
+            state["train_samples"].append(steps * batch_size)
+            train_loss = loss_sum.item() / steps
+
+            # Score the validation rows with the competition metric (TTA as in predict).
+            valid_loss = score = math.nan
+            if has_valid:
+                pred, valid_loss = self._infer(
+                    forward, X_valid_dev, y_valid_dev, stats_dev, device, precision, images
+                )
+                score = (
+                    valid_loss
+                    if self.metric is None
+                    else self.metric(y_valid, pred, threshold=self.threshold)
+                )
+            best = state["best_score"]
+            improved = (
+                not has_valid  # nothing to choose by: keep the last epoch
+                or state["best_epoch"] < 0
+                or (math.isnan(best) and not math.isnan(score))  # NaN is worse than any score
+                or (score < best if lower_is_better else score > best)  # a tie keeps the earlier
+            )
+            if improved:
+                state["best_epoch"], state["best_score"] = epoch, score
+                state["best_state"] = {
+                    k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()
+                }
+                state["bad_epochs"] = 0
+            else:
+                state["bad_epochs"] += 1
+            state["stopped_early"] = cfg.patience > 0 and state["bad_epochs"] >= cfg.patience
+            for key, value in (
+                ("train_loss", train_loss),
+                ("valid_loss", valid_loss),
+                ("valid_score", score),
+                ("lr", lr),
+                ("seconds", round(time.perf_counter() - started, 4)),
+            ):
+                history[key].append(float(value))
+            done = state["stopped_early"] or epoch == n_epochs - 1
+
+            # Checkpoint (atomic: an interrupt leaves the previous one), then the hooks.
+            if path is not None:
+                _write_checkpoint(
+                    path,
+                    {
+                        "format": CHECKPOINT_FORMAT,
+                        "fingerprint": fingerprint,
+                        "epoch": epoch,
+                        "done": done,
+                        "images": images,
+                        # A finished fold needs only its best weights: no optimiser, no RNG.
+                        "net": None if done else net.state_dict(),
+                        "optimizer": None if done else optimizer.state_dict(),
+                        "scheduler": None if done else scheduler.state_dict(),
+                        "scaler": None if done else scaler.state_dict(),
+                        "rng": None
+                        if done
+                        else {
+                            "torch": torch.get_rng_state(),
+                            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                            "generator": generator.get_state(),
+                        },
+                        **{k: v for k, v in state.items() if k != "resumed_at"},
+                    },
+                )
+            seconds = state["train_seconds"][-1]
+            report = {
+                "epoch": epoch,
+                "n_epochs": n_epochs,
+                "train_loss": train_loss,
+                "valid_loss": valid_loss,
+                "valid_score": score,
+                "lr": lr,
+                "seconds": history["seconds"][-1],
+                "samples": steps * batch_size,
+                "samples_per_second": steps * batch_size / seconds if seconds > 0 else math.nan,
+                "best_epoch": state["best_epoch"],
+                "best_score": state["best_score"],
+            }
+            log.info(
+                "epoch %d/%d train_loss %.5f valid_loss %.5f valid_score %.5f (%.1fs)",
+                epoch + 1,
+                n_epochs,
+                train_loss,
+                valid_loss,
+                score,
+                history["seconds"][-1],
+            )
+            if self.progress is not None:
+                self.progress(report)
+            if has_valid and fold is not None and fold.on_epoch is not None:
+                fold.on_epoch(epoch, score)  # may raise (optuna.TrialPruned): let it pass
+            if state["stopped_early"]:
+                break
+
+        if state["best_state"] is not None:
+            net.load_state_dict(state["best_state"])
+        self._finish(net, forward, device, precision, state, images=images)
+
+    def _ready(self, net: nn.Module, *, images: bool) -> Callable[..., Any]:
+        """Channels-last weights for image nets; the compiled (or plain) forward."""
+        if self.config.channels_last and images:
+            net.to(memory_format=torch.channels_last)
+        return torch.compile(net) if self.config.compile else net
+
+    def _finish(
+        self,
+        net: nn.Module,
+        forward: Callable[..., Any],
+        device: torch.device,
+        precision: Precision,
+        state: dict[str, Any],
+        *,
+        images: bool,
+    ) -> None:
+        """Keep the fitted net for ``predict`` and what ``learned`` reports."""
+        self.net_, self._forward, self._device, self._precision = net, forward, device, precision
+        self._images = images
+        self._stats_dev = _to_device(state["stats"], device)
+        seconds, samples = state["train_seconds"], state["train_samples"]
+        if len(seconds) > 1:  # the first epoch warms up (compilation, cuDNN autotuning)
+            seconds, samples = seconds[1:], samples[1:]
+        history = state["history"]
+        self._learned = {
+            "history": history,
+            "best_epoch": state["best_epoch"],
+            "best_iteration": state["best_epoch"],
+            "best_score": state["best_score"],
+            "n_epochs_run": len(history["train_loss"]),
+            "stopped_early": state["stopped_early"],
+            "resumed_at_epoch": state.get("resumed_at"),
+            "device": str(device),
+            "precision": precision.name,
+            "samples_per_second": sum(samples) / sum(seconds) if sum(seconds) > 0 else math.nan,
+            "n_parameters": sum(p.numel() for p in net.parameters()),
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+        if device.type == "cuda":
+            self._learned["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+
+    # -------------------------------------------------------------------------- predict
+    def predict(self, X: Any) -> np.ndarray:
+        """float64 predictions: P(class 1) (binary, (n,)), class probabilities (multiclass,
+        (n, n_classes)) or values (regression, (n,)); flip TTA when ``tta = "flip"``."""
+        if self.net_ is None:
+            raise KKError("TorchModel.predict was called before fit; fit the model first")
+        pred, _ = self._infer(
+            self._forward,
+            _place(X, self._device),
+            None,
+            self._stats_dev,
+            self._device,
+            self._precision,
+            self._images,
+        )
+        return pred
+
+    def _infer(
+        self,
+        forward: Callable[..., Any],
+        X_dev: Any,
+        y_dev: torch.Tensor | None,
+        stats_dev: Any,
+        device: torch.device,
+        precision: Precision,
+        images: bool,
+    ) -> tuple[np.ndarray, float]:
+        """Batched predictions of ``X_dev`` and, given ``y_dev``, the mean loss (no smoothing)."""
+        cfg = self.config
+        batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
+        n_rows = _n_rows(X_dev)
+        preds, loss_sum = [], torch.zeros((), device=device)
+        was_training = _module_of(forward).training
+        _module_of(forward).eval()
+        with torch.inference_mode():
+            for start in range(0, n_rows, batch_size):
+                rows = slice(start, start + batch_size)
+                xb = self.batch_transform(_rows(X_dev, rows, device), False, None, stats_dev)
+                if cfg.channels_last and images:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                with precision.autocast(device):
+                    out = forward(xb).float()
+                if y_dev is not None:
+                    loss_sum += self._loss(out, y_dev[rows], 0.0, reduction="sum")
+                pred = self._to_pred(out)
+                if cfg.tta == "flip" and isinstance(xb, torch.Tensor) and xb.ndim == 4:
+                    with precision.autocast(device):
+                        flipped = forward(xb.flip(-1)).float()  # mirror left-right (W axis)
+                    pred = (pred + self._to_pred(flipped)) / 2
+                preds.append(pred)
+        _module_of(forward).train(was_training)
+        if not preds:
+            shape = (0, self.n_classes) if self.task == "multiclass" else (0,)
+            return np.zeros(shape), math.nan
+        return torch.cat(preds).double().cpu().numpy(), loss_sum.item() / n_rows
+
+    def learned(self) -> dict[str, Any]:
+        """History (dict of per-epoch lists), best epoch, throughput, memory, parameters."""
+        return dict(self._learned)
+
+    # ---------------------------------------------------------------- task-specific bits
+    def _loss(
+        self, out: torch.Tensor, y: torch.Tensor, smoothing: float, reduction: str = "mean"
+    ) -> torch.Tensor:
+        if self.task == "multiclass":
+            if out.ndim != 2 or out.shape[1] != self.n_classes:
+                raise KKError(
+                    f"the net outputs shape {tuple(out.shape)} but a {self.n_classes}-class "
+                    f"task needs (batch, {self.n_classes}); build the net with n_outputs = "
+                    f"{self.n_classes}"
+                )
+            return F.cross_entropy(out, y, label_smoothing=smoothing, reduction=reduction)
+        if out.numel() != y.numel():
+            raise KKError(
+                f"the net outputs shape {tuple(out.shape)} but a {self.task} task needs one "
+                "value per row, (batch, 1); build the net with n_outputs = 1"
+            )
+        out = out.reshape(y.shape)
+        if self.task == "binary":
+            target = y * (1 - smoothing) + 0.5 * smoothing if smoothing else y
+            return F.binary_cross_entropy_with_logits(out, target, reduction=reduction)
+        return F.mse_loss(out, y, reduction=reduction)
+
+    def _to_pred(self, out: torch.Tensor) -> torch.Tensor:
+        if self.task == "multiclass":
+            return out.softmax(dim=1)
+        flat = out.reshape(out.shape[0])
+        return flat.sigmoid() if self.task == "binary" else flat
+
+    def _check_target(self, y: np.ndarray, name: str) -> None:
+        y = np.asarray(y)
+        if self.task == "regression":
+            return
+        high = self.n_classes if self.task == "multiclass" else 2
+        if y.size and (y.min() < 0 or y.max() >= high or not np.all(y == np.round(y))):
+            raise KKError(
+                f"{name} must hold encoded class indices 0..{high - 1} for a {self.task} task "
+                f"(got values {y.min()}..{y.max()}); encode the target first"
+            )
+
+    def _target_tensor(self, y: Any, device: torch.device) -> torch.Tensor:
+        dtype = torch.long if self.task == "multiclass" else torch.float32
+        return torch.as_tensor(np.asarray(y), dtype=dtype).to(device)
+
+    def _fingerprint(
+        self,
+        net: nn.Module,
+        X: Any,
+        y: np.ndarray,
+        X_valid: Any,
+        device: torch.device,
+        precision: Precision,
+    ) -> str:
+        """A hash of what fixes the trained weights: net, shapes, config, seed, data shape."""
+        cls = type(net)
+        blob = {
+            "net": f"{cls.__module__}.{cls.__qualname__}",
+            "shapes": [[k, list(v.shape)] for k, v in net.state_dict().items()],
+            "config": self.config.fingerprint_fields(),
+            "seed": self.seed,
+            "task": self.task,
+            "n_classes": self.n_classes,
+            "smoke": self.smoke,
+            "metric": getattr(self.metric, "name", None),
+            "device": device.type,
+            "precision": precision.name,
+            "rows": [_n_rows(X), None if X_valid is None else _n_rows(X_valid)],
+            "y": hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest(),
+        }
+        return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
+
+
+# ------------------------------------------------------------------ optimiser and schedule
+def _make_optimizer(net: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            net.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov and cfg.momentum > 0,
+            weight_decay=cfg.weight_decay,
+        )
+    return torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(cfg: TrainConfig, steps_per_epoch: int, n_epochs: int) -> Callable[[int], float]:
+    """The learning-rate multiplier at optimiser step ``step`` (counted from 0).
+
+    A linear warm-up over ``warmup_epochs`` (``(step + 1) / warmup_steps``), then
+    ``constant`` 1, ``step`` ``gamma ** (epoch // step_size)``, ``cosine`` half a cosine
+    to 0, or ``onecycle`` a straight line to 0 at the last step.
+
+    >>> f = lr_factor(TrainConfig(epochs=2, schedule="onecycle", warmup_epochs=0.5), 4, 2)
+    >>> [round(f(s), 3) for s in range(8)]
+    [0.5, 1.0, 1.0, 0.833, 0.667, 0.5, 0.333, 0.167]
+    """
+    total = steps_per_epoch * n_epochs
+    warmup = round(cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if cfg.schedule == "constant":
+            return 1.0
+        if cfg.schedule == "step":
+            return float(cfg.gamma ** (step // steps_per_epoch // cfg.step_size))
+        progress = (step - warmup) / max(1, total - warmup)  # 0 after warm-up, ~1 at the end
+        if cfg.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return 1.0 - progress  # onecycle
+
+    return factor
+
+
+# ------------------------------------------------------------------------ data on device
+def _place(X: Any, device: torch.device) -> Any:
+    """``X`` (array, frame, tensor or a dict of them) as tensors on ``device``, once."""
+    if isinstance(X, dict):
+        return {k: _place(v, device) for k, v in X.items()}
+    if isinstance(X, torch.Tensor):
+        t = X
+    else:
+        array = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X)
+        if array.dtype.kind not in "biuf":
+            raise KKError(
+                f"the torch trainer needs numeric arrays, got dtype {array.dtype}; encode "
+                "the features (or images/token ids) as numbers first"
+            )
+        if not array.flags.writeable:  # torch warns on read-only memory (e.g. a memory map)
+            array = array.copy()
+        t = torch.from_numpy(np.ascontiguousarray(array))
+    if t.dtype == torch.float64:
+        t = t.float()  # nets train in float32; halves the memory too
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        if t.element_size() * t.nelement() > DEVICE_FRACTION * total:
+            return t.pin_memory()  # too big: each batch is copied over as it is drawn
+    return t.to(device)
+
+
+def _rows(X: Any, idx: Any, device: torch.device) -> Any:
+    """Rows ``idx`` (an index tensor or a slice) of ``X``, on ``device``."""
+    if isinstance(X, dict):
+        return {k: _rows(v, idx, device) for k, v in X.items()}
+    if isinstance(idx, torch.Tensor) and idx.device != X.device:
+        idx = idx.to(X.device)
+    return X[idx].to(device, non_blocking=True)
+
+
+def _n_rows(X: Any) -> int:
+    if isinstance(X, dict):
+        return len(next(iter(X.values())))
+    return len(X)
+
+
+def _is_images(X: Any) -> bool:
+    return isinstance(X, torch.Tensor) and X.ndim == 4  # (N, C, H, W)
+
+
+def _tensors(obj: Any) -> Any:
+    """numpy arrays inside ``obj`` as tensors (checkpoints load with ``weights_only``)."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: _tensors(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_tensors(v) for v in obj)
+    return obj
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
+def _module_of(forward: Callable[..., Any]) -> nn.Module:
+    # torch.compile returns an OptimizedModule wrapping the net as ``_orig_mod``.
+    module = getattr(forward, "_orig_mod", forward)
+    assert isinstance(module, nn.Module)
+    return module
+
+
+# ------------------------------------------------------------------------- checkpoints
+def _write_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    atomic.write_atomic(path, lambda fh: torch.save(payload, fh))
+
+
+def _read_checkpoint(path: Path, fingerprint: str) -> dict[str, Any]:
+    """A saved checkpoint, or a one-line error when it belongs to another fit."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise KKError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}); delete it to train "
+            "this fold from scratch"
+        ) from err
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise KKError(f"checkpoint {path} is not a kagglekit trainer checkpoint; delete it")
+    if saved.get("fingerprint") != fingerprint:
+        raise KKError(
+            f"checkpoint {path} was written by another net, config, seed or data; delete "
+            "it or start a fresh run"
+        )
+    return saved
+
+
+# ------------------------------------------------------------------------ measurements
+class _Timer:
+    """Seconds of device work since construction (CUDA events on a GPU, else wall time)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.start, self.end = (
+                torch.cuda.Event(enable_timing=True),
+                torch.cuda.Event(enable_timing=True),
+            )
+            self.start.record()
+        else:
+            self.t0 = time.perf_counter()
+
+    def seconds(self) -> float:
+        if self.cuda:
+            self.end.record()
+            self.end.synchronize()
+            return float(self.start.elapsed_time(self.end)) / 1000
+        return time.perf_counter() - self.t0
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
