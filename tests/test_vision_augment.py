@@ -162,3 +162,19 @@ def test_prepare_errors() -> None:
         augment.make_batch_transform(mean=[0.1], std=[0.3], cutout=-1)
     with pytest.raises(KKError, match=r"1 means and 1 stds for images with 3 channels"):
         augment.make_batch_transform(mean=[0.1], std=[0.3])(x, False, None)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_prepare_on_cuda_matches_cpu_with_a_cpu_generator() -> None:
+    x = images(64, h=32, w=32)
+    prepare = augment.make_batch_transform(
+        mean=[0.5] * 3, std=[0.25] * 3, flip=True, translate=2, cutout=8, channels_last=True
+    )
+    on_cpu = prepare(x, True, gen(9))
+    on_gpu = prepare(x.cuda(), True, gen(9))  # offsets drawn on the CPU, applied on the GPU
+    assert on_gpu.device.type == "cuda"
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=1e-6, atol=1e-6)
+    cuda_gen = torch.Generator(device="cuda").manual_seed(9)
+    again = torch.Generator(device="cuda").manual_seed(9)
+    assert torch.equal(prepare(x.cuda(), True, cuda_gen), prepare(x.cuda(), True, again))
