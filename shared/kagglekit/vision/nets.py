@@ -1,0 +1,319 @@
+"""Image nets, one short factory per architecture, registered by name in ``NETS``.
+
+Every factory is ``factory(input_shape, n_outputs, **params) -> nn.Module`` with
+``input_shape = (C, H, W)``; its keyword-only parameters are its config parameters, listed
+by ``net_params(name)`` so a backend can reject a misspelt one before training.
+The nets return logits (B, n_outputs); the trainer owns the loss.
+
+- ``mlp``: flatten and fully connected layers (the learning path's first network).
+- ``lenet5``: LeCun's LeNet-5 (1998).
+- ``cnn``: VGG-style 3x3 conv blocks with max pooling; batch norm and dropout optional.
+- ``resnet``: a ResNet-9 (Page's DAWNBench CIFAR-10 net), widths configurable.
+- ``timm_backbone``: any ``timm`` model, when timm is installed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from kagglekit.errors import KKError, did_you_mean, unknown_name
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+}
+
+Shape = Sequence[int]
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise unknown_name("activation", name, ACTIVATIONS)
+    return ACTIVATIONS[name]()
+
+
+def _check_shape(input_shape: Shape, n_outputs: int, net: str) -> tuple[int, int, int]:
+    if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
+        raise KKError(f"{net}: input_shape {tuple(input_shape)} is not (C, H, W)")
+    if n_outputs < 1:
+        raise KKError(f"{net}: n_outputs must be >= 1, got {n_outputs}")
+    c, h, w = (int(d) for d in input_shape)
+    return c, h, w
+
+
+def _check_dropout(dropout: float, net: str) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise KKError(f"{net}: dropout must be in [0, 1), got {dropout}")
+
+
+def mlp(
+    input_shape: Shape,
+    n_outputs: int,
+    *,
+    hidden: Sequence[int] = (256, 128),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> nn.Module:
+    """Flatten, then ``Linear -> [BatchNorm] -> activation -> [Dropout]`` per hidden width.
+
+    ``hidden=[]`` is multinomial logistic regression on the pixels.
+    """
+    c, h, w = _check_shape(input_shape, n_outputs, "mlp")
+    _check_dropout(dropout, "mlp")
+    layers: list[nn.Module] = [nn.Flatten()]  # (B, C*H*W)
+    width = c * h * w
+    for size in hidden:
+        layers.append(nn.Linear(width, int(size), bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(int(size)))
+        layers.append(_activation(activation))
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = int(size)
+    layers.append(nn.Linear(width, n_outputs))  # (B, n_outputs)
+    return nn.Sequential(*layers)
+
+
+def lenet5(
+    input_shape: Shape, n_outputs: int, *, activation: str = "tanh", pool: str = "avg"
+) -> nn.Module:
+    """LeNet-5: conv5(6) - pool - conv5(16) - pool - fc120 - fc84 - fc(n_outputs).
+
+    The original reads 32 x 32 inputs (MNIST digits centred in a 32 x 32 field). Smaller
+    inputs are zero-padded to 32 by the first convolution (28 x 28 gets ``padding=2``,
+    as most modern LeNet-5s for MNIST do), so C5 still sees a 5 x 5 map; larger inputs
+    keep their size and the first fully connected layer grows. ``activation="tanh"`` and
+    average pooling are the classic choices; ``relu`` and ``max`` the modern ones.
+    """
+    c, h, w = _check_shape(input_shape, n_outputs, "lenet5")
+    pools = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+    if pool not in pools:
+        raise unknown_name("lenet5 pool", pool, pools)
+    pad = max(0, (32 - min(h, w) + 1) // 2)
+    h1, w1 = (h + 2 * pad - 4) // 2, (w + 2 * pad - 4) // 2  # after conv1 and pool
+    h2, w2 = (h1 - 4) // 2, (w1 - 4) // 2  # after conv2 and pool
+    return nn.Sequential(
+        nn.Conv2d(c, 6, 5, padding=pad),  # (B, 6, 28, 28) for a 32 x 32 field
+        _activation(activation),
+        pools[pool](2),  # (B, 6, 14, 14)
+        nn.Conv2d(6, 16, 5),  # (B, 16, 10, 10)
+        _activation(activation),
+        pools[pool](2),  # (B, 16, 5, 5)
+        nn.Flatten(),  # (B, 400)
+        nn.Linear(16 * h2 * w2, 120),
+        _activation(activation),
+        nn.Linear(120, 84),
+        _activation(activation),
+        nn.Linear(84, n_outputs),
+    )
+
+
+def cnn(
+    input_shape: Shape,
+    n_outputs: int,
+    *,
+    channels: Sequence[int] = (32, 64, 128),
+    convs_per_block: int = 2,
+    batch_norm: bool = True,
+    dropout: float = 0.0,
+    head: str = "gap",
+    activation: str = "relu",
+) -> nn.Module:
+    """VGG-style blocks: ``convs_per_block`` x (3x3 conv -> [BN] -> act), 2x2 max pool, [dropout].
+
+    One block per entry of ``channels``; the head is global average pooling (``gap``) or
+    ``flatten`` then a linear layer. For 28 x 28 inputs the default maps go
+    28 -> 14 -> 7 -> 3.
+    """
+    c, h, w = _check_shape(input_shape, n_outputs, "cnn")
+    _check_dropout(dropout, "cnn")
+    if not channels or convs_per_block < 1:
+        raise KKError(
+            f"cnn: needs at least one block and one conv per block, got channels={list(channels)}, "
+            f"convs_per_block={convs_per_block}"
+        )
+    if head not in ("gap", "flatten"):
+        raise unknown_name("cnn head", head, ("gap", "flatten"))
+    if min(h, w) < 2 ** len(channels):
+        raise KKError(
+            f"cnn: {h} x {w} inputs are too small for {len(channels)} pooling blocks; "
+            "use fewer channels entries"
+        )
+    layers: list[nn.Module] = []
+    width = c
+    for out in channels:
+        for _ in range(convs_per_block):
+            layers.append(nn.Conv2d(width, int(out), 3, padding=1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(int(out)))
+            layers.append(_activation(activation))
+            width = int(out)
+        layers.append(nn.MaxPool2d(2))  # (B, out, H/2, W/2), rounded down
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        h, w = h // 2, w // 2
+    if head == "gap":
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]  # (B, width)
+        features = width
+    else:
+        layers.append(nn.Flatten())  # (B, width * h * w)
+        features = width * h * w
+    layers.append(nn.Linear(features, n_outputs))
+    return nn.Sequential(*layers)
+
+
+def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
+    )
+
+
+class _Residual(nn.Module):
+    """``x + f(x)`` with ``f`` two conv-BN-ReLU layers of the same width."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(width, width), _conv_bn(width, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class _Scale(nn.Module):
+    """Multiply by a constant (ResNet-9 scales its logits by 1/8)."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def resnet(
+    input_shape: Shape,
+    n_outputs: int,
+    *,
+    widths: Sequence[int] = (64, 128, 256, 512),
+    logit_scale: float = 0.125,
+) -> nn.Module:
+    """ResNet-9 (Page, "How to train your ResNet", 2018): prep conv, three pooled stages.
+
+    prep conv(w0) -> conv(w1) + pool + residual -> conv(w2) + pool -> conv(w3) + pool +
+    residual -> global max pool -> linear, logits times ``logit_scale``. With the default
+    widths on 32 x 32: (B, 64, 32, 32) -> (B, 128, 16, 16) -> (B, 256, 8, 8) ->
+    (B, 512, 4, 4) -> (B, n_outputs).
+    """
+    c, h, w = _check_shape(input_shape, n_outputs, "resnet")
+    if len(widths) != 4:
+        raise KKError(f"resnet: widths needs 4 entries (prep, stage 1, 2, 3), got {list(widths)}")
+    if min(h, w) < 8:
+        raise KKError(f"resnet: {h} x {w} inputs are too small for three pooling stages")
+    w0, w1, w2, w3 = (int(v) for v in widths)
+    return nn.Sequential(
+        _conv_bn(c, w0),  # (B, w0, H, W)
+        _conv_bn(w0, w1),
+        nn.MaxPool2d(2),  # (B, w1, H/2, W/2)
+        _Residual(w1),
+        _conv_bn(w1, w2),
+        nn.MaxPool2d(2),  # (B, w2, H/4, W/4)
+        _conv_bn(w2, w3),
+        nn.MaxPool2d(2),  # (B, w3, H/8, W/8)
+        _Residual(w3),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),  # (B, w3)
+        nn.Linear(w3, n_outputs, bias=False),
+        _Scale(logit_scale),
+    )
+
+
+def timm_backbone(
+    input_shape: Shape,
+    n_outputs: int,
+    *,
+    name: str = "resnet18",
+    pretrained: bool = False,
+    in_chans: int | None = None,
+    drop_rate: float = 0.0,
+) -> nn.Module:
+    """A ``timm`` model with a fresh ``n_outputs`` head (``timm.create_model``).
+
+    ``in_chans`` defaults to the input's channels; timm adapts pretrained first-layer
+    weights to 1 channel by summing them. Pretrained weights come from the Hugging Face
+    hub, or its local cache when offline (``HF_HUB_OFFLINE=1``).
+    """
+    c, _, _ = _check_shape(input_shape, n_outputs, "timm_backbone")
+    try:
+        import timm
+    except ImportError:
+        raise KKError(
+            "net 'timm_backbone' needs the timm library; install it with: pip install timm"
+        ) from None
+    if not timm.is_model(name):
+        hint = did_you_mean(name, timm.list_models())
+        raise KKError(
+            f"timm model '{name}' is not known;{hint} list them with timm.list_models('*pattern*')"
+        )
+    try:
+        return timm.create_model(
+            name,
+            pretrained=pretrained,
+            num_classes=n_outputs,
+            in_chans=in_chans or c,
+            drop_rate=drop_rate,
+        )
+    except (OSError, RuntimeError, ValueError) as exc:
+        if not pretrained:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KKError(
+            f"timm model '{name}': could not load its pretrained weights ({first}); without "
+            "internet put them in the Hugging Face cache first, or set pretrained = false"
+        ) from None
+
+
+NetFactory = Callable[..., nn.Module]
+
+NETS: dict[str, NetFactory] = {
+    "mlp": mlp,
+    "lenet5": lenet5,
+    "cnn": cnn,
+    "resnet": resnet,
+    "timm_backbone": timm_backbone,
+}
+
+
+def net_params(name: str) -> frozenset[str]:
+    """The parameter names net ``name`` accepts (its factory's keyword-only arguments)."""
+    if name not in NETS:
+        raise unknown_name("net", name, NETS)
+    signature = inspect.signature(NETS[name])
+    return frozenset(
+        p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
+    )
+
+
+def build_net(
+    name: str, input_shape: Shape, n_outputs: int, params: dict[str, Any] | None = None
+) -> nn.Module:
+    """Build net ``name``, rejecting parameters it does not take with a did-you-mean hint."""
+    params = dict(params or {})
+    known = net_params(name)
+    for key in params:
+        if key not in known:
+            raise unknown_name(f"{name} net parameter", key, known)
+    return NETS[name](tuple(input_shape), int(n_outputs), **params)
+
+
+def count_parameters(net: nn.Module) -> int:
+    """The number of trainable parameters."""
+    return sum(math.prod(p.shape) for p in net.parameters() if p.requires_grad)
