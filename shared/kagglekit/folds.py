@@ -34,9 +34,11 @@ from kagglekit.project import Project
 META_SUFFIX = ".json"
 
 
-def make_splitter(cv: CVConfig, *, repeat: int = 0) -> Any:
+def make_splitter(cv: CVConfig, *, repeat: int = 0, test_groups: Any = None) -> Any:
     """The scikit-learn splitter for one repeat of ``cv`` (seed ``cv.seed + repeat``)."""
     seed = cv.seed + repeat
+    if cv.kind == "matched_group":
+        return MatchedGroupKFold(cv.n_splits, test_groups=test_groups, random_state=seed)
     if cv.kind == "kfold":
         return KFold(cv.n_splits, shuffle=True, random_state=seed)
     if cv.kind == "stratified":
@@ -48,6 +50,130 @@ def make_splitter(cv: CVConfig, *, repeat: int = 0) -> Any:
     return TimeSeriesSplit(cv.n_splits)
 
 
+class MatchedGroupKFold:
+    """K-fold whose validation rows have labelled group-mates as often as the test rows do.
+
+    When groups (a family, a ticket, a patient, a user) span train and test, a test row is
+    scored with every labelled member of its group in the training data, while under
+    ``KFold`` a validation row loses the mates that share its fold and under
+    ``GroupKFold`` it loses all of them. This splitter measures, on the test rows, the
+    share that has at least one labelled group-mate in train, and gives the validation
+    rows the same share: a random subset of the multi-row train groups is "spread" (its
+    rows go to different folds, so each validation row sees its mates in the other
+    folds), the other groups are kept whole in one fold (no labelled mate), chosen until
+    the share of rows in spread groups is as close to the test share as the group sizes
+    allow. Rows (spread) and whole groups (kept) are then placed greedily, largest first,
+    in the fold that keeps every class's share closest to even (stratified by ``y``).
+    With no test row in a train group it behaves like ``StratifiedGroupKFold``; when every
+    test row has labelled mates it spreads every group.
+
+    Parameters
+    ----------
+    n_splits : int
+        Number of folds (at least 2).
+    test_groups : array-like of shape (n_test,)
+        The group of every test row; missing values count as a group of one.
+    random_state : int or None
+        Seed of the choice of groups and of the tie-breaking order.
+
+    Examples
+    --------
+    >>> groups = np.array(["a", "a", "b", "b", "c", "d"])
+    >>> cv = MatchedGroupKFold(2, test_groups=np.array(["a", "e"]), random_state=0)
+    >>> [len(v) for _, v in cv.split(np.zeros((6, 1)), np.array([0, 1, 0, 1, 0, 1]), groups)]
+    [3, 3]
+    """
+
+    def __init__(self, n_splits: int = 5, *, test_groups: Any, random_state: int | None = None):
+        self.n_splits = n_splits
+        self.test_groups = test_groups
+        self.random_state = random_state
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.n_splits
+
+    @staticmethod
+    def _codes(train_groups: Any, test_groups: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Integer group codes shared by train and test; a missing key is its own group."""
+        both = pd.Series(
+            np.concatenate(
+                [np.asarray(train_groups, dtype=object), np.asarray(test_groups, dtype=object)]
+            )
+        )
+        codes, uniques = pd.factorize(both)
+        lone = codes < 0
+        codes[lone] = len(uniques) + np.arange(int(lone.sum()))
+        n_train = len(train_groups)
+        return codes[:n_train], codes[n_train:]
+
+    def test_share(self, groups: Any) -> float:
+        """Share of test rows whose group has at least one row in ``groups`` (train)."""
+        train_codes, test_codes = self._codes(groups, self.test_groups)
+        return float(np.isin(test_codes, train_codes).mean()) if len(test_codes) else 0.0
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (train_idx, valid_idx) for each fold; ``groups`` are the train rows' groups."""
+        if groups is None:
+            raise KKError(
+                "MatchedGroupKFold needs the train rows' groups; set cv.group_column in config.toml"
+            )
+        n_rows = len(groups)
+        if self.n_splits < 2 or n_rows < self.n_splits:
+            raise KKError(
+                f"MatchedGroupKFold needs 2 <= n_splits <= {n_rows} rows; got n_splits={self.n_splits}"
+            )
+        rng = np.random.default_rng(self.random_state)
+        codes, _ = self._codes(groups, self.test_groups)
+        labels = np.zeros(n_rows, dtype=np.int64) if y is None else pd.factorize(np.asarray(y))[0]
+        n_classes = int(labels.max()) + 1
+        sizes = np.bincount(codes)
+        multi = np.flatnonzero(sizes >= 2)
+        # Spread groups in random order until their rows are the test share of all rows.
+        target = self.test_share(groups) * n_rows
+        spread: set[int] = set()
+        covered = 0
+        for g in rng.permutation(multi):
+            if abs(covered + sizes[g] - target) < abs(covered - target):
+                spread.add(int(g))
+                covered += int(sizes[g])
+        # Units to place: a kept group is one unit, a spread group's rows are one unit each
+        # (with the group remembered, so its rows avoid each other's folds).
+        order = rng.permutation(n_rows)
+        members: dict[int, list[int]] = {}
+        for row in order:
+            members.setdefault(int(codes[row]), []).append(int(row))
+        units: list[tuple[list[int], int]] = []
+        for g, rows in members.items():
+            if g in spread:
+                units.extend(([r], g) for r in rows)
+            else:
+                units.append((rows, -1))
+        units.sort(key=lambda u: -len(u[0]))  # stable: ties keep the shuffled order
+        class_total = np.maximum(np.bincount(labels, minlength=n_classes), 1)
+        counts = np.zeros((self.n_splits, n_classes))
+        used: dict[int, set[int]] = {}
+        fold_of = np.empty(n_rows, dtype=np.int64)
+        for rows, g in units:
+            add = np.bincount(labels[rows], minlength=n_classes)
+            # Per fold: the largest class share after adding the unit, then the fold size.
+            cost = ((counts + add) / class_total).max(axis=1) + 1e-9 * counts.sum(axis=1)
+            taken = used.get(g, set()) if g >= 0 else set()
+            if taken and len(taken) < self.n_splits:
+                cost[list(taken)] = np.inf  # a spread group's rows go to different folds
+            fold = int(np.argmin(cost))
+            fold_of[rows] = fold
+            counts[fold] += add
+            if g >= 0:
+                taken = used.setdefault(g, set())
+                taken.add(fold)
+                if len(taken) == self.n_splits:
+                    taken.clear()
+        for fold in range(self.n_splits):
+            yield np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
+
+
 def _stratify_labels(y: pd.Series, task: str) -> np.ndarray:
     """Labels to stratify on; a regression target is cut into up to 10 quantile bins."""
     if task == "regression":
@@ -57,11 +183,19 @@ def _stratify_labels(y: pd.Series, task: str) -> np.ndarray:
 
 
 def assign_folds(
-    train: pd.DataFrame, cv: CVConfig, *, id_column: str, target_column: str, task: str
+    train: pd.DataFrame,
+    cv: CVConfig,
+    *,
+    id_column: str,
+    target_column: str,
+    task: str,
+    test: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Assign every train row a validation fold per repeat.
 
-    Returns a frame with ``id_column`` and ``fold_0 .. fold_{n_repeats-1}``.
+    ``test`` (the test frame) is read only by ``cv.kind = "matched_group"``, for the
+    groups of the test rows. Returns a frame with ``id_column`` and
+    ``fold_0 .. fold_{n_repeats-1}``.
     """
     n_rows = len(train)
     if n_rows < cv.n_splits:
@@ -79,6 +213,11 @@ def assign_folds(
                 f"cv.group_column '{cv.group_column}' has {n_groups} groups, fewer than "
                 f"cv.n_splits={cv.n_splits}; lower cv.n_splits or choose another column"
             )
+    test_groups = None
+    if cv.kind == "matched_group":
+        if test is None or cv.group_column not in test.columns:
+            raise KKError(f"cv.kind 'matched_group' needs column '{cv.group_column}' in test too")
+        test_groups = test[cv.group_column].to_numpy()
     y = _stratify_labels(train[target_column], task)
     if cv.kind in ("stratified", "stratified_group"):
         smallest = int(pd.Series(y).value_counts().min())
@@ -95,7 +234,7 @@ def assign_folds(
     out = pd.DataFrame({id_column: train[id_column].to_numpy()})
     for repeat in range(cv.n_repeats):
         fold_of = np.full(n_rows, -1, dtype=np.int64)
-        splitter = make_splitter(cv, repeat=repeat)
+        splitter = make_splitter(cv, repeat=repeat, test_groups=test_groups)
         X_dummy = np.zeros((n_rows, 1))
         splits = splitter.split(X_dummy[order], y[order], None if groups is None else groups[order])
         for fold, (_, valid_pos) in enumerate(splits):
@@ -254,6 +393,7 @@ def assign_project_folds(
         id_column=comp.id_column,
         target_column=comp.target_column,
         task=comp.task,
+        test=frames.test,
     )
     new_hash = hashlib.sha256(_frame_bytes(frame)).hexdigest()
     try:
