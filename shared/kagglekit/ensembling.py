@@ -35,8 +35,8 @@ from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.folds import Folds
 from kagglekit.metrics import Metric, get_metric
-from kagglekit.models.base import FoldContext
 from kagglekit.project import Project
+from kagglekit.models.base import FoldContext
 
 log = logging.getLogger(__name__)
 
