@@ -1,9 +1,15 @@
-"""CV accuracy of every Titanic model, the default and the gender rule, on 5-fold x3.
+"""CV accuracy of every Titanic model under today's folds and under test-matched folds.
 
 Runs in a temporary projects root (a copy of projects/titanic's config.toml and
 features.py, data fetched from the local mirror), so the project's own folds and runs
 are untouched. Uses the library end to end: ``load_config`` overrides, ``fetch``,
 ``assign_project_folds``, ``prepare``, ``model_factory`` and ``cross_validate``.
+
+Schemes (each 5-fold x ``--repeats``): ``stratified`` (today's config), ``matched``
+(``cv.kind = "matched_group"`` on the ticket: validation passengers have a labelled
+ticket-mate as often as test passengers do) and ``ticket_groups`` (whole tickets kept in
+one fold: no validation passenger has a labelled ticket-mate, a lower bound). Also prints
+how much choosing the best model on one repeat's folds flatters it on the other repeats.
 
     .venv/bin/python bench/titanic.py [--mirror ../shared/data] [--models a,b] [--set K=V ...]
 """
@@ -22,33 +28,33 @@ from _common import default_mirror, titanic_project
 from kagglekit import training
 from kagglekit.metrics import get_metric
 
+SCHEMES = {
+    "stratified": [],
+    "matched": ["cv.kind=matched_group", "cv.group_column=Ticket"],
+    "ticket_groups": ["cv.kind=stratified_group", "cv.group_column=Ticket"],
+}
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mirror", type=Path, default=default_mirror())
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--models", default="", help="comma-separated entries (default: all)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    args = parser.parse_args()
 
-    overrides = [f"cv.n_repeats={args.repeats}", "cv.n_splits=5", *args.overrides]
+def score_models(
+    mirror: Path, overrides: list[str], names: list[str]
+) -> tuple[dict[str, np.ndarray], float, str, int]:
+    """Per-fold scores of the gender rule and each model; mate share, default, n_splits."""
     with tempfile.TemporaryDirectory(prefix="kk-bench-titanic-") as tmp:
-        project = titanic_project(Path(tmp) / "projects", args.mirror, overrides)
+        project = titanic_project(Path(tmp) / "projects", mirror, overrides)
         cfg = project.config(overrides)
         prepared = training.prepare(project, cfg)
         metric = get_metric(cfg.competition.metric)
         threshold = cfg.competition.threshold
-
-        rows: list[tuple[str, np.ndarray, float]] = []
-        # The gender rule: every woman survives, every man dies, scored on the same folds.
-        female = (prepared.competition.train["Sex"] == "female").to_numpy(dtype=np.float64)
-        rule = [
-            metric(prepared.y[s.valid_idx], female[s.valid_idx], threshold=threshold)
-            for s in prepared.folds.splits()
-        ]
-        rows.append(("gender rule (baseline)", np.array(rule), 0.0))
-        names = [n for n in args.models.split(",") if n] or list(cfg.models)
-        for name in names:
+        train = prepared.dataset.side
+        ticket = train["Ticket"].to_numpy()
+        female = (train["Sex"] == "female").to_numpy(dtype=np.float64)
+        scores: dict[str, np.ndarray] = {}
+        rule, mates = [], []
+        for s in prepared.folds.splits():
+            rule.append(metric(prepared.y[s.valid_idx], female[s.valid_idx], threshold=threshold))
+            mates.append(np.isin(ticket[s.valid_idx], ticket[s.train_idx]).mean())
+        scores["gender rule (baseline)"] = np.array(rule)
+        for name in names or list(cfg.models):
             started = time.perf_counter()
             result = training.cross_validate(
                 prepared.X,
@@ -58,31 +64,71 @@ def main() -> None:
                 metric,
                 threshold=threshold,
             )
-            seconds = time.perf_counter() - started
-            label = f"{name} (default)" if name == cfg.default_model else name
-            rows.append((label, result.scores, seconds))
-            print(f"  {label}: {result.mean:.4f}", file=sys.stderr, flush=True)
+            scores[name] = result.scores
+            print(
+                f"  {' '.join(overrides[3:]) or 'stratified'}: {name} {result.mean:.4f} "
+                f"({time.perf_counter() - started:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return scores, float(np.mean(mates)), cfg.default_model, prepared.folds.n_splits
 
-    n_folds = prepared.folds.n_splits * prepared.folds.n_repeats
+
+def selection_optimism(scores: dict[str, np.ndarray], n_splits: int) -> tuple[str, float, float]:
+    """Best model on repeat r's folds, its score there and on the other repeats (mean over r)."""
+    models = {k: v.reshape(-1, n_splits).mean(axis=1) for k, v in scores.items() if "rule" not in k}
+    n_repeats = len(next(iter(models.values())))
+    chosen, on_own, on_other = [], [], []
+    for r in range(n_repeats):
+        best = max(models, key=lambda m: models[m][r])
+        chosen.append(best)
+        on_own.append(models[best][r])
+        on_other.append(np.delete(models[best], r).mean())
+    return ",".join(sorted(set(chosen))), float(np.mean(on_own)), float(np.mean(on_other))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mirror", type=Path, default=default_mirror())
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", default="", help="comma-separated entries (default: all)")
+    parser.add_argument("--schemes", default=",".join(SCHEMES), help=f"of {','.join(SCHEMES)}")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+
+    names = [n for n in args.models.split(",") if n]
+    schemes = [s for s in args.schemes.split(",") if s]
+    base = [f"cv.n_repeats={args.repeats}", "cv.n_splits=5", *args.overrides]
+    table: dict[str, dict[str, np.ndarray]] = {}
+    shares: dict[str, float] = {}
+    default, n_splits = "", 5
+    for scheme in schemes:
+        overrides = [*base, *SCHEMES[scheme]]
+        table[scheme], shares[scheme], default, n_splits = score_models(
+            args.mirror, overrides, names
+        )
+
     print(
-        f"Titanic, stratified {prepared.folds.n_splits}-fold x{prepared.folds.n_repeats} "
-        f"({n_folds} folds, seed {cfg.cv.seed}), {metric.name}; overrides: {' '.join(overrides)}"
+        f"Titanic, 5-fold x{args.repeats} per scheme, accuracy (mean +- std over folds); "
+        f"overrides: {' '.join(base)}"
     )
-    print(f"{'model':<28} {'mean':>7} {'+- std':>7} {'min':>7} {'max':>7} {'seconds':>8}")
-    for label, scores, seconds in rows:
-        print(
-            f"{label:<28} {scores.mean():7.4f} {scores.std():7.4f} {scores.min():7.4f} "
-            f"{scores.max():7.4f} {seconds:8.1f}"
+    head = "".join(f" {s:>20}" for s in schemes)
+    print(f"{'model':<26}{head}")
+    share_cells = "".join(f" {shares[s]:>20.3f}" for s in schemes)
+    print(f"{'share with ticket-mate':<26}{share_cells}")
+    for name in table[schemes[0]]:
+        label = f"{name} (default)" if name == default else name
+        cells = "".join(
+            f" {table[s][name].mean():>11.4f} +- {table[s][name].std():.4f}" for s in schemes
         )
-    default = dict((label.removesuffix(" (default)"), s) for label, s, _ in rows)
-    if cfg.default_model in default:
-        best = max(
-            ((n, s.mean()) for n, s in default.items() if n in cfg.models), key=lambda t: t[1]
-        )
-        print(
-            f"default model: {cfg.default_model} = {default[cfg.default_model].mean():.4f} "
-            f"(target >= 0.845); best configured: {best[0]} = {best[1]:.4f}"
-        )
+        print(f"{label:<26}{cells}")
+    if args.repeats > 1:
+        for s in schemes:
+            chosen, own, other = selection_optimism(table[s], n_splits)
+            print(
+                f"selection ({s}): best on one repeat's folds = {chosen}, {own:.4f} there, "
+                f"{other:.4f} on the other repeats (optimism {own - other:+.4f})"
+            )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,15 @@ fold's training rows only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from kagglekit.errors import KKError
+from kagglekit.features import GroupTargetRate
 
 # Titles with a handful of passengers each: one "Rare" level instead of many tiny ones.
 TITLE_MAP = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs"}
@@ -93,3 +100,79 @@ def build_features(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFram
     new_train.index = train.index
     new_test.index = test.index
     return new_train, new_test
+
+
+class WomanChildGroup(TransformerMixin, BaseEstimator):
+    """The woman-child-group rule as a fold step (``woman_child_group`` in config.toml).
+
+    Women and boys live or die with the other women and boys of their family and ticket
+    group; adult men die. Fitted on a fold's training rows only, with kagglekit's
+    leave-one-out ``GroupTargetRate`` (member = ``woman_or_child``): a training row never
+    sees its own label. Adds, per key, ``<key>_survival`` and ``<key>_known`` (from
+    ``GroupTargetRate``), then ``group_survival`` (the pooled rate over both keys, 0.5 with
+    no known member), ``wcg_rule`` (the rule's 0/1 prediction: the gender rule, except a
+    boy whose known group all survived lives and a woman whose known group all died
+    dies) and ``wcg_decided`` (1 where the group overrides the gender rule).
+    """
+
+    def __init__(self, keys: Sequence[str] = (FAMILY_KEY, TICKET_KEY)) -> None:
+        self.keys = keys
+
+    def _rule(self, X: pd.DataFrame) -> pd.DataFrame:
+        keys = [self.keys] if isinstance(self.keys, str) else list(self.keys)
+        known = sum(X[f"{k}_known"].to_numpy() for k in keys)
+        alive = sum(X[f"{k}_known"].to_numpy() * X[f"{k}_survival"].to_numpy() for k in keys)
+        rate = np.where(known > 0, alive / np.maximum(known, 1e-12), 0.5)
+        female = X["is_female"].to_numpy() == 1
+        boy = X["title"].astype(str).to_numpy() == "Master"
+        lives = boy & (known > 0) & (rate == 1.0)
+        dies = female & (known > 0) & (rate == 0.0)
+        rule = np.where(lives, 1, np.where(dies, 0, female.astype(int)))
+        new = {"group_survival": rate, "wcg_rule": rule, "wcg_decided": (lives | dies).astype(int)}
+        return X.assign(**new)
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> WomanChildGroup:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        """Fit on the fold's training rows and encode them leaving each row's label out."""
+        self.rates_ = GroupTargetRate(
+            keys=list(self.keys), member_column="woman_or_child", name="survival"
+        )
+        return self._rule(self.rates_.fit_transform(X, y))
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Validation and test rows: rates from every fitted training row."""
+        if not hasattr(self, "rates_"):
+            raise KKError("woman_child_group was used before fit; it is a fold step")
+        return self._rule(self.rates_.transform(X))
+
+    def set_output(self, *, transform: str | None = None) -> WomanChildGroup:
+        return self  # always returns a DataFrame
+
+
+class KeepColumns(TransformerMixin, BaseEstimator):
+    """Keep only ``columns`` (fold step ``keep``): a model entry that sees just the rule."""
+
+    def __init__(self, columns: Sequence[str] = ()) -> None:
+        self.columns = columns
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> KeepColumns:
+        missing = [c for c in self.columns if c not in X.columns]
+        if missing or not self.columns:
+            raise KKError(f"keep: column(s) {missing or '[]'} are not features; fix its columns")
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        if not hasattr(self, "n_features_in_"):
+            raise KKError("keep was used before fit; it is a fold step")
+        return X[list(self.columns)]
+
+    def set_output(self, *, transform: str | None = None) -> KeepColumns:
+        return self
+
+
+# Project fold steps, by the names config.toml uses.
+FOLD_STEPS = {"woman_child_group": WomanChildGroup, "keep": KeepColumns}

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from kagglekit.errors import KKError, did_you_mean
 
 Task = Literal["binary", "multiclass", "regression", "ranking"]
-CVKind = Literal["kfold", "stratified", "group", "stratified_group", "timeseries", "holdout"]
+CVKind = Literal[
+    "kfold", "stratified", "group", "stratified_group", "matched_group", "timeseries", "holdout"
+]
 SubmissionFormat = Literal["labels", "probabilities", "values", "ranked_list"]
 
 
@@ -91,7 +93,7 @@ class CVConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_groups(self) -> CVConfig:
-        if self.kind in ("group", "stratified_group") and not self.group_column:
+        if self.kind in ("group", "stratified_group", "matched_group") and not self.group_column:
             raise KKError(f"cv.kind '{self.kind}' needs cv.group_column; set it in config.toml")
         if self.kind == "timeseries" and self.n_repeats != 1:
             raise KKError("cv.kind 'timeseries' cannot be repeated; set cv.n_repeats = 1")

@@ -36,7 +36,9 @@ from kagglekit.project import Project
 META_SUFFIX = ".json"
 
 
-def make_splitter(cv: CVConfig, *, repeat: int = 0, stratified: bool = True) -> Any:
+def make_splitter(
+    cv: CVConfig, *, repeat: int = 0, stratified: bool = True, test_groups: Any = None
+) -> Any:
     """The scikit-learn splitter for one repeat of ``cv`` (seed ``cv.seed + repeat``)."""
     seed = cv.seed + repeat
     if cv.kind == "kfold":
@@ -47,6 +49,8 @@ def make_splitter(cv: CVConfig, *, repeat: int = 0, stratified: bool = True) -> 
         return GroupKFold(cv.n_splits, shuffle=True, random_state=seed)
     if cv.kind == "stratified_group":
         return StratifiedGroupKFold(cv.n_splits, shuffle=True, random_state=seed)
+    if cv.kind == "matched_group":
+        return MatchedGroupKFold(cv.n_splits, test_groups=test_groups, random_state=seed)
     if cv.kind == "holdout":
         # One split: a CNN trained five times on a CPU is rarely what a user wants.
         cls = StratifiedShuffleSplit if stratified else ShuffleSplit
@@ -54,12 +58,143 @@ def make_splitter(cv: CVConfig, *, repeat: int = 0, stratified: bool = True) -> 
     return TimeSeriesSplit(cv.n_splits)
 
 
+class MatchedGroupKFold:
+    """K-fold whose validation rows have labelled group-mates as often as the test rows do.
+
+    When groups (a family, a ticket, a patient, a user) span train and test, a test row is
+    scored with every labelled member of its group in the training data, while under
+    ``KFold`` a validation row loses the mates that share its fold and under
+    ``GroupKFold`` it loses all of them. This splitter measures, on the test rows, the
+    share that has at least one labelled group-mate in train, and gives the validation
+    rows the same share: a random subset of the multi-row train groups is "spread" (its
+    rows go to different folds, so each validation row sees its mates in the other
+    folds), the other groups are kept whole in one fold (no labelled mate), chosen until
+    the share of rows in spread groups is as close to the test share as the group sizes
+    allow. Rows (spread) and whole groups (kept) are then placed greedily, largest first,
+    in the fold that keeps every class's share closest to even (stratified by ``y``).
+    With no test row in a train group it behaves like ``StratifiedGroupKFold``; when every
+    test row has labelled mates it spreads every group.
+
+    Parameters
+    ----------
+    n_splits : int
+        Number of folds (at least 2).
+    test_groups : array-like of shape (n_test,)
+        The group of every test row; missing values count as a group of one.
+    random_state : int or None
+        Seed of the choice of groups and of the tie-breaking order.
+
+    Examples
+    --------
+    >>> groups = np.array(["a", "a", "b", "b", "c", "d"])
+    >>> cv = MatchedGroupKFold(2, test_groups=np.array(["a", "e"]), random_state=0)
+    >>> [len(v) for _, v in cv.split(np.zeros((6, 1)), np.array([0, 1, 0, 1, 0, 1]), groups)]
+    [3, 3]
+    """
+
+    def __init__(self, n_splits: int = 5, *, test_groups: Any, random_state: int | None = None):
+        self.n_splits = n_splits
+        self.test_groups = test_groups
+        self.random_state = random_state
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.n_splits
+
+    @staticmethod
+    def _codes(train_groups: Any, test_groups: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Integer group codes shared by train and test; a missing key is its own group."""
+        both = pd.Series(
+            np.concatenate(
+                [np.asarray(train_groups, dtype=object), np.asarray(test_groups, dtype=object)]
+            )
+        )
+        codes, uniques = pd.factorize(both)
+        lone = codes < 0
+        codes[lone] = len(uniques) + np.arange(int(lone.sum()))
+        n_train = len(train_groups)
+        return codes[:n_train], codes[n_train:]
+
+    def test_share(self, groups: Any) -> float:
+        """Share of test rows whose group has at least one row in ``groups`` (train)."""
+        train_codes, test_codes = self._codes(groups, self.test_groups)
+        return float(np.isin(test_codes, train_codes).mean()) if len(test_codes) else 0.0
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (train_idx, valid_idx) for each fold; ``groups`` are the train rows' groups."""
+        if groups is None:
+            raise KKError(
+                "MatchedGroupKFold needs the train rows' groups; set cv.group_column in config.toml"
+            )
+        n_rows = len(groups)
+        if self.n_splits < 2 or n_rows < self.n_splits:
+            raise KKError(
+                f"MatchedGroupKFold needs 2 <= n_splits <= {n_rows} rows; got n_splits={self.n_splits}"
+            )
+        rng = np.random.default_rng(self.random_state)
+        codes, _ = self._codes(groups, self.test_groups)
+        labels = np.zeros(n_rows, dtype=np.int64) if y is None else pd.factorize(np.asarray(y))[0]
+        n_classes = int(labels.max()) + 1
+        sizes = np.bincount(codes)
+        multi = np.flatnonzero(sizes >= 2)
+        # Spread groups in random order until their rows are the test share of all rows.
+        target = self.test_share(groups) * n_rows
+        spread: set[int] = set()
+        covered = 0
+        for g in rng.permutation(multi):
+            if abs(covered + sizes[g] - target) < abs(covered - target):
+                spread.add(int(g))
+                covered += int(sizes[g])
+        # Units to place: a kept group is one unit, a spread group's rows are one unit each
+        # (with the group remembered, so its rows avoid each other's folds).
+        order = rng.permutation(n_rows)
+        members: dict[int, list[int]] = {}
+        for row in order:
+            members.setdefault(int(codes[row]), []).append(int(row))
+        units: list[tuple[list[int], int]] = []
+        for g, rows in members.items():
+            if g in spread:
+                units.extend(([r], g) for r in rows)
+            else:
+                units.append((rows, -1))
+        units.sort(key=lambda u: -len(u[0]))  # stable: ties keep the shuffled order
+        class_total = np.maximum(np.bincount(labels, minlength=n_classes), 1)
+        counts = np.zeros((self.n_splits, n_classes))
+        used: dict[int, set[int]] = {}
+        fold_of = np.empty(n_rows, dtype=np.int64)
+        for rows, g in units:
+            add = np.bincount(labels[rows], minlength=n_classes)
+            # Per fold: the largest class share after adding the unit, then the fold size.
+            cost = ((counts + add) / class_total).max(axis=1) + 1e-9 * counts.sum(axis=1)
+            taken = used.get(g, set()) if g >= 0 else set()
+            if taken and len(taken) < self.n_splits:
+                cost[list(taken)] = np.inf  # a spread group's rows go to different folds
+            fold = int(np.argmin(cost))
+            fold_of[rows] = fold
+            counts[fold] += add
+            if g >= 0:
+                taken = used.setdefault(g, set())
+                taken.add(fold)
+                if len(taken) == self.n_splits:
+                    taken.clear()
+        for fold in range(self.n_splits):
+            yield np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
+
+
 def assign_folds(
-    train: pd.DataFrame, cv: CVConfig, *, id_column: str, target_column: str, task: str
+    train: pd.DataFrame,
+    cv: CVConfig,
+    *,
+    id_column: str,
+    target_column: str,
+    task: str,
+    test: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Assign every row of a train table a validation fold per repeat.
 
-    Returns a frame with ``id_column`` and ``fold_0 .. fold_{n_repeats-1}``.
+    Returns a frame with ``id_column`` and ``fold_0 .. fold_{n_repeats-1}``. ``test`` is
+    read only by ``cv.kind = "matched_group"``, for the test rows' groups.
     """
     from kagglekit.tasks import get_task
 
@@ -76,8 +211,18 @@ def assign_folds(
         groups=groups,
         order=order,
         stratified=task_obj.is_classification,
+        test_groups=_test_groups(cv, test),
     )
     return fold_frame(train[id_column], assignment)
+
+
+def _test_groups(cv: CVConfig, test: pd.DataFrame | None) -> np.ndarray | None:
+    """The test rows' groups, for ``matched_group`` folds (None for other schemes)."""
+    if cv.kind != "matched_group":
+        return None
+    if test is None or cv.group_column not in test.columns:
+        raise KKError(f"cv.kind 'matched_group' needs column '{cv.group_column}' in test too")
+    return test[cv.group_column].to_numpy()
 
 
 def _side_column(train: pd.DataFrame, name: str, key: str) -> np.ndarray | None:
@@ -104,6 +249,7 @@ def assign_fold_arrays(
     groups: np.ndarray | None = None,
     order: np.ndarray | None = None,
     stratified: bool = True,
+    test_groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Validation fold of every row per repeat, from arrays: shape (n_repeats, n_rows).
 
@@ -114,7 +260,7 @@ def assign_fold_arrays(
     """
     if cv.kind != "holdout" and n_rows < cv.n_splits:
         raise KKError(f"cv.n_splits={cv.n_splits} is more than the {n_rows} train rows; lower it")
-    if cv.kind in ("group", "stratified_group") and groups is None:
+    if cv.kind in ("group", "stratified_group", "matched_group") and groups is None:
         raise KKError(f"cv.kind '{cv.kind}' needs cv.group_column; set it in config.toml")
     if groups is not None:
         n_groups = pd.Series(groups).nunique(dropna=False)
@@ -136,7 +282,7 @@ def assign_fold_arrays(
     assignment = np.full((cv.n_repeats, n_rows), -1, dtype=np.int64)
     X_dummy = np.zeros((n_rows, 1))
     for repeat in range(cv.n_repeats):
-        splitter = make_splitter(cv, repeat=repeat, stratified=stratified)
+        splitter = make_splitter(cv, repeat=repeat, stratified=stratified, test_groups=test_groups)
         splits = splitter.split(X_dummy[rows], y[rows], None if groups is None else groups[rows])
         for fold, (_, valid_pos) in enumerate(splits):
             assignment[repeat, rows[valid_pos]] = fold
@@ -301,6 +447,7 @@ def assign_project_folds(
         if cv.kind == "timeseries" and cv.order_column
         else None,
         stratified=task.is_classification,
+        test_groups=_test_groups(cv, dataset.test_side),
     )
     frame = fold_frame(dataset.ids, assignment)
     new_hash = hashlib.sha256(_frame_bytes(frame)).hexdigest()

@@ -59,7 +59,8 @@ class Dataset:
         task sorts the labels.
     side : pd.DataFrame
         Train columns folds may use (``cv.group_column``, ``cv.order_column``), one row
-        per train row; for tables, the whole train table.
+        per train row; for tables, the whole train table. ``test_side`` is the same for
+        the test rows (``matched_group`` folds read the test rows' groups).
     info : dict
         What a model needs to know: ``input_shape``, ``n_classes``, ``label_names``, ...
     solution : pd.DataFrame or None
@@ -75,6 +76,7 @@ class Dataset:
     sample_submission: pd.DataFrame
     classes: list[Any] | None = None
     side: pd.DataFrame = field(default_factory=pd.DataFrame)
+    test_side: pd.DataFrame = field(default_factory=pd.DataFrame)
     info: dict[str, Any] = field(default_factory=dict)
     solution: pd.DataFrame | None = None
 
@@ -250,6 +252,7 @@ def load_csv(project: Project, cfg: ProjectConfig) -> Dataset:
         test_ids=frames.test[comp.id_column],
         sample_submission=frames.sample_submission,
         side=train,
+        test_side=frames.test,
         solution=frames.solution,
     )
 

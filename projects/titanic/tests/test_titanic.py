@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from kagglekit.config import load_config
+from kagglekit.errors import KKError
 from kagglekit.features import build_feature_pipeline, load_project_module
 from kagglekit.testing import mirror_dir
 
@@ -94,21 +95,51 @@ def test_build_features_keeps_the_frames_index(titanic: ModuleType) -> None:
     assert list(test.index) == [0, 1, 2]
 
 
-def test_group_survival_as_a_fold_step(titanic: ModuleType) -> None:
+def test_woman_child_group_as_a_fold_step(titanic: ModuleType) -> None:
     train, test = titanic.build_features(TRAIN.copy(), TEST.copy())
     X, X_test = train.drop(columns="PassengerId"), test.drop(columns="PassengerId")
-    # The step as config.toml configures it (kagglekit's leave-one-out group rate).
     cfg = load_config(PROJECT / "config.toml")
-    assert [s.kind for s in cfg.features.steps] == ["group_target_rate"]
-    pipe = build_feature_pipeline(cfg.features, family="gbdt", task="binary", seed=0)
-    out = pipe.fit_transform(X, np.array([0, 1, 1, 0]))
-    assert "family_group_survival" in out.columns and "ticket_group_survival" in out.columns
-    assert "family_group" not in out.columns and "ticket_group" not in out.columns
-    # Mr Smith's only known woman-or-child relative (Mrs Smith) survived.
-    assert out["family_group_survival"].iloc[0] == 1.0
-    # Master Smith (test) sees Mrs Smith the same way; Mrs White is in no known group.
+    assert [s.kind for s in cfg.features.steps] == ["woman_child_group"]
+    pipe = build_feature_pipeline(
+        cfg.features, family="gbdt", task="binary", seed=0, project_steps=titanic.FOLD_STEPS
+    )
+    # Mrs Smith died: her husband's known woman-or-child relative died.
+    out = pipe.fit_transform(X, np.array([0, 0, 1, 0]))
+    assert "family_group_survival" in out.columns and "family_group" not in out.columns
+    assert out["family_group_survival"].iloc[0] == 0.0
+    # Mrs Smith leaves her own label out: no other known member, the gender rule stands.
+    assert out["wcg_rule"].tolist() == [0, 1, 1, 0]
+    assert out["wcg_decided"].tolist() == [0, 0, 0, 0]
+    # Test: Master Smith's known group (Mrs Smith) all died -> he dies as the gender rule
+    # says; the Countess and Mrs White have no known group -> the gender rule.
     out_test = pipe.transform(X_test)
-    assert out_test["family_group_survival"].tolist() == [1.0, 0.5, 0.5]
+    assert out_test["group_survival"].tolist() == [0.0, 0.5, 0.5]
+    assert out_test["wcg_rule"].tolist() == [0, 1, 1]
+    # Had Mrs Smith survived, the boy would live: the rule overrides the gender rule.
+    pipe.fit_transform(X, np.array([0, 1, 1, 0]))
+    out_test = pipe.transform(X_test)
+    assert out_test["wcg_rule"].tolist() == [1, 1, 1]
+    assert out_test["wcg_decided"].tolist() == [1, 0, 0]
+
+
+def test_woman_child_group_kills_a_woman_whose_group_died(titanic: ModuleType) -> None:
+    train, test = titanic.build_features(TRAIN.copy(), TEST.copy())
+    step = titanic.WomanChildGroup()
+    X = train.drop(columns="PassengerId")
+    with pytest.raises(KKError, match="before fit"):
+        step.transform(X)
+    step.fit(X, np.array([0, 0, 1, 0]))
+    # The test boy is the only other WC member of the Smiths: move him to "train" as dead.
+    both = pd.concat([X, test.drop(columns="PassengerId").iloc[[0]]], ignore_index=True)
+    out = titanic.WomanChildGroup().fit_transform(both, np.array([0, 1, 1, 0, 0]))
+    assert out["wcg_rule"].iloc[1] == 0 and out["wcg_decided"].iloc[1] == 1
+
+
+def test_keep_columns(titanic: ModuleType) -> None:
+    frame = pd.DataFrame({"a": [1, 2], "b": [3, 4]})
+    assert list(titanic.KeepColumns(columns=["b"]).fit_transform(frame).columns) == ["b"]
+    with pytest.raises(KKError, match="not features"):
+        titanic.KeepColumns(columns=["c"]).fit(frame)
 
 
 @pytest.mark.realdata
