@@ -83,10 +83,6 @@ def test_load_and_override(config_path: Path) -> None:
         (["competition.submission_format=values"], ["'values' does not fit a binary task"]),
         (["cv.kind=group"], ["needs cv.group_column"]),
         (["default_model=lgbm"], ["default_model 'lgbm'", "did you mean 'lightgbm'"]),
-        (
-            ["models.linear.backend=logistic_regresion"],
-            ["'logistic_regresion' is not known", "did you mean 'logistic_regression'"],
-        ),
         (["cv.n_splits.x=1"], ["'cv.n_splits' is not a table"]),
         (
             ["models.lightgbm.early_stopping_holdout=0.8"],

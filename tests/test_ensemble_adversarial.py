@@ -116,9 +116,10 @@ def test_the_auto_features_dates_are_what_is_compared() -> None:
         ids=None,
         test_ids=None,  # type: ignore[arg-type]
         classes=[0, 1],
-        folds=None,
-        competition=None,
-        project_steps={},  # type: ignore[arg-type]
+        folds=None,  # type: ignore[arg-type]
+        dataset=None,  # type: ignore[arg-type]
+        project_steps={},
+        task=None,  # type: ignore[arg-type]
     )
     X, X_test = model_view(prepared, Cfg(), model=None)  # type: ignore[arg-type]
     assert "when" not in X.columns and {"when_year", "when_month"} <= set(X.columns)

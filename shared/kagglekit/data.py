@@ -159,10 +159,9 @@ def _read_manifest(path: Path) -> dict[str, str]:
 
 def _required_files(project: Project, cfg: ProjectConfig) -> list[str]:
     """The files the project's loader needs (a project's own loader registers on import)."""
-    from kagglekit.loaders import get_loader
+    from kagglekit.loaders import project_loader
 
-    project.import_module()
-    return get_loader(cfg.data.loader).required_files(cfg)
+    return project_loader(project, cfg.data.loader).required_files(cfg)
 
 
 def _check_required(required: list[str], names: set[str], where: str) -> None:

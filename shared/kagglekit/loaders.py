@@ -141,6 +141,14 @@ def register_loader(loader: Loader) -> Loader:
     return loader
 
 
+def project_loader(project: Project, name: str) -> Loader:
+    """The loader ``name``; the project's features.py is imported only when the name is
+    not a built-in one (a broken features.py must not stop ``kk fetch`` or ``kk folds``)."""
+    if name not in _REGISTRY and name not in _BUILTIN_MODULES:
+        project.import_module()  # a project's own loader registers itself on import
+    return get_loader(name)
+
+
 def loader_names() -> list[str]:
     return sorted({*_REGISTRY, *_BUILTIN_MODULES})
 
@@ -266,8 +274,7 @@ def load_dataset(project: Project, cfg: ProjectConfig, *, verify: bool = True) -
     """The project's data through its configured loader (raw files checked first)."""
     from kagglekit import data
 
-    project.import_module()  # a project's own loader registers itself on import
-    loader = get_loader(cfg.data.loader)
+    loader = project_loader(project, cfg.data.loader)
     if verify:
         data.verify_raw(project)
     return loader.load(project, cfg)
