@@ -618,18 +618,22 @@ def _encoded_target(
     """The train target encoded as the runs saw it (None when the data is not fetched)."""
     import pandas as pd
 
-    from kagglekit.data import read_table
+    from kagglekit.errors import KKError
+    from kagglekit.loaders import load_dataset
 
-    comp = cfg.competition
-    path = project.raw_dir / comp.train_file
-    if not path.is_file():
+    if not project.raw_dir.is_dir():
         return None
-    target = read_table(path)[comp.target_column]
-    if comp.task == "regression":
-        return target.to_numpy(dtype=np.float64)
-    labels = list(classes) if classes else sorted(target.unique().tolist())
+    try:
+        dataset = load_dataset(project, cfg)
+    except KKError:
+        return None
+    if cfg.competition.task == "regression":
+        return dataset.target.to_numpy(dtype=np.float64)
+    labels = (
+        list(classes) if classes else (dataset.classes or sorted(dataset.target.unique().tolist()))
+    )
     # Class labels come back from JSON as str/int/float; match them on their text.
-    codes = pd.Categorical(target.astype(str), categories=[str(c) for c in labels]).codes
+    codes = pd.Categorical(dataset.target.astype(str), categories=[str(c) for c in labels]).codes
     return np.asarray(codes, dtype=np.int64)
 
 

@@ -161,10 +161,22 @@ def score_locally(
     What ``kk score`` reports: ``{"all": s}`` plus Public/Private when the solution has
     Kaggle's ``Usage`` column.
     """
-    from kagglekit.data import read_table
+    return score_submission(sub, local_solution(project, comp), comp, classes=classes)
 
-    solution = read_table(solution_path(project, comp))
-    return score_submission(sub, solution, comp, classes=classes)
+
+def local_solution(project: Project, comp: CompetitionConfig) -> pd.DataFrame:
+    """The test labels ``kk score`` scores against: ``competition.solution_file``, or the
+    ones the data loader found in the files (e.g. Fashion-MNIST's official test labels)."""
+    from kagglekit.data import read_table
+    from kagglekit.loaders import load_dataset
+
+    if comp.solution_file:
+        return read_table(solution_path(project, comp))
+    solution = load_dataset(project, project.config()).solution
+    if solution is None:
+        solution_path(project, comp)  # raises: the project has no solution
+    assert solution is not None
+    return solution
 
 
 def solution_path(project: Project, comp: CompetitionConfig) -> Path:

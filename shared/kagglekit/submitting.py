@@ -132,11 +132,10 @@ def validate_file(
 ) -> pd.DataFrame:
     """Validate ``path`` against the sample submission (and ``data/raw`` against its
     checksums); return the submission as read."""
-    from kagglekit.data import read_table, verify_raw
+    from kagglekit.loaders import load_dataset
     from kagglekit.submission import read_submission, validate_submission
 
-    verify_raw(project)
-    sample = read_table(project.raw_dir / cfg.competition.sample_submission_file)
+    sample = load_dataset(project, cfg).sample_submission  # raw files checked first
     sub = read_submission(path)
     validate_submission(sub, sample, cfg.competition, allowed_labels=allowed_labels)
     return sub

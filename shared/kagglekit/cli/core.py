@@ -53,7 +53,8 @@ def folds(
     result = assign_project_folds(proj, cfg, force=force)
     console = _console()
     cv = cfg.cv
-    scheme = f"{cv.kind} {cv.n_splits}-fold x{cv.n_repeats} (seed {cv.seed})"
+    splits = f"{cv.valid_size:g} of the rows" if cv.kind == "holdout" else f"{cv.n_splits}-fold"
+    scheme = f"{cv.kind} {splits} x{cv.n_repeats} (seed {cv.seed})"
     if not result.changed:
         console.print(f"folds unchanged: {scheme}, hash {result.hash[:12]}")
         return
@@ -368,10 +369,11 @@ def _allowed_labels(proj: Project, cfg: Any, run: Any) -> list[Any] | None:
         return None
     if run is not None and run.record.get("classes") is not None:
         return list(run.record["classes"])
-    from kagglekit.data import read_table
+    from kagglekit.loaders import load_dataset
+    from kagglekit.tasks import get_task
 
-    train = read_table(proj.raw_dir / cfg.competition.train_file)
-    return sorted(train[cfg.competition.target_column].unique().tolist())
+    dataset = load_dataset(proj, cfg)
+    return get_task(cfg.competition.task).encode(dataset.target, classes=dataset.classes)[1]
 
 
 @app.command()
@@ -428,10 +430,10 @@ def score(
     as_json: JsonOpt = False,
 ) -> None:
     """Score a submission against the project's local solution file (a local leaderboard)."""
-    from kagglekit.data import read_table, verify_raw
+    from kagglekit.loaders import load_dataset
     from kagglekit.submission import (
         read_submission,
-        score_locally,
+        score_submission,
         solution_path,
         validate_submission,
     )
@@ -439,14 +441,22 @@ def score(
     proj = _project(project)
     cfg = proj.config()
     comp = cfg.competition
-    solution_path(proj, comp)  # no solution file: say so before anything else
+    if comp.solution_file:
+        solution_path(proj, comp)  # no solution file: say so before anything else
     path, run_obj = _submission_for(proj, run, file)
-    verify_raw(proj)
-    sample = read_table(proj.raw_dir / comp.sample_submission_file)
+    dataset = load_dataset(proj, cfg)  # raw files checked first
+    if comp.solution_file:
+        from kagglekit.data import read_table
+
+        solution = read_table(solution_path(proj, comp))
+    elif dataset.solution is not None:
+        solution = dataset.solution
+    else:
+        solution_path(proj, comp)  # raises: no solution file and none in the data
     sub = read_submission(path)
     labels = _allowed_labels(proj, cfg, run_obj)
-    validate_submission(sub, sample, comp, allowed_labels=labels)
-    scores = score_locally(proj, comp, sub, classes=labels or [])
+    validate_submission(sub, dataset.sample_submission, comp, allowed_labels=labels)
+    scores = score_submission(sub, solution, comp, classes=labels or [])
     if run_obj is not None:
         run_obj.update(local_scores=scores)
     parts = ", ".join(f"{k} {v:.5f}" for k, v in scores.items())

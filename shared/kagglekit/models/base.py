@@ -143,6 +143,13 @@ class Backend:
 
 
 _REGISTRY: dict[str, Backend] = {}
+# Backends registered by a module that imports a heavy library (torch): the module is
+# imported when one of its names is first looked up, so `kk --help` never pays for it.
+_LAZY = {
+    **dict.fromkeys(
+        ("mlp", "lenet5", "cnn", "resnet", "timm"), ("kagglekit.vision.backends", "vision")
+    ),
+}
 
 
 def register_backend(backend: Backend) -> Backend:
@@ -152,11 +159,14 @@ def register_backend(backend: Backend) -> Backend:
 
 
 def backend_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *_LAZY})
 
 
 def get_backend(name: str, *, task: str | None = None) -> Backend:
     """Look up a backend, checking that it serves ``task``."""
+    if name not in _REGISTRY and name in _LAZY:
+        module, extra = _LAZY[name]
+        require(module, extra)  # registers it, or one line with the install hint
     backend = _REGISTRY.get(name)
     if backend is None:
         raise unknown_name("model backend", name, _REGISTRY)

@@ -1,0 +1,86 @@
+"""Image backends: each net of ``kagglekit.vision.nets`` behind the shared trainer.
+
+A model entry's params are the trainer's (``kagglekit.torch.TrainConfig``: epochs, lr,
+schedule, ...), the net's (``hidden``, ``channels``, ``batch_norm``, ...) and the batch
+augmentation's (``flip``, ``translate``, ``pad_mode``, ``cutout``). Normalisation uses
+the per-channel mean and std of each fold's training rows only.
+
+Imported (and torch with it) only when a project names one of these backends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kagglekit.models.base import BuildContext, register_backend
+from kagglekit.torch import BatchTransform, torch_backend
+from kagglekit.vision import nets
+
+AUGMENT_PARAMS = {"flip": False, "translate": 0, "pad_mode": "reflect", "cutout": 0}
+_TASKS = ("binary", "multiclass", "regression")
+
+# Sensible starting points on small images on a CPU; every value can be overridden.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"epochs": 10, "batch_size": 128, "optimizer": "adamw", "lr": 2e-3,
+            "weight_decay": 1e-4, "schedule": "onecycle", "warmup_epochs": 1},
+    "lenet5": {"epochs": 15, "batch_size": 128, "optimizer": "adamw", "lr": 3e-3,
+               "weight_decay": 1e-4, "schedule": "onecycle", "warmup_epochs": 1},
+    "cnn": {"epochs": 15, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
+            "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle",
+            "warmup_epochs": 1, "label_smoothing": 0.1},
+    "resnet": {"epochs": 20, "batch_size": 256, "optimizer": "sgd", "lr": 0.2, "momentum": 0.9,
+               "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle",
+               "warmup_epochs": 2, "label_smoothing": 0.2},
+    "timm_backbone": {"epochs": 5, "batch_size": 64, "optimizer": "adamw", "lr": 3e-4,
+                      "weight_decay": 1e-2, "schedule": "cosine", "warmup_epochs": 1},
+}  # fmt: skip
+
+
+def _net_factory(net: str) -> Any:
+    def factory(params: dict[str, Any], *, n_outputs: int, info: dict[str, Any]) -> Any:
+        net_params = {k: v for k, v in params.items() if k not in AUGMENT_PARAMS}
+        shape = info.get("input_shape")
+        if shape is None:
+            from kagglekit.errors import KKError
+
+            raise KKError(f"net '{net}' needs images: the loader gave no input_shape")
+        nets.build_net(net, shape, n_outputs, net_params)  # bad params fail before a run
+        return lambda: nets.build_net(net, shape, n_outputs, net_params)
+
+    return factory
+
+
+def _transform(ctx: BuildContext) -> BatchTransform:
+    from kagglekit.vision import augment
+
+    options = {k: ctx.params.get(k, v) for k, v in AUGMENT_PARAMS.items()}
+    channels_last = bool(ctx.params.get("channels_last", False))
+    built: dict[tuple[tuple[float, ...], tuple[float, ...]], Any] = {}
+
+    def fit_stats(X_train: Any) -> tuple[list[float], list[float]]:
+        return augment.channel_stats(X_train)
+
+    def prepare(xb: Any, train: bool, generator: Any, stats: Any) -> Any:
+        mean, std = stats
+        key = (tuple(mean), tuple(std))
+        if key not in built:
+            built[key] = augment.make_batch_transform(
+                mean=mean, std=std, channels_last=channels_last, **options
+            )
+        return built[key](xb, train, generator)
+
+    return BatchTransform(prepare=prepare, fit_stats=fit_stats)
+
+
+for _name in nets.NETS:
+    register_backend(
+        torch_backend(
+            "timm" if _name == "timm_backbone" else _name,
+            _net_factory(_name),
+            tasks=_TASKS,
+            accepts=("images",),
+            default_params=DEFAULTS.get(_name, {}),
+            net_param_names=nets.net_params(_name) | set(AUGMENT_PARAMS),
+            batch_transform_factory=_transform,
+        )
+    )
