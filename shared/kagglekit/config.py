@@ -71,6 +71,12 @@ class CompetitionConfig(_Strict):
                 f"metric '{self.metric}' does not fit task '{self.task}'; "
                 f"it is for {', '.join(metric.tasks)} tasks"
             )
+        if metric.needs == "probabilities" and self.submission_format == "labels":
+            # Kaggle would score hard labels as probabilities of 0 and 1: a silent disaster.
+            raise KKError(
+                f"metric '{self.metric}' scores probabilities but submission_format is "
+                '"labels"; set submission_format = "probabilities"'
+            )
         if self.task != "ranking":  # ranked lists are checked by their own task
             from kagglekit.tasks import get_task
 
