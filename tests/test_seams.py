@@ -208,9 +208,7 @@ def test_the_submission_format_is_checked_before_the_first_fold(
     """A labels config against a sample of class probabilities fails before any fold."""
     from kagglekit.testing import make_tiny_project, tiny_config
 
-    config = tiny_config(
-        "tiny", task="multiclass", metric="accuracy", submission_format="labels"
-    )
+    config = tiny_config("tiny", task="multiclass", metric="accuracy", submission_format="labels")
     paths = make_tiny_project(projects_dir, "tiny", task="multiclass", config=config)
     _kk(capsys, monkeypatch, "fetch", "tiny", "--from", str(paths["mirror"]))
     _kk(capsys, monkeypatch, "folds", "tiny")
@@ -315,3 +313,35 @@ def test_a_project_registers_its_own_backend_and_loader(
         _kk(capsys, monkeypatch, "train", "tiny", "--model", "mine", "--json").splitlines()[-1]
     )
     assert summary["model"] == "mine"
+
+
+def test_kk_tune_prunes_an_image_model_inside_a_fold(
+    image_project: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per-epoch scores are kept per (fold, epoch); a trial worse than the finished trials'
+    median at the same epoch stops mid-fold."""
+    pytest.importorskip("optuna")
+    import optuna
+
+    project, mirror = image_project
+    config = IMAGE_CONFIG.format(cv="holdout", epochs=3).replace(
+        "[models.cnn]",
+        "[models.mlp.search]\nlr = { low = 1e-5, high = 0.3, log = true }\n\n[models.cnn]",
+    )
+    (project / "config.toml").write_text(config)
+    _kk(capsys, monkeypatch, "fetch", "shapes", "--from", str(mirror))
+    _kk(capsys, monkeypatch, "folds", "shapes")
+    _kk(capsys, monkeypatch, "tune", "shapes", "--model", "mlp", "--trials", "12", "--seed", "3")
+    (journal,) = (project / "studies").glob("*.journal")
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal))
+    )
+    (summary,) = optuna.get_all_study_summaries(storage)
+    trials = optuna.load_study(study_name=summary.study_name, storage=storage).trials
+    curves = [t.user_attrs.get("kk_epoch_scores", {}).get("0", []) for t in trials]
+    complete = [c for t, c in zip(trials, curves, strict=True) if t.state.name == "COMPLETE"]
+    pruned = [c for t, c in zip(trials, curves, strict=True) if t.state.name == "PRUNED"]
+    assert all(len(c) == 3 for c in complete)
+    assert pruned and all(len(c) < 3 for c in pruned)  # stopped inside the only fold

@@ -26,14 +26,14 @@ from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.errors import KKError, unknown_name
 from kagglekit.metrics import Metric, get_metric
 from kagglekit.models import Backend, Model, backend_names, get_backend
-from kagglekit.models.base import BuildContext, FoldContext, take
+from kagglekit.models.base import BuildContext, FitFailure, FoldContext, take
 from kagglekit.project import Project
 from kagglekit.tasks import Task
 
 log = logging.getLogger(__name__)
 
 
-class ModelFitError(KKError):
+class ModelFitError(FitFailure):
     """A backend rejected the model's parameters while fitting one fold.
 
     One line for the user; a tuner treats it as that trial's failure, not a fatal error,

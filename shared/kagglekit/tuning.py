@@ -40,6 +40,7 @@ from kagglekit import atomic, training
 from kagglekit.config import ProjectConfig, read_params_file
 from kagglekit.errors import KKError, unknown_name
 from kagglekit.metrics import get_metric
+from kagglekit.models.base import FitFailure
 from kagglekit.project import Project
 from kagglekit.records import pid_alive
 from kagglekit.tuning_spaces import SearchSpace, search_space
@@ -421,6 +422,18 @@ class _Objective:
             if self.prune and len(done) < n_folds and trial.should_prune():
                 raise optuna.TrialPruned(f"running mean {running:.6f} after {len(done)} fold(s)")
 
+        epoch_scores: dict[str, list[float]] = {}
+
+        def on_epoch(split: Any, epoch: int, score: float) -> None:
+            # Inside a fold: kept per (fold, epoch) in a user attribute, not as Optuna steps,
+            # so the fold pruners keep reading one step per fold (optuna#3203 is why a
+            # trial's steps cannot be shared by folds and epochs).
+            k = str(split.repeat * self.prepared.folds.n_splits + split.fold)
+            epoch_scores.setdefault(k, []).append(float(score))
+            trial.set_user_attr(EPOCH_SCORES, epoch_scores)
+            if self.prune and epoch_should_prune(trial, k, epoch, float(score), metric):
+                raise optuna.TrialPruned(f"epoch {epoch} of fold {k}: {score:.6f}")
+
         try:
             # Sampling is inside: Ctrl-C while it runs re-queues what was sampled so far.
             params = self.space.suggest(trial)
@@ -437,9 +450,10 @@ class _Objective:
                     n_outputs=training.n_outputs(self.cfg, self.prepared.classes),
                     task=self.prepared.task,
                     on_fold=on_fold,
+                    on_epoch=on_epoch,
                 )
-        except training.ModelFitError:
-            raise  # these parameters did not fit: this trial fails, the study goes on
+        except FitFailure:
+            raise  # these parameters did not fit (or ran out of GPU memory): this trial fails
         except KKError as err:
             self.fatal.append(err)  # a user mistake fails every trial: stop the worker
             raise
@@ -450,6 +464,31 @@ class _Objective:
         if not math.isfinite(result.mean):
             raise ValueError(f"CV score is {result.mean}")
         return result.mean
+
+
+EPOCH_SCORES = "kk_epoch_scores"
+EPOCH_STARTUP_TRIALS = 4
+
+
+def epoch_should_prune(
+    trial: optuna.Trial, fold: str, epoch: int, score: float, metric: Any
+) -> bool:
+    """Prune inside a fold when this epoch's score is worse than the median of the
+    finished trials' scores at the same fold and epoch (after a few finished trials).
+
+    The rule of Optuna's MedianPruner, but on the current score rather than the best so
+    far, and per (fold, epoch): a model that trains in epochs is stopped mid-fold.
+    """
+    optuna = _optuna()
+    others = []
+    for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        curve = (t.user_attrs.get(EPOCH_SCORES) or {}).get(fold) or []
+        if len(curve) > epoch:
+            others.append(float(curve[epoch]))
+    if len(others) < EPOCH_STARTUP_TRIALS:
+        return False
+    median = float(np.median(others))
+    return bool(metric.better(median, score))
 
 
 def _frozen(trial: optuna.Trial) -> optuna.trial.FrozenTrial:

@@ -21,6 +21,12 @@ def take(X: Any, idx: np.ndarray) -> Any:
     return X[idx]
 
 
+class FitFailure(KKError):
+    """A model could not be fitted with these settings (a value the backend rejects, a GPU
+    out of memory): one line for the user, and only that trial's failure for a tuner,
+    since other sampled settings may fit."""
+
+
 @dataclass(frozen=True)
 class FoldContext:
     """What the CV loop tells a model about the fold it is fitting.

@@ -27,7 +27,7 @@ import numpy as np
 
 from kagglekit import atomic
 from kagglekit.errors import KKError
-from kagglekit.models.base import FoldContext, require
+from kagglekit.models.base import FitFailure, FoldContext, require
 from kagglekit.torch.config import TrainConfig
 from kagglekit.torch.device import Precision, choose_device, choose_precision, seed_everything
 
@@ -52,7 +52,7 @@ DEVICE_FRACTION = 0.5  # an array bigger than this share of GPU memory stays in 
 Prepare = Callable[[Any, bool, Any, Any], Any]
 
 
-class GPUOutOfMemoryError(KKError):
+class GPUOutOfMemoryError(FitFailure):
     """The GPU ran out of memory while fitting: these settings do not fit this GPU.
 
     A tuner counts it as that trial's failure (another batch size may fit).
