@@ -1,0 +1,149 @@
+"""Fashion-MNIST: each kagglekit image model against a plain PyTorch script, side by side.
+
+Both sides train the same net on the same 60,000 official training images (no
+validation split: the plain script has none) with the same optimiser, schedule, batch
+size and epochs, and are scored on the official 10,000 test images. The plain side is what
+one writes by hand: the images as one float tensor, a shuffled index per epoch, no
+checkpoints, history, TTA or hooks. kagglekit's side is ``kk``'s own path: the ``idx``
+loader, the project's model entry, the trainer (``TorchModel``), its predictions.
+
+    .venv/bin/python bench/vision.py [--models mlp,cnn] [--epochs N] [--threads 2]
+
+Prints accuracy and seconds per epoch for each side and the wall ratio kagglekit / plain
+(the machines are noisy: compare the ratio, run it twice). Needs the mirror
+(KK_DATA_MIRROR or ../shared/data) with ``fashion-mnist/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from _common import default_mirror
+from torch import nn
+
+from kagglekit.metrics import get_metric
+from kagglekit.torch.trainer import TorchModel
+from kagglekit.vision import nets
+from kagglekit.vision.readers import read_idx_pair
+
+# Each entry: the net and its trainer settings, the same on both sides.
+MODELS: dict[str, dict[str, Any]] = {
+    "mlp": {
+        "net": ("mlp", {"hidden": [256, 128]}),
+        "train": {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4, "batch_size": 128},
+        "epochs": 10,
+    },
+    "cnn": {
+        "net": ("cnn", {"channels": [32, 64, 128], "convs_per_block": 1, "batch_norm": True}),
+        "train": {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "batch_size": 128},
+        "epochs": 10,
+    },
+}
+
+
+def load(mirror: Path) -> tuple[np.ndarray, ...]:
+    folder = mirror / "fashion-mnist"
+    x, y = read_idx_pair(
+        folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
+    )
+    xt, yt = read_idx_pair(
+        folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
+    )
+    return x, y, xt, yt
+
+
+def plain(spec: dict[str, Any], x, y, xt, yt, *, epochs: int, seed: int) -> tuple[float, float]:
+    """A hand-written loop: one-cycle AdamW, as one writes it from the PyTorch docs."""
+    torch.manual_seed(seed)
+    name, params = spec["net"]
+    net = nets.build_net(name, (1, 28, 28), 10, params)
+    tr = spec["train"]
+    opt = torch.optim.AdamW(net.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+    bs = tr["batch_size"]
+    steps = len(x) // bs
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=tr["lr"],
+        total_steps=epochs * steps,
+        pct_start=1 / epochs,
+        anneal_strategy="linear",
+    )
+    mean, std = x.mean() / 255.0, x.std() / 255.0
+    X = (torch.from_numpy(x).float() / 255.0 - mean) / std
+    Y = torch.from_numpy(y)
+    Xt = (torch.from_numpy(xt).float() / 255.0 - mean) / std
+    started = time.perf_counter()
+    for _ in range(epochs):
+        net.train()
+        perm = torch.randperm(len(X))
+        for s in range(steps):
+            idx = perm[s * bs : (s + 1) * bs]
+            loss = nn.functional.cross_entropy(net(X[idx]), Y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    seconds = time.perf_counter() - started
+    net.eval()
+    with torch.inference_mode():
+        pred = torch.cat([net(Xt[i : i + 512]) for i in range(0, len(Xt), 512)]).argmax(1)
+    return float((pred.numpy() == yt).mean()), seconds / epochs
+
+
+def kagglekit(spec: dict[str, Any], x, y, xt, yt, *, epochs: int, seed: int) -> tuple[float, float]:
+    """The same net and settings through kagglekit's backend and trainer."""
+    from kagglekit.models import get_backend
+    from kagglekit.models.base import BuildContext
+
+    name, params = spec["net"]
+    backend = get_backend({"mlp": "mlp", "cnn": "cnn"}[name], task="multiclass")
+    ctx = BuildContext(
+        task="multiclass",
+        n_classes=10,
+        seed=seed,
+        params={**params, **spec["train"], "epochs": epochs, "schedule": "onecycle",
+                "warmup_epochs": 1, "tta": "none"},
+        early_stopping_rounds=0,
+        metric=get_metric("accuracy"),
+        info={"input_shape": (1, 28, 28)},
+    )  # fmt: skip
+    model: TorchModel = backend.build(ctx)
+    started = time.perf_counter()
+    model.fit(x, y.astype(np.int64))
+    seconds = time.perf_counter() - started
+    pred = model.predict(xt).argmax(1)
+    return float((pred == yt).mean()), seconds / epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="mlp,cnn")
+    parser.add_argument("--epochs", type=int, default=0, help="0: each model's default")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    x, y, xt, yt = load(default_mirror())
+    print(f"torch {torch.__version__}, {args.threads} thread(s), CPU; train 60,000, test 10,000")
+    print(f"{'model':6} {'side':10} {'test acc':>9} {'s/epoch':>8}")
+    for name in args.models.split(","):
+        spec = MODELS[name]
+        epochs = args.epochs or spec["epochs"]
+        acc_p, sec_p = plain(spec, x, y, xt, yt, epochs=epochs, seed=args.seed)
+        print(f"{name:6} {'plain':10} {acc_p:9.4f} {sec_p:8.2f}", flush=True)
+        acc_k, sec_k = kagglekit(spec, x, y, xt, yt, epochs=epochs, seed=args.seed)
+        print(f"{name:6} {'kagglekit':10} {acc_k:9.4f} {sec_k:8.2f}", flush=True)
+        print(f"{name:6} ratio kagglekit/plain wall per epoch {sec_k / sec_p:.3f}, "
+              f"accuracy {acc_k - acc_p:+.4f} ({epochs} epochs)", flush=True)  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
