@@ -386,32 +386,67 @@ def test_submit_with_a_stale_key_says_401(tiny, stub, capsys, monkeypatch):
     assert not stub.calls("PUT")
 
 
-def test_submit_without_accepted_rules_says_403_and_names_the_rules_page(
+def test_submit_to_a_misspelt_slug_says_403_and_names_the_rules_page(
     tiny, stub, capsys, monkeypatch
 ):
     run = trained(tiny)
-    stub.rules_accepted.discard(SLUG)
+    (tiny["project"] / "config.toml").write_text(kaggle_config("tiny", "tiny-compp"))
     code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
-    assert code == 1 and "403" in err
-    assert f"https://www.kaggle.com/competitions/{SLUG}/rules" in err and "misspelt" in err
+    assert code == 1 and "403 at GetSubmissionLimits" in err
+    assert "https://www.kaggle.com/competitions/tiny-compp/rules" in err and "misspelt" in err
     assert not stub.calls("PUT")
+
+
+def test_real_service_errors_are_requests_generic_ones(tiny, stub, offline):
+    """What the advice below must be keyed on: no server message reaches the caller."""
+    import requests
+
+    api = kaggle_api.client()
+    stub.fail("GetSubmissionLimits", 400, "Some server-side message")
+    with pytest.raises(requests.HTTPError) as caught:
+        api.competition_get_submission_limits(SLUG)
+    assert str(caught.value).startswith("400 Client Error: Bad Request for url: ")
+    assert "server-side" not in str(caught.value)
+    assert caught.value.response.url.endswith("/GetSubmissionLimits")
 
 
 def test_submit_over_the_size_limit_says_zip_it(tiny, stub, capsys, monkeypatch):
     run = trained(tiny)
-    stub.fail("StartSubmissionUpload", 400, "Submission file size exceeds the limit")
+    stub.max_file_bytes = 10  # Kaggle refuses to start the upload; its message is not shown
     code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
     assert code == 1 and "size limit" in err and "zip" in err
+    assert "400 at StartSubmissionUpload" in err and "MiB" in err
     assert not stub.calls("PUT")
 
 
 def test_daily_limit_reached_at_upload_time_is_one_line(tiny, stub, capsys, monkeypatch):
     run = trained(tiny)
-    stub.fail("CreateSubmission", 400, "You have reached your daily submission limit")
+    # The quota read says one is left; by CreateSubmission a teammate has used it.
+    stub.stale_limits = [{"numToday": 4, "numTotal": 9, "numAllowedNow": 1}]
+    stub.limits.update(numToday=5, numTotal=10, numAllowedNow=0)
     code, out, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
-    assert code == 1 and "submission limit is reached" in err and "00:00 UTC" in err
+    assert code == 1 and "no submissions left today" in err and "00:00 UTC" in err
+    assert "nothing was submitted" in err and len(err.strip().splitlines()) == 1
+    assert len(stub.calls("CreateSubmission")) == 1 and len(stub.calls("GetSubmissionLimits")) == 2
     assert "submitted to" not in out
     assert not submitting.ledger_path(open_project("tiny")).exists()
+
+
+def test_a_refused_create_submission_with_quota_left_is_not_called_a_limit(
+    tiny, stub, capsys, monkeypatch
+):
+    run = trained(tiny)
+    stub.fail("CreateSubmission", 400)
+    code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
+    assert code == 1 and "400 at CreateSubmission" in err and "nothing was submitted" in err
+    assert "limit" not in err
+
+
+def test_a_server_message_is_shown_when_the_body_carries_one(tiny, stub, capsys, monkeypatch):
+    stub.coded_errors = True
+    stub.fail("ListSubmissions", 400, "Competition has ended")
+    code, _, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    assert code == 1 and "400 at ListSubmissions: Competition has ended" in err
 
 
 def test_404_says_check_the_slug(tiny, stub, capsys, monkeypatch):

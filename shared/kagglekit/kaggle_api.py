@@ -45,11 +45,17 @@ UPLOAD_FAILED = "Could not submit to competition"
 
 
 class KaggleError(KKError):
-    """A failed Kaggle call, explained in one line; ``status`` is the HTTP status (or None)."""
+    """A failed Kaggle call, explained in one line.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``status`` is the HTTP status (or None) and ``rpc`` the API method that failed (the last
+    part of the request URL, e.g. ``"CreateSubmission"``; "" when not known): what the real
+    client exposes, since the real service's error bodies carry no message it reads.
+    """
+
+    def __init__(self, message: str, status: int | None = None, rpc: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.rpc = rpc
 
 
 @dataclass
@@ -186,19 +192,43 @@ def _retry_after(err: BaseException) -> float | None:
         return None
 
 
+def _rpc(err: BaseException) -> str:
+    """The API method of the failed request (``.../v1/{Service}/{Method}``), or ''."""
+    response = getattr(err, "response", None)
+    url = str(getattr(response, "url", "") or "")
+    if not url:
+        url = str(getattr(getattr(response, "request", None), "url", "") or "")
+    return url.rstrip("/").rsplit("/", 1)[-1] if "/v1/" in url else ""
+
+
 def _server_message(err: BaseException) -> str:
+    """What the server said, or '' when the error is requests' own ``N Client Error ...``.
+
+    kagglesdk raises with the server's message only for a ``{"code", "message"}`` body; the
+    real service's errors reach users as ``403 Client Error: Forbidden for url: ...``, which
+    says nothing the status and the request URL do not.
+    """
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if re.match(r"\d{3} (Client|Server) Error\b", text):
+        return ""
     return scrub(text)[:200]
 
 
 def explain(err: BaseException, *, what: str, slug: str, tries: int = 1) -> KaggleError:
     """A one-line error for a failed client call ``what`` on competition ``slug``."""
     status = _status(err)
-    return KaggleError(_explain(err, status, what=what, slug=slug, tries=tries), status)
+    rpc = _rpc(err)
+    message = _explain(err, status, rpc, what=what, slug=slug, tries=tries)
+    return KaggleError(message, status, rpc)
 
 
-def _explain(err: BaseException, status: int | None, *, what: str, slug: str, tries: int) -> str:
-    said = _server_message(err)
+def _explain(
+    err: BaseException, status: int | None, rpc: str, *, what: str, slug: str, tries: int
+) -> str:
+    server = _server_message(err)
+    # "(403 at GetSubmissionLimits: message)": the status, the request, and a message if any.
+    said = " ".join(str(p) for p in (status, f"at {rpc}" if rpc else "") if p)
+    said = f"{said}: {server}" if said and server else said or server
     kind = "dataset" if "/" in slug else "competition"
     if status == 401:
         return (
@@ -209,25 +239,29 @@ def _explain(err: BaseException, status: int | None, *, what: str, slug: str, tr
     if status == 403:
         if kind == "dataset":
             return (
-                f"{what}: Kaggle refused access to dataset '{slug}' (403: {said}); the dataset "
+                f"{what}: Kaggle refused access to dataset '{slug}' ({said}); the dataset "
                 "is private or its name is misspelt: check competition.slug in config.toml"
             )
         return (
-            f"{what}: Kaggle refused access to competition '{slug}' (403: {said}); either its "
+            f"{what}: Kaggle refused access to competition '{slug}' ({said}); either its "
             f"rules are not accepted: accept them at https://www.kaggle.com/competitions/{slug}/rules "
             "(the API cannot), or the slug is misspelt: check competition.slug in config.toml"
         )
     if status == 404:
         return (
-            f"{what}: '{slug}' was not found on Kaggle (404: {said}); check the {kind} name "
+            f"{what}: '{slug}' was not found on Kaggle ({said}); check the {kind} name "
             "(competition.slug in config.toml, as in the Kaggle URL)"
         )
-    if status == 413 or re.search(r"too large|exceeds|size limit", said, re.IGNORECASE):
+    # Keyed on the request that failed: the real service's message is not readable.
+    too_large = status == 413 or (rpc == "StartSubmissionUpload" and status == 400)
+    if too_large or re.search(r"too large|exceeds|size limit", server, re.IGNORECASE):
         return (
-            f"{what}: the file is over the competition's size limit ({said}); zip it "
+            f"{what}: Kaggle refused to start the upload ({said}); the usual reason is a file "
+            "over the competition's size limit: zip it "
             "(e.g. `zip submission.csv.zip submission.csv`) and pass --file with the zip"
         )
-    if re.search(r"daily|submission limit|limit reached|maximum number of submissions", said, re.I):
+    limit_words = r"daily|submission limit|limit reached|maximum number of submissions"
+    if re.search(limit_words, server, re.IGNORECASE):
         return (
             f"{what}: the submission limit is reached ({said}); the daily limit resets at "
             "00:00 UTC: submit then"
@@ -238,18 +272,20 @@ def _explain(err: BaseException, status: int | None, *, what: str, slug: str, tr
             "tries; wait a few minutes and run the command again"
         )
     if status is not None and status >= 500:
-        return (
-            f"{what}: Kaggle had a server error ({status}: {said}) after {tries} tries; "
-            "try again later"
-        )
+        return f"{what}: Kaggle had a server error ({said}) after {tries} tries; try again later"
     if _is_network(err):
         return (
             f"{what}: cannot reach Kaggle (network failure after {tries} tries: "
             f"{type(err).__name__}); check the connection, proxy settings (HTTPS_PROXY) "
             "and that api.kaggle.com is reachable"
         )
+    if rpc == "CreateSubmission" and status is not None:
+        return (
+            f"{what}: Kaggle refused to create the submission ({said}) after the file was "
+            "uploaded; nothing was submitted"
+        )
     if status is not None:
-        return f"{what}: Kaggle answered {status}: {said}"
+        return f"{what}: Kaggle answered {said}"
     return f"{what}: the Kaggle client failed: {type(err).__name__}: {said}"
 
 
@@ -350,9 +386,10 @@ def submit(api: Any, slug: str, path: Path, message: str) -> dict[str, Any]:
     The client answers ``"Could not submit to competition"`` without raising when the
     upload step fails: that is turned into an error here, never reported as success.
     """
+    size_mb = path.stat().st_size / 2**20
     reply = call(
         lambda: api.competition_submit(str(path), message, slug, quiet=True),
-        what=f"submitting {path.name} to '{slug}'",
+        what=f"submitting {path.name} ({size_mb:.2f} MiB) to '{slug}'",
         slug=slug,
         retry_network=False,
     )

@@ -167,19 +167,24 @@ def submit(
     # Read the ledger now: an unreadable one must stop us before a submission is spent.
     ledger = read_ledger(project)
     api = kaggle_api.client()
-    limits = kaggle_api.submission_limits(api, slug)
-    if limits["num_allowed_now"] <= 0:
-        if limits["limited_by_total"]:
-            raise KKError(
-                f"no submissions left for '{slug}': the competition's total limit is reached "
-                f"({limits['num_total']} made); nothing was uploaded"
-            )
-        raise KKError(
-            f"no submissions left today for '{slug}' ({limits['num_today']} made today); "
-            "the daily limit resets at 00:00 UTC: submit then; nothing was uploaded"
-        )
+    refusal = _quota_refusal(slug, kaggle_api.submission_limits(api, slug))
+    if refusal:
+        raise KKError(f"{refusal}; nothing was uploaded")
     message = message or _default_message(run)
-    reply = kaggle_api.submit(api, slug, path, message)
+    try:
+        reply = kaggle_api.submit(api, slug, path, message)
+    except kaggle_api.KaggleError as err:
+        if err.rpc != "CreateSubmission" or err.status in (None, 401):
+            raise
+        # The real service's refusal says nothing readable: ask the quota again (a
+        # teammate, or another machine, may have used the last submission meanwhile).
+        try:
+            refusal = _quota_refusal(slug, kaggle_api.submission_limits(api, slug))
+        except kaggle_api.KaggleError:
+            raise err from None
+        if not refusal:
+            raise
+        raise KKError(f"{refusal}; nothing was submitted") from None
     record = run.record if run is not None else {}
     git = record.get("git") or git_state(project.root)
     entry = {
@@ -207,6 +212,21 @@ def submit(
         run.update(kaggle_submissions=refs)
     log.info("submitted %s to %s as ref %s", path, slug, reply["ref"])
     return read_ledger(project)[-1]
+
+
+def _quota_refusal(slug: str, limits: dict[str, Any]) -> str:
+    """Why no submission can be made now ('' when one can), from Kaggle's limits."""
+    if limits["num_allowed_now"] > 0:
+        return ""
+    if limits["limited_by_total"]:
+        return (
+            f"no submissions left for '{slug}': the competition's total limit is reached "
+            f"({limits['num_total']} made)"
+        )
+    return (
+        f"no submissions left today for '{slug}' ({limits['num_today']} made today); "
+        "the daily limit resets at 00:00 UTC: submit then"
+    )
 
 
 def _default_message(run: Run | None) -> str:
