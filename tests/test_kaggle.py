@@ -386,6 +386,19 @@ def test_submit_with_a_stale_key_says_401(tiny, stub, capsys, monkeypatch):
     assert not stub.calls("PUT")
 
 
+def test_submit_before_joining_says_join_not_no_submissions_left_today(
+    tiny, stub, capsys, monkeypatch
+):
+    # Not joined: Kaggle answers all-zero limits (documented), not a 403.
+    run = trained(tiny)
+    stub.rules_accepted.discard(SLUG)
+    code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
+    assert code == 1 and "left today" not in err
+    assert "not joined" in err and "nothing was uploaded" in err
+    assert f"https://www.kaggle.com/competitions/{SLUG}/rules" in err
+    assert stub.calls("GetSubmissionLimits") and not stub.calls("PUT")
+
+
 def test_submit_to_a_misspelt_slug_says_403_and_names_the_rules_page(
     tiny, stub, capsys, monkeypatch
 ):

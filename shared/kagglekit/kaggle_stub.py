@@ -128,6 +128,9 @@ class KaggleStub:
                 # Kaggle answers 403, not 404, for a slug that does not exist.
                 return _error(403, "Permission 'competitions.participate' was denied")
             if competition not in self.rules_accepted:
+                if rpc == "GetSubmissionLimits":
+                    # Documented: "empty/zeros if the user is not on a team yet".
+                    return 200, {}, {}
                 return _error(403, "You must accept this competition's rules first")
         handler = getattr(self, f"_rpc_{rpc}", None)
         if handler is None:

@@ -218,6 +218,13 @@ def _quota_refusal(slug: str, limits: dict[str, Any]) -> str:
     """Why no submission can be made now ('' when one can), from Kaggle's limits."""
     if limits["num_allowed_now"] > 0:
         return ""
+    if not (limits["num_today"] or limits["num_total"] or limits["limited_by_total"]):
+        # Documented: all zero when the user is not on a team (has not joined) yet.
+        return (
+            f"you have not joined competition '{slug}' (Kaggle reports no submissions made and "
+            f"none allowed): join it and accept its rules at "
+            f"https://www.kaggle.com/competitions/{slug}/rules (the API cannot)"
+        )
     if limits["limited_by_total"]:
         return (
             f"no submissions left for '{slug}': the competition's total limit is reached "
