@@ -585,6 +585,19 @@ def test_kernel_push_uploads_with_the_client(tiny, stub, capsys, monkeypatch, tm
     assert "pushed" in out
 
 
+def test_kernel_push_with_a_misspelt_competition_source_fails_naming_it(
+    tiny, stub, capsys, monkeypatch, tmp_path
+):
+    trained(tiny)
+    (tiny["project"] / "config.toml").write_text(kaggle_config("tiny", "tiny-compp"))
+    code, out, err = kk(
+        capsys, monkeypatch, "kernel", "tiny", "--out", str(tmp_path / "k"), "--push"
+    )
+    assert code == 1 and "'tiny-compp'" in err and "competition.slug" in err
+    assert len(err.strip().splitlines()) == 1
+    assert stub.calls("SaveKernel") and "pushed" not in out
+
+
 # ----------------------------------------------------------------------------- secrets
 
 

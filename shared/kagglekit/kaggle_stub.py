@@ -208,11 +208,14 @@ class KaggleStub:
     def _rpc_SaveKernel(self, body: dict[str, Any]) -> Reply:
         self.kernels.append(body)
         slug = body.get("slug", "")
-        return (
-            200,
-            {"ref": slug, "url": f"https://www.kaggle.com/code/{slug}", "versionNumber": 1},
-            {},
-        )
+        # Kaggle saves the kernel anyway and lists the sources it could not attach.
+        invalid = [
+            c for c in body.get("competitionDataSources") or [] if c not in self.rules_accepted
+        ]
+        reply = {"ref": slug, "url": f"https://www.kaggle.com/code/{slug}", "versionNumber": 1}
+        if invalid:
+            reply["invalidCompetitionSources"] = invalid
+        return 200, reply, {}
 
 
 def _error(status: int, message: str) -> Reply:
