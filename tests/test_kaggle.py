@@ -154,6 +154,27 @@ def test_fetch_retries_after_429_then_succeeds(tiny, stub, capsys, monkeypatch, 
     assert (tiny["project"] / "data" / "raw" / "train.csv").exists()
 
 
+def test_retry_after_as_an_http_date_is_waited_for(tiny, stub, offline):
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=40), usegmt=True)
+    stub.fail("GetSubmissionLimits", 429, "Too many requests", **{"Retry-After": when})
+    stub.fail("GetSubmissionLimits", 429, "Too many requests", **{"Retry-After": "7"})
+    api = kaggle_api.client()
+    slept: list[float] = []
+    policy = kaggle_api.RetryPolicy(tries=3, base_seconds=0.0, max_seconds=120.0)
+    limits = kaggle_api.call(
+        lambda: api.competition_get_submission_limits(SLUG),
+        what="reading limits",
+        slug=SLUG,
+        policy=policy,
+        sleep=slept.append,
+    )
+    assert limits.num_allowed_now == 5
+    assert 30.0 < slept[0] <= 40.0 and slept[1] == 7.0  # a date, then seconds
+
+
 def test_fetch_gives_up_after_repeated_429_with_a_message(tiny, stub, capsys, monkeypatch):
     for _ in range(3):
         stub.fail("DownloadDataFiles", 429, "Too many requests")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import io
 import json
 import logging
@@ -26,6 +27,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -183,13 +185,21 @@ def _is_network(err: BaseException) -> bool:
     return isinstance(err, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
 
 
-def _retry_after(err: BaseException) -> float | None:
+def _retry_after(err: BaseException, now: datetime | None = None) -> float | None:
+    """Seconds ``Retry-After`` asks for: delay-seconds or an HTTP-date (RFC 9110 10.2.3)."""
     response = getattr(err, "response", None)
     value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates: RFC 5322 says UTC
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _rpc(err: BaseException) -> str:
