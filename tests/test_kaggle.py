@@ -524,6 +524,19 @@ def test_submissions_joins_scores_with_the_ledger_and_runs(tiny, stub, capsys, m
     assert code == 0 and "0.80100" in out and run.run_id in out
 
 
+def test_submissions_reads_every_page(tiny, stub, capsys, monkeypatch):
+    stub.submissions = [
+        {"ref": 5000 - i, "date": "2026-01-02T10:00:00.000Z", "description": f"s{i}",
+         "status": "COMPLETE", "publicScore": "0.5"}
+        for i in range(130)
+    ]  # fmt: skip
+    code, out, err = kk(capsys, monkeypatch, "submissions", "tiny", "--json")
+    assert code == 0, err
+    refs = [json.loads(line)["ref"] for line in out.splitlines()]
+    assert refs == [5000 - i for i in range(130)]
+    assert [c.body.get("pageToken", "") for c in stub.calls("ListSubmissions")] == ["", "100"]
+
+
 def test_leaderboard_shows_the_top_and_where_you_stand(tiny, stub, capsys, monkeypatch):
     board = [
         {"teamId": i, "teamName": f"team-{i}", "submissionDate": "2026-01-01T00:00:00.000Z",

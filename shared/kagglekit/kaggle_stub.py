@@ -196,14 +196,10 @@ class KaggleStub:
         return 200, dict(sub), {}
 
     def _rpc_ListSubmissions(self, body: dict[str, Any]) -> Reply:
-        return 200, {"submissions": list(self.submissions), "nextPageToken": ""}, {}
+        return _page(self.submissions, body)
 
     def _rpc_GetLeaderboard(self, body: dict[str, Any]) -> Reply:
-        size = int(body.get("pageSize") or 20)
-        start = int(body.get("pageToken") or 0)
-        page = self.leaderboard[start : start + size]
-        token = str(start + size) if start + size < len(self.leaderboard) else ""
-        return 200, {"submissions": page, "nextPageToken": token}, {}
+        return _page(self.leaderboard, body)
 
     def _rpc_SaveKernel(self, body: dict[str, Any]) -> Reply:
         self.kernels.append(body)
@@ -216,6 +212,14 @@ class KaggleStub:
         if invalid:
             reply["invalidCompetitionSources"] = invalid
         return 200, reply, {}
+
+
+def _page(rows: list[dict[str, Any]], body: dict[str, Any]) -> Reply:
+    """One page of a list endpoint: ``pageSize`` rows (20 unless asked) from ``pageToken``."""
+    size = int(body.get("pageSize") or 20)
+    start = int(body.get("pageToken") or 0)
+    token = str(start + size) if start + size < len(rows) else ""
+    return 200, {"submissions": rows[start : start + size], "nextPageToken": token}, {}
 
 
 def _error(status: int, message: str) -> Reply:
