@@ -222,6 +222,34 @@ def test_fetch_without_credentials_says_where_to_put_them(tiny, capsys, monkeypa
     assert len(err.strip().splitlines()) == 1
 
 
+def test_credentials_message_names_the_folder_the_client_reads(offline, monkeypatch, tmp_path):
+    from kagglekit.errors import KKError
+
+    home = tmp_path / "home"
+    for name in ("KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME", "KAGGLE_USERNAME", "KAGGLE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    messages = []
+
+    def message() -> None:
+        with pytest.raises(KKError) as caught:
+            kaggle_api.client()
+        messages.append(str(caught.value))
+
+    message()
+    # The real client's own answer for this HOME; importing it creates that folder.
+    probe = "from kaggle.api.kaggle_api_extended import KaggleApi; print(KaggleApi.config_dir)"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], env=dict(os.environ), capture_output=True, text=True
+    )
+    real = proc.stdout.strip().splitlines()[-1]
+    assert Path(real).is_dir()
+    message()  # the folder exists now; the answer must not change
+    assert real == str(home / ".config" / "kaggle")
+    assert messages[0] == messages[1] and f"kaggle.json in {real} " in messages[0]
+    assert str(home / ".kaggle") not in messages[0]
+    assert "KAGGLE_CONFIG_DIR, else ~/.kaggle if that folder exists" in messages[0]
+
+
 def test_readable_kaggle_json_warns_without_showing_the_key(
     tiny, stub, offline, capsys, monkeypatch, caplog
 ):

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,9 +39,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TOKEN_PAGE = "https://www.kaggle.com/settings/api"
+# Where kaggle 2.2.5 looks, in its words (``KaggleApi.config_dir``); one sentence everywhere.
+CONFIG_RULE = (
+    "KAGGLE_CONFIG_DIR, else ~/.kaggle if that folder exists, else $XDG_CONFIG_HOME/kaggle "
+    "(~/.config/kaggle) on Linux"
+)
 NO_CREDENTIALS = (
     "no Kaggle credentials: create a token at " + TOKEN_PAGE + " and save kaggle.json in "
-    "{where} (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN)"
+    "{where} (chmod 600; the client reads " + CONFIG_RULE + "), or set KAGGLE_USERNAME and "
+    "KAGGLE_KEY (or KAGGLE_API_TOKEN)"
 )
 # What the client answers, without raising, when the file upload step of a submit failed.
 UPLOAD_FAILED = "Could not submit to competition"
@@ -82,13 +89,18 @@ RETRY = RetryPolicy()
 
 
 def config_dir() -> Path:
-    """Where the client looks for ``kaggle.json`` (``KAGGLE_CONFIG_DIR`` or ``~/.kaggle``)."""
+    """The folder whose ``kaggle.json`` the client reads (see ``CONFIG_RULE``).
+
+    The same rule as ``KaggleApi.config_dir`` in kaggle 2.2.5, which also creates that
+    folder when it imports: the answer must not depend on whether it exists yet.
+    """
     env = os.environ.get("KAGGLE_CONFIG_DIR")
     if env:
         return Path(env)
     home = Path.home() / ".kaggle"
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kaggle"
-    return xdg if not home.exists() and xdg.exists() else home
+    if sys.platform.startswith("linux") and not home.exists():
+        return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kaggle"
+    return home
 
 
 def _secrets() -> list[str]:
