@@ -552,6 +552,41 @@ def test_submissions_joins_scores_with_the_ledger_and_runs(tiny, stub, capsys, m
     assert code == 0 and "0.80100" in out and run.run_id in out
 
 
+def test_submissions_shows_the_ledger_offline(tiny, stub, capsys, monkeypatch):
+    from kagglesdk import kaggle_env
+
+    run = trained(tiny)
+    assert kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "-m", "first")[0] == 0
+    ref = stub.submissions[0]["ref"]
+    # --local: no request, no credentials needed.
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    n_requests = len(stub.requests)
+    code, out, err = kk(capsys, monkeypatch, "submissions", "tiny", "--local", "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["ref"], r["run_id"], r["description"]) for r in rows] == [(ref, run.run_id, "first")]
+    assert rows[0]["cv_mean"] == pytest.approx(run.record["cv_mean"])
+    assert len(stub.requests) == n_requests
+    # Kaggle unreachable: the ledger, with a note saying why.
+    monkeypatch.setenv("KAGGLE_USERNAME", USER)
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    table = kaggle_env._env_to_endpoint
+    saved = table[kaggle_env.KaggleEnv.PROD]
+    table[kaggle_env.KaggleEnv.PROD] = DEAD_PROXY
+    try:
+        code, out, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    finally:
+        table[kaggle_env.KaggleEnv.PROD] = saved
+    assert code == 0, err
+    assert "cannot reach Kaggle" in err and "local ledger" in err
+    assert str(ref) in out and run.run_id in out
+    # Other failures are still errors, not a silent switch to stale data.
+    stub.fail("ListSubmissions", 404)
+    code, _, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    assert code == 1 and "404" in err
+
+
 def test_submissions_reads_every_page(tiny, stub, capsys, monkeypatch):
     stub.submissions = [
         {"ref": 5000 - i, "date": "2026-01-02T10:00:00.000Z", "description": f"s{i}",

@@ -61,10 +61,13 @@ class KaggleError(KKError):
     client exposes, since the real service's error bodies carry no message it reads.
     """
 
-    def __init__(self, message: str, status: int | None = None, rpc: str = "") -> None:
+    def __init__(
+        self, message: str, status: int | None = None, rpc: str = "", *, network: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.rpc = rpc
+        self.network = network  # Kaggle could not be reached at all
 
 
 @dataclass
@@ -241,7 +244,7 @@ def explain(err: BaseException, *, what: str, slug: str, tries: int = 1) -> Kagg
     status = _status(err)
     rpc = _rpc(err)
     message = _explain(err, status, rpc, what=what, slug=slug, tries=tries)
-    return KaggleError(message, status, rpc)
+    return KaggleError(message, status, rpc, network=status is None and _is_network(err))
 
 
 def _explain(

@@ -351,6 +351,36 @@ def history(project: Project, cfg: ProjectConfig) -> list[dict[str, Any]]:
     return rows
 
 
+def local_history(project: Project) -> list[dict[str, Any]]:
+    """The ledger joined with the runs, newest first, in ``history``'s row shape; offline.
+
+    Scores are the ones last recorded (by ``wait_for_score`` or an online ``history``).
+    """
+    runs = {r.run_id: r.record for r in list_runs(project.runs_dir)}
+    rows = []
+    for entry in reversed(read_ledger(project)):
+        run_id = entry.get("run_id")
+        record = runs.get(run_id, {}) if run_id else {}
+        rows.append(
+            {
+                "ref": entry.get("ref"),
+                "date": entry.get("submitted_at"),
+                "description": entry.get("message"),
+                "status": entry.get("status"),
+                "public_score": _float(entry.get("public_score")),
+                "private_score": _float(entry.get("private_score")),
+                "run_id": run_id,
+                "model": entry.get("model") or record.get("model"),
+                "cv_mean": entry.get("cv_mean", record.get("cv_mean")),
+                "cv_std": entry.get("cv_std", record.get("cv_std")),
+                "fold_hash": entry.get("fold_hash"),
+                "git_commit": entry.get("git_commit"),
+                "in_ledger": True,
+            }
+        )
+    return rows
+
+
 def _float(value: Any) -> float | None:
     try:
         return float(value) if value not in (None, "") else None
