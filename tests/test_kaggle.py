@@ -154,6 +154,27 @@ def test_fetch_retries_after_429_then_succeeds(tiny, stub, capsys, monkeypatch, 
     assert (tiny["project"] / "data" / "raw" / "train.csv").exists()
 
 
+def test_retry_after_as_an_http_date_is_waited_for(tiny, stub, offline):
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=40), usegmt=True)
+    stub.fail("GetSubmissionLimits", 429, "Too many requests", **{"Retry-After": when})
+    stub.fail("GetSubmissionLimits", 429, "Too many requests", **{"Retry-After": "7"})
+    api = kaggle_api.client()
+    slept: list[float] = []
+    policy = kaggle_api.RetryPolicy(tries=3, base_seconds=0.0, max_seconds=120.0)
+    limits = kaggle_api.call(
+        lambda: api.competition_get_submission_limits(SLUG),
+        what="reading limits",
+        slug=SLUG,
+        policy=policy,
+        sleep=slept.append,
+    )
+    assert limits.num_allowed_now == 5
+    assert 30.0 < slept[0] <= 40.0 and slept[1] == 7.0  # a date, then seconds
+
+
 def test_fetch_gives_up_after_repeated_429_with_a_message(tiny, stub, capsys, monkeypatch):
     for _ in range(3):
         stub.fail("DownloadDataFiles", 429, "Too many requests")
@@ -199,6 +220,34 @@ def test_fetch_without_credentials_says_where_to_put_them(tiny, capsys, monkeypa
     assert code == 1
     assert "kaggle.json" in err and "KAGGLE_USERNAME" in err and "KAGGLE_KEY" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_credentials_message_names_the_folder_the_client_reads(offline, monkeypatch, tmp_path):
+    from kagglekit.errors import KKError
+
+    home = tmp_path / "home"
+    for name in ("KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME", "KAGGLE_USERNAME", "KAGGLE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    messages = []
+
+    def message() -> None:
+        with pytest.raises(KKError) as caught:
+            kaggle_api.client()
+        messages.append(str(caught.value))
+
+    message()
+    # The real client's own answer for this HOME; importing it creates that folder.
+    probe = "from kaggle.api.kaggle_api_extended import KaggleApi; print(KaggleApi.config_dir)"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], env=dict(os.environ), capture_output=True, text=True
+    )
+    real = proc.stdout.strip().splitlines()[-1]
+    assert Path(real).is_dir()
+    message()  # the folder exists now; the answer must not change
+    assert real == str(home / ".config" / "kaggle")
+    assert messages[0] == messages[1] and f"kaggle.json in {real} " in messages[0]
+    assert str(home / ".kaggle") not in messages[0]
+    assert "KAGGLE_CONFIG_DIR, else ~/.kaggle if that folder exists" in messages[0]
 
 
 def test_readable_kaggle_json_warns_without_showing_the_key(
@@ -386,32 +435,80 @@ def test_submit_with_a_stale_key_says_401(tiny, stub, capsys, monkeypatch):
     assert not stub.calls("PUT")
 
 
-def test_submit_without_accepted_rules_says_403_and_names_the_rules_page(
+def test_submit_before_joining_says_join_not_no_submissions_left_today(
     tiny, stub, capsys, monkeypatch
 ):
+    # Not joined: Kaggle answers all-zero limits (documented), not a 403.
     run = trained(tiny)
     stub.rules_accepted.discard(SLUG)
     code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
-    assert code == 1 and "403" in err
-    assert f"https://www.kaggle.com/competitions/{SLUG}/rules" in err and "misspelt" in err
+    assert code == 1 and "left today" not in err
+    assert "not joined" in err and "nothing was uploaded" in err
+    assert f"https://www.kaggle.com/competitions/{SLUG}/rules" in err
+    assert stub.calls("GetSubmissionLimits") and not stub.calls("PUT")
+
+
+def test_submit_to_a_misspelt_slug_says_403_and_names_the_rules_page(
+    tiny, stub, capsys, monkeypatch
+):
+    run = trained(tiny)
+    (tiny["project"] / "config.toml").write_text(kaggle_config("tiny", "tiny-compp"))
+    code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
+    assert code == 1 and "403 at GetSubmissionLimits" in err
+    assert "https://www.kaggle.com/competitions/tiny-compp/rules" in err and "misspelt" in err
     assert not stub.calls("PUT")
+
+
+def test_real_service_errors_are_requests_generic_ones(tiny, stub, offline):
+    """What the advice below must be keyed on: no server message reaches the caller."""
+    import requests
+
+    api = kaggle_api.client()
+    stub.fail("GetSubmissionLimits", 400, "Some server-side message")
+    with pytest.raises(requests.HTTPError) as caught:
+        api.competition_get_submission_limits(SLUG)
+    assert str(caught.value).startswith("400 Client Error: Bad Request for url: ")
+    assert "server-side" not in str(caught.value)
+    assert caught.value.response.url.endswith("/GetSubmissionLimits")
 
 
 def test_submit_over_the_size_limit_says_zip_it(tiny, stub, capsys, monkeypatch):
     run = trained(tiny)
-    stub.fail("StartSubmissionUpload", 400, "Submission file size exceeds the limit")
+    stub.max_file_bytes = 10  # Kaggle refuses to start the upload; its message is not shown
     code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
     assert code == 1 and "size limit" in err and "zip" in err
+    assert "400 at StartSubmissionUpload" in err and "MiB" in err
     assert not stub.calls("PUT")
 
 
 def test_daily_limit_reached_at_upload_time_is_one_line(tiny, stub, capsys, monkeypatch):
     run = trained(tiny)
-    stub.fail("CreateSubmission", 400, "You have reached your daily submission limit")
+    # The quota read says one is left; by CreateSubmission a teammate has used it.
+    stub.stale_limits = [{"numToday": 4, "numTotal": 9, "numAllowedNow": 1}]
+    stub.limits.update(numToday=5, numTotal=10, numAllowedNow=0)
     code, out, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
-    assert code == 1 and "submission limit is reached" in err and "00:00 UTC" in err
+    assert code == 1 and "no submissions left today" in err and "00:00 UTC" in err
+    assert "nothing was submitted" in err and len(err.strip().splitlines()) == 1
+    assert len(stub.calls("CreateSubmission")) == 1 and len(stub.calls("GetSubmissionLimits")) == 2
     assert "submitted to" not in out
     assert not submitting.ledger_path(open_project("tiny")).exists()
+
+
+def test_a_refused_create_submission_with_quota_left_is_not_called_a_limit(
+    tiny, stub, capsys, monkeypatch
+):
+    run = trained(tiny)
+    stub.fail("CreateSubmission", 400)
+    code, _, err = kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id)
+    assert code == 1 and "400 at CreateSubmission" in err and "nothing was submitted" in err
+    assert "limit" not in err
+
+
+def test_a_server_message_is_shown_when_the_body_carries_one(tiny, stub, capsys, monkeypatch):
+    stub.coded_errors = True
+    stub.fail("ListSubmissions", 400, "Competition has ended")
+    code, _, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    assert code == 1 and "400 at ListSubmissions: Competition has ended" in err
 
 
 def test_404_says_check_the_slug(tiny, stub, capsys, monkeypatch):
@@ -453,6 +550,54 @@ def test_submissions_joins_scores_with_the_ledger_and_runs(tiny, stub, capsys, m
     assert ledger[0]["public_score"] == "0.80100" and ledger[0]["status"] == "COMPLETE"
     code, out, _ = kk(capsys, monkeypatch, "submissions", "tiny")
     assert code == 0 and "0.80100" in out and run.run_id in out
+
+
+def test_submissions_shows_the_ledger_offline(tiny, stub, capsys, monkeypatch):
+    from kagglesdk import kaggle_env
+
+    run = trained(tiny)
+    assert kk(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "-m", "first")[0] == 0
+    ref = stub.submissions[0]["ref"]
+    # --local: no request, no credentials needed.
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    n_requests = len(stub.requests)
+    code, out, err = kk(capsys, monkeypatch, "submissions", "tiny", "--local", "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["ref"], r["run_id"], r["description"]) for r in rows] == [(ref, run.run_id, "first")]
+    assert rows[0]["cv_mean"] == pytest.approx(run.record["cv_mean"])
+    assert len(stub.requests) == n_requests
+    # Kaggle unreachable: the ledger, with a note saying why.
+    monkeypatch.setenv("KAGGLE_USERNAME", USER)
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    table = kaggle_env._env_to_endpoint
+    saved = table[kaggle_env.KaggleEnv.PROD]
+    table[kaggle_env.KaggleEnv.PROD] = DEAD_PROXY
+    try:
+        code, out, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    finally:
+        table[kaggle_env.KaggleEnv.PROD] = saved
+    assert code == 0, err
+    assert "cannot reach Kaggle" in err and "local ledger" in err
+    assert str(ref) in out and run.run_id in out
+    # Other failures are still errors, not a silent switch to stale data.
+    stub.fail("ListSubmissions", 404)
+    code, _, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    assert code == 1 and "404" in err
+
+
+def test_submissions_reads_every_page(tiny, stub, capsys, monkeypatch):
+    stub.submissions = [
+        {"ref": 5000 - i, "date": "2026-01-02T10:00:00.000Z", "description": f"s{i}",
+         "status": "COMPLETE", "publicScore": "0.5"}
+        for i in range(130)
+    ]  # fmt: skip
+    code, out, err = kk(capsys, monkeypatch, "submissions", "tiny", "--json")
+    assert code == 0, err
+    refs = [json.loads(line)["ref"] for line in out.splitlines()]
+    assert refs == [5000 - i for i in range(130)]
+    assert [c.body.get("pageToken", "") for c in stub.calls("ListSubmissions")] == ["", "100"]
 
 
 def test_leaderboard_shows_the_top_and_where_you_stand(tiny, stub, capsys, monkeypatch):
@@ -535,6 +680,19 @@ def test_kernel_push_uploads_with_the_client(tiny, stub, capsys, monkeypatch, tm
     assert saved["enableInternet"] is False and saved["kernelType"] == "script"
     assert "PACKAGE = " in saved["text"]
     assert "pushed" in out
+
+
+def test_kernel_push_with_a_misspelt_competition_source_fails_naming_it(
+    tiny, stub, capsys, monkeypatch, tmp_path
+):
+    trained(tiny)
+    (tiny["project"] / "config.toml").write_text(kaggle_config("tiny", "tiny-compp"))
+    code, out, err = kk(
+        capsys, monkeypatch, "kernel", "tiny", "--out", str(tmp_path / "k"), "--push"
+    )
+    assert code == 1 and "'tiny-compp'" in err and "competition.slug" in err
+    assert len(err.strip().splitlines()) == 1
+    assert stub.calls("SaveKernel") and "pushed" not in out
 
 
 # ----------------------------------------------------------------------------- secrets

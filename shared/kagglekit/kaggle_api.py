@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import io
 import json
 import logging
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,20 +39,35 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TOKEN_PAGE = "https://www.kaggle.com/settings/api"
+# Where kaggle 2.2.5 looks, in its words (``KaggleApi.config_dir``); one sentence everywhere.
+CONFIG_RULE = (
+    "KAGGLE_CONFIG_DIR, else ~/.kaggle if that folder exists, else $XDG_CONFIG_HOME/kaggle "
+    "(~/.config/kaggle) on Linux"
+)
 NO_CREDENTIALS = (
     "no Kaggle credentials: create a token at " + TOKEN_PAGE + " and save kaggle.json in "
-    "{where} (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN)"
+    "{where} (chmod 600; the client reads " + CONFIG_RULE + "), or set KAGGLE_USERNAME and "
+    "KAGGLE_KEY (or KAGGLE_API_TOKEN)"
 )
 # What the client answers, without raising, when the file upload step of a submit failed.
 UPLOAD_FAILED = "Could not submit to competition"
 
 
 class KaggleError(KKError):
-    """A failed Kaggle call, explained in one line; ``status`` is the HTTP status (or None)."""
+    """A failed Kaggle call, explained in one line.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``status`` is the HTTP status (or None) and ``rpc`` the API method that failed (the last
+    part of the request URL, e.g. ``"CreateSubmission"``; "" when not known): what the real
+    client exposes, since the real service's error bodies carry no message it reads.
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, rpc: str = "", *, network: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.rpc = rpc
+        self.network = network  # Kaggle could not be reached at all
 
 
 @dataclass
@@ -74,13 +92,18 @@ RETRY = RetryPolicy()
 
 
 def config_dir() -> Path:
-    """Where the client looks for ``kaggle.json`` (``KAGGLE_CONFIG_DIR`` or ``~/.kaggle``)."""
+    """The folder whose ``kaggle.json`` the client reads (see ``CONFIG_RULE``).
+
+    The same rule as ``KaggleApi.config_dir`` in kaggle 2.2.5, which also creates that
+    folder when it imports: the answer must not depend on whether it exists yet.
+    """
     env = os.environ.get("KAGGLE_CONFIG_DIR")
     if env:
         return Path(env)
     home = Path.home() / ".kaggle"
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kaggle"
-    return xdg if not home.exists() and xdg.exists() else home
+    if sys.platform.startswith("linux") and not home.exists():
+        return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kaggle"
+    return home
 
 
 def _secrets() -> list[str]:
@@ -177,28 +200,60 @@ def _is_network(err: BaseException) -> bool:
     return isinstance(err, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
 
 
-def _retry_after(err: BaseException) -> float | None:
+def _retry_after(err: BaseException, now: datetime | None = None) -> float | None:
+    """Seconds ``Retry-After`` asks for: delay-seconds or an HTTP-date (RFC 9110 10.2.3)."""
     response = getattr(err, "response", None)
     value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates: RFC 5322 says UTC
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _rpc(err: BaseException) -> str:
+    """The API method of the failed request (``.../v1/{Service}/{Method}``), or ''."""
+    response = getattr(err, "response", None)
+    url = str(getattr(response, "url", "") or "")
+    if not url:
+        url = str(getattr(getattr(response, "request", None), "url", "") or "")
+    return url.rstrip("/").rsplit("/", 1)[-1] if "/v1/" in url else ""
 
 
 def _server_message(err: BaseException) -> str:
+    """What the server said, or '' when the error is requests' own ``N Client Error ...``.
+
+    kagglesdk raises with the server's message only for a ``{"code", "message"}`` body; the
+    real service's errors reach users as ``403 Client Error: Forbidden for url: ...``, which
+    says nothing the status and the request URL do not.
+    """
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if re.match(r"\d{3} (Client|Server) Error\b", text):
+        return ""
     return scrub(text)[:200]
 
 
 def explain(err: BaseException, *, what: str, slug: str, tries: int = 1) -> KaggleError:
     """A one-line error for a failed client call ``what`` on competition ``slug``."""
     status = _status(err)
-    return KaggleError(_explain(err, status, what=what, slug=slug, tries=tries), status)
+    rpc = _rpc(err)
+    message = _explain(err, status, rpc, what=what, slug=slug, tries=tries)
+    return KaggleError(message, status, rpc, network=status is None and _is_network(err))
 
 
-def _explain(err: BaseException, status: int | None, *, what: str, slug: str, tries: int) -> str:
-    said = _server_message(err)
+def _explain(
+    err: BaseException, status: int | None, rpc: str, *, what: str, slug: str, tries: int
+) -> str:
+    server = _server_message(err)
+    # "(403 at GetSubmissionLimits: message)": the status, the request, and a message if any.
+    said = " ".join(str(p) for p in (status, f"at {rpc}" if rpc else "") if p)
+    said = f"{said}: {server}" if said and server else said or server
     kind = "dataset" if "/" in slug else "competition"
     if status == 401:
         return (
@@ -209,25 +264,29 @@ def _explain(err: BaseException, status: int | None, *, what: str, slug: str, tr
     if status == 403:
         if kind == "dataset":
             return (
-                f"{what}: Kaggle refused access to dataset '{slug}' (403: {said}); the dataset "
+                f"{what}: Kaggle refused access to dataset '{slug}' ({said}); the dataset "
                 "is private or its name is misspelt: check competition.slug in config.toml"
             )
         return (
-            f"{what}: Kaggle refused access to competition '{slug}' (403: {said}); either its "
+            f"{what}: Kaggle refused access to competition '{slug}' ({said}); either its "
             f"rules are not accepted: accept them at https://www.kaggle.com/competitions/{slug}/rules "
             "(the API cannot), or the slug is misspelt: check competition.slug in config.toml"
         )
     if status == 404:
         return (
-            f"{what}: '{slug}' was not found on Kaggle (404: {said}); check the {kind} name "
+            f"{what}: '{slug}' was not found on Kaggle ({said}); check the {kind} name "
             "(competition.slug in config.toml, as in the Kaggle URL)"
         )
-    if status == 413 or re.search(r"too large|exceeds|size limit", said, re.IGNORECASE):
+    # Keyed on the request that failed: the real service's message is not readable.
+    too_large = status == 413 or (rpc == "StartSubmissionUpload" and status == 400)
+    if too_large or re.search(r"too large|exceeds|size limit", server, re.IGNORECASE):
         return (
-            f"{what}: the file is over the competition's size limit ({said}); zip it "
+            f"{what}: Kaggle refused to start the upload ({said}); the usual reason is a file "
+            "over the competition's size limit: zip it "
             "(e.g. `zip submission.csv.zip submission.csv`) and pass --file with the zip"
         )
-    if re.search(r"daily|submission limit|limit reached|maximum number of submissions", said, re.I):
+    limit_words = r"daily|submission limit|limit reached|maximum number of submissions"
+    if re.search(limit_words, server, re.IGNORECASE):
         return (
             f"{what}: the submission limit is reached ({said}); the daily limit resets at "
             "00:00 UTC: submit then"
@@ -238,18 +297,20 @@ def _explain(err: BaseException, status: int | None, *, what: str, slug: str, tr
             "tries; wait a few minutes and run the command again"
         )
     if status is not None and status >= 500:
-        return (
-            f"{what}: Kaggle had a server error ({status}: {said}) after {tries} tries; "
-            "try again later"
-        )
+        return f"{what}: Kaggle had a server error ({said}) after {tries} tries; try again later"
     if _is_network(err):
         return (
             f"{what}: cannot reach Kaggle (network failure after {tries} tries: "
             f"{type(err).__name__}); check the connection, proxy settings (HTTPS_PROXY) "
             "and that api.kaggle.com is reachable"
         )
+    if rpc == "CreateSubmission" and status is not None:
+        return (
+            f"{what}: Kaggle refused to create the submission ({said}) after the file was "
+            "uploaded; nothing was submitted"
+        )
     if status is not None:
-        return f"{what}: Kaggle answered {status}: {said}"
+        return f"{what}: Kaggle answered {said}"
     return f"{what}: the Kaggle client failed: {type(err).__name__}: {said}"
 
 
@@ -350,9 +411,10 @@ def submit(api: Any, slug: str, path: Path, message: str) -> dict[str, Any]:
     The client answers ``"Could not submit to competition"`` without raising when the
     upload step fails: that is turned into an error here, never reported as success.
     """
+    size_mb = path.stat().st_size / 2**20
     reply = call(
         lambda: api.competition_submit(str(path), message, slug, quiet=True),
-        what=f"submitting {path.name} to '{slug}'",
+        what=f"submitting {path.name} ({size_mb:.2f} MiB) to '{slug}'",
         slug=slug,
         retry_network=False,
     )
@@ -466,6 +528,17 @@ def push_kernel(api: Any, folder: Path, *, slug: str) -> dict[str, Any]:
     error = str(getattr(reply, "error", "") or "")
     if error:
         raise KKError(f"pushing the kernel in {folder} failed: Kaggle answered '{scrub(error)}'")
+    # A source Kaggle cannot attach is listed in a successful reply: the kernel would run
+    # without its data, so that is a failure here.
+    invalid = list(getattr(reply, "invalid_competition_sources", None) or [])
+    if invalid:
+        names = ", ".join(f"'{name}'" for name in invalid)
+        raise KKError(
+            f"pushing the kernel in {folder}: Kaggle saved version {reply.version_number} "
+            f"without its competition source {names} (misspelt, or its rules not accepted), "
+            "so it has no data to run on; check competition.slug in config.toml, accept the "
+            f"rules at https://www.kaggle.com/competitions/{invalid[0]}/rules and push again"
+        )
     return {
         "ref": str(reply.ref or ""),
         "url": str(reply.url or ""),

@@ -7,6 +7,14 @@ test can assert what reached "Kaggle" (e.g. that an invalid file was never uploa
 
 ``serve()`` points the in-process client at the stub by replacing the production entry
 of ``kagglesdk.kaggle_env``'s endpoint table, and restores it afterwards.
+
+It is as strict as the real service where kagglekit depends on it: errors carry no
+``{"code", "message"}`` body (so the client raises requests' own ``403 Client Error:
+Forbidden for url: ...``, which is what users of the real service see, Kaggle/kaggle-cli#831),
+a user who has not joined a competition gets all-zero submission limits (as the API
+documents), the daily quota and a file size limit are enforced when a submission is made,
+a kernel's unknown competition source is reported in ``invalidCompetitionSources`` of a
+successful reply, and list endpoints are paged.
 """
 
 from __future__ import annotations
@@ -71,6 +79,14 @@ class KaggleStub:
     public_score: str = "0.81234"
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     put_status: int = 200
+    # Answers GetSubmissionLimits gives before the current ``limits`` (a teammate may submit
+    # between a quota read and the upload).
+    stale_limits: list[dict[str, Any]] = field(default_factory=list)
+    # The competition's submission file size limit (StartSubmissionUpload refuses larger).
+    max_file_bytes: int | None = None
+    # True: error bodies ``{"code", "message"}``, which kagglesdk turns into the message;
+    # False (as users of the real service see): a body the client does not read.
+    coded_errors: bool = False
     # Queued failures per RPC name (or "GET /files"): (status, message, headers).
     failures: dict[str, list[tuple[int, str, dict[str, str]]]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
@@ -112,6 +128,9 @@ class KaggleStub:
                 # Kaggle answers 403, not 404, for a slug that does not exist.
                 return _error(403, "Permission 'competitions.participate' was denied")
             if competition not in self.rules_accepted:
+                if rpc == "GetSubmissionLimits":
+                    # Documented: "empty/zeros if the user is not on a team yet".
+                    return 200, {}, {}
                 return _error(403, "You must accept this competition's rules first")
         handler = getattr(self, f"_rpc_{rpc}", None)
         if handler is None:
@@ -129,9 +148,14 @@ class KaggleStub:
         return 302, {}, {"Location": f"{self.url}/files/{ref}.zip"}
 
     def _rpc_GetSubmissionLimits(self, body: dict[str, Any]) -> Reply:
+        if self.stale_limits:
+            return 200, self.stale_limits.pop(0), {}
         return 200, dict(self.limits), {}
 
     def _rpc_StartSubmissionUpload(self, body: dict[str, Any]) -> Reply:
+        size = int(body.get("contentLength") or 0)
+        if self.max_file_bytes is not None and size > self.max_file_bytes:
+            return _error(400, f"File size {size} exceeds the limit of {self.max_file_bytes}")
         token = f"blob-{len(self.requests)}"
         return 200, {"token": token, "createUrl": f"{self.url}/upload/{token}"}, {}
 
@@ -139,6 +163,8 @@ class KaggleStub:
         uploaded = {r.path.rsplit("/", 1)[-1] for r in self.calls("PUT")}
         if body.get("blobFileTokens") not in uploaded:
             return _error(400, "blob file token was never uploaded")
+        if self.limits["numAllowedNow"] <= 0:
+            return _error(400, "Daily submission limit reached")
         ref = 1000 + len(self.submissions)
         put = [r for r in self.calls("PUT") if r.path.endswith(str(body["blobFileTokens"]))]
         self.submissions.insert(
@@ -170,26 +196,34 @@ class KaggleStub:
         return 200, dict(sub), {}
 
     def _rpc_ListSubmissions(self, body: dict[str, Any]) -> Reply:
-        return 200, {"submissions": list(self.submissions), "nextPageToken": ""}, {}
+        return _page(self.submissions, body)
 
     def _rpc_GetLeaderboard(self, body: dict[str, Any]) -> Reply:
-        size = int(body.get("pageSize") or 20)
-        start = int(body.get("pageToken") or 0)
-        page = self.leaderboard[start : start + size]
-        token = str(start + size) if start + size < len(self.leaderboard) else ""
-        return 200, {"submissions": page, "nextPageToken": token}, {}
+        return _page(self.leaderboard, body)
 
     def _rpc_SaveKernel(self, body: dict[str, Any]) -> Reply:
         self.kernels.append(body)
         slug = body.get("slug", "")
-        return (
-            200,
-            {"ref": slug, "url": f"https://www.kaggle.com/code/{slug}", "versionNumber": 1},
-            {},
-        )
+        # Kaggle saves the kernel anyway and lists the sources it could not attach.
+        invalid = [
+            c for c in body.get("competitionDataSources") or [] if c not in self.rules_accepted
+        ]
+        reply = {"ref": slug, "url": f"https://www.kaggle.com/code/{slug}", "versionNumber": 1}
+        if invalid:
+            reply["invalidCompetitionSources"] = invalid
+        return 200, reply, {}
+
+
+def _page(rows: list[dict[str, Any]], body: dict[str, Any]) -> Reply:
+    """One page of a list endpoint: ``pageSize`` rows (20 unless asked) from ``pageToken``."""
+    size = int(body.get("pageSize") or 20)
+    start = int(body.get("pageToken") or 0)
+    token = str(start + size) if start + size < len(rows) else ""
+    return 200, {"submissions": rows[start : start + size], "nextPageToken": token}, {}
 
 
 def _error(status: int, message: str) -> Reply:
+    # The stub's own refusals; ``Handler`` sends them as ``coded_errors`` says.
     return status, {"code": status, "message": message}, {}
 
 
@@ -239,7 +273,12 @@ def _handler_for(stub: KaggleStub) -> type[BaseHTTPRequestHandler]:
             else:
                 with stub._lock:
                     status, reply, headers = stub.handle("POST", path, body)
-            payload = json.dumps(reply).encode() if reply else b""
+            if status >= 400 and not stub.coded_errors:
+                # No ``{"code", "message"}`` JSON: the client raises requests' generic error.
+                message = str(reply.get("message", ""))
+                self._send(status, message.encode(), {"Content-Type": "text/plain", **headers})
+                return
+            payload = json.dumps(reply).encode() if reply or status == 200 else b""
             self._send(status, payload, {"Content-Type": "application/json", **headers})
 
         def do_GET(self) -> None:

@@ -166,19 +166,24 @@ def submit(
     # Read the ledger now: an unreadable one must stop us before a submission is spent.
     ledger = read_ledger(project)
     api = kaggle_api.client()
-    limits = kaggle_api.submission_limits(api, slug)
-    if limits["num_allowed_now"] <= 0:
-        if limits["limited_by_total"]:
-            raise KKError(
-                f"no submissions left for '{slug}': the competition's total limit is reached "
-                f"({limits['num_total']} made); nothing was uploaded"
-            )
-        raise KKError(
-            f"no submissions left today for '{slug}' ({limits['num_today']} made today); "
-            "the daily limit resets at 00:00 UTC: submit then; nothing was uploaded"
-        )
+    refusal = _quota_refusal(slug, kaggle_api.submission_limits(api, slug))
+    if refusal:
+        raise KKError(f"{refusal}; nothing was uploaded")
     message = message or _default_message(run)
-    reply = kaggle_api.submit(api, slug, path, message)
+    try:
+        reply = kaggle_api.submit(api, slug, path, message)
+    except kaggle_api.KaggleError as err:
+        if err.rpc != "CreateSubmission" or err.status in (None, 401):
+            raise
+        # The real service's refusal says nothing readable: ask the quota again (a
+        # teammate, or another machine, may have used the last submission meanwhile).
+        try:
+            refusal = _quota_refusal(slug, kaggle_api.submission_limits(api, slug))
+        except kaggle_api.KaggleError:
+            raise err from None
+        if not refusal:
+            raise
+        raise KKError(f"{refusal}; nothing was submitted") from None
     record = run.record if run is not None else {}
     git = record.get("git") or git_state(project.root)
     entry = {
@@ -206,6 +211,28 @@ def submit(
         run.update(kaggle_submissions=refs)
     log.info("submitted %s to %s as ref %s", path, slug, reply["ref"])
     return read_ledger(project)[-1]
+
+
+def _quota_refusal(slug: str, limits: dict[str, Any]) -> str:
+    """Why no submission can be made now ('' when one can), from Kaggle's limits."""
+    if limits["num_allowed_now"] > 0:
+        return ""
+    if not (limits["num_today"] or limits["num_total"] or limits["limited_by_total"]):
+        # Documented: all zero when the user is not on a team (has not joined) yet.
+        return (
+            f"you have not joined competition '{slug}' (Kaggle reports no submissions made and "
+            f"none allowed): join it and accept its rules at "
+            f"https://www.kaggle.com/competitions/{slug}/rules (the API cannot)"
+        )
+    if limits["limited_by_total"]:
+        return (
+            f"no submissions left for '{slug}': the competition's total limit is reached "
+            f"({limits['num_total']} made)"
+        )
+    return (
+        f"no submissions left today for '{slug}' ({limits['num_today']} made today); "
+        "the daily limit resets at 00:00 UTC: submit then"
+    )
 
 
 def _default_message(run: Run | None) -> str:
@@ -320,6 +347,36 @@ def history(project: Project, cfg: ProjectConfig) -> list[dict[str, Any]]:
         )
     if changed:
         _write_ledger(project, ledger)
+    return rows
+
+
+def local_history(project: Project) -> list[dict[str, Any]]:
+    """The ledger joined with the runs, newest first, in ``history``'s row shape; offline.
+
+    Scores are the ones last recorded (by ``wait_for_score`` or an online ``history``).
+    """
+    runs = {r.run_id: r.record for r in list_runs(project.runs_dir)}
+    rows = []
+    for entry in reversed(read_ledger(project)):
+        run_id = entry.get("run_id")
+        record = runs.get(run_id, {}) if run_id else {}
+        rows.append(
+            {
+                "ref": entry.get("ref"),
+                "date": entry.get("submitted_at"),
+                "description": entry.get("message"),
+                "status": entry.get("status"),
+                "public_score": _float(entry.get("public_score")),
+                "private_score": _float(entry.get("private_score")),
+                "run_id": run_id,
+                "model": entry.get("model") or record.get("model"),
+                "cv_mean": entry.get("cv_mean", record.get("cv_mean")),
+                "cv_std": entry.get("cv_std", record.get("cv_std")),
+                "fold_hash": entry.get("fold_hash"),
+                "git_commit": entry.get("git_commit"),
+                "in_ledger": True,
+            }
+        )
     return rows
 
 

@@ -77,23 +77,42 @@ def submissions(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the submissions as JSON lines.")
     ] = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Only the local ledger (offline; scores as last recorded)."),
+    ] = False,
 ) -> None:
-    """Your Kaggle submissions with CV vs public/private LB, joined with the ledger and runs."""
+    """Your Kaggle submissions with CV vs public/private LB, joined with the ledger and runs.
+
+    When Kaggle cannot be reached, the local ledger is shown instead, with a note.
+    """
     from rich.table import Table
 
-    from kagglekit.submitting import history, ledger_path
+    from kagglekit.kaggle_api import KaggleError
+    from kagglekit.submitting import history, ledger_path, local_history
 
     proj = _project(project)
-    rows = history(proj, proj.config())
+    console = _console()
+    if not local:
+        try:
+            rows = history(proj, proj.config())
+        except KaggleError as err:
+            if not err.network:
+                raise
+            local = True
+            typer.echo(f"{err}; showing the local ledger (kk submissions --local)", err=True)
+    if local:
+        rows = local_history(proj)
     if as_json:
         for row in rows:
             print(json.dumps(row))
         return
-    console = _console()
     if not rows:
-        console.print(f"no submissions on Kaggle yet; kk submit {proj.name} --run ID")
+        where = f"in {ledger_path(proj)}" if local else "on Kaggle"
+        console.print(f"no submissions {where} yet; kk submit {proj.name} --run ID")
         return
-    table = Table(title=f"{proj.name}: submissions (newest first)", title_justify="left")
+    title = f"{proj.name}: {'ledger ' if local else ''}submissions (newest first)"
+    table = Table(title=title, title_justify="left")
     for col in ("ref", "date", "run", "model", "CV", "public", "private", "status", "description"):
         table.add_column(col)
     for row in rows:
