@@ -360,6 +360,7 @@ def model_factory(
     params: dict[str, Any] | None = None,
     *,
     smoke: bool = False,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Callable[[], Model]:
     """A function that builds a fresh, unfitted model for one fold.
 
@@ -394,6 +395,7 @@ def model_factory(
         threshold=cfg.competition.threshold,
         info=prepared.info,
         smoke=smoke,
+        extras={"progress": on_progress} if on_progress is not None else {},
         features=cfg.features,
         steps=tuple(entry.steps),
         project_steps=prepared.project_steps,
@@ -484,6 +486,7 @@ def train(
     overrides: Sequence[str] = (),
     on_start: Callable[[int], None] | None = None,
     on_fold: Callable[[FoldResult, list[FoldResult]], None] | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
     fresh: bool = False,
 ) -> RunResult:
     """Train one configured model with cross-validation and record it as a run.
@@ -493,11 +496,13 @@ def train(
     A run of the same config and folds that was interrupted (Ctrl-C, kill -9, a crash)
     goes on where it stopped: its finished folds are kept and an epoch-trained model
     resumes from its last checkpoint; ``fresh=True`` starts a new run instead.
+    ``on_progress(report)`` is called after each epoch of models that train in epochs
+    (epoch, n_epochs, losses, valid_score, samples_per_second, ...).
     """
     name, entry = cfg.model(model_name)
     metric = get_metric(cfg.competition.metric)
     prepared = prepare(project, cfg)
-    make_model = model_factory(cfg, name, prepared, params)
+    make_model = model_factory(cfg, name, prepared, params, on_progress=on_progress)
     check_submission_format(prepared, cfg.competition)
     resolved = cfg.model_dump(mode="json")
     if params:

@@ -108,6 +108,22 @@ def _train_one(
         progress.update(
             task_id[0], advance=1, last=f"fold {fold.repeat}.{fold.fold}: {fold.score:.5f}"
         )
+        if epoch_id:
+            progress.remove_task(epoch_id.pop())
+
+    epoch_id: list[Any] = []
+
+    def on_epoch(report: dict[str, Any]) -> None:
+        line = (
+            f"epoch {report['epoch'] + 1}/{report['n_epochs']}: valid {report['valid_score']:.5f}, "
+            f"loss {report['train_loss']:.4f}, {report['samples_per_second']:.0f} rows/s"
+        )
+        if not console.is_terminal:  # plain lines in logs and CI
+            console.print(line)
+            return
+        if not epoch_id:
+            epoch_id.append(progress.add_task("  epochs", total=report["n_epochs"], last=""))
+        progress.update(epoch_id[0], completed=report["epoch"] + 1, last=line)
 
     with progress:
         result = train_cv(
@@ -118,6 +134,7 @@ def _train_one(
             overrides=set_ or [],
             on_start=on_start,
             on_fold=on_fold,
+            on_progress=on_epoch,
             fresh=fresh,
         )
     if result.run.record.get("resumed"):
@@ -441,18 +458,21 @@ def score(
     proj = _project(project)
     cfg = proj.config()
     comp = cfg.competition
+    # No solution: say so before anything else (a loader may find test labels in the files).
+    solution = None
     if comp.solution_file:
-        solution_path(proj, comp)  # no solution file: say so before anything else
+        solution_path(proj, comp)
+    else:
+        dataset = load_dataset(proj, cfg) if proj.raw_dir.is_dir() else None
+        solution = dataset.solution if dataset is not None else None
+        if solution is None:
+            solution_path(proj, comp)  # raises: no solution file and none in the data
     path, run_obj = _submission_for(proj, run, file)
     dataset = load_dataset(proj, cfg)  # raw files checked first
-    if comp.solution_file:
+    if solution is None:
         from kagglekit.data import read_table
 
         solution = read_table(solution_path(proj, comp))
-    elif dataset.solution is not None:
-        solution = dataset.solution
-    else:
-        solution_path(proj, comp)  # raises: no solution file and none in the data
     sub = read_submission(path)
     labels = _allowed_labels(proj, cfg, run_obj)
     validate_submission(sub, dataset.sample_submission, comp, allowed_labels=labels)
