@@ -132,6 +132,7 @@ _BUILTIN_MODULES = {
     "pixels_csv": "kagglekit.vision.loaders",
     "image_folder": "kagglekit.vision.loaders",
     "cifar_batches": "kagglekit.vision.loaders",
+    "auto": "kagglekit.vision.loaders",
 }
 
 

@@ -173,8 +173,10 @@ _SLUG_HINT = "use lower-case letters, digits, '-' and '_', starting with a lette
 def validate_answers(kind: str, answers: dict[str, Any]) -> None:
     """Raise a one-line ``KKError`` for the first bad answer; write nothing.
 
-    Checks the names, the task choice and, through the config's own validators and the
-    metric registry, that metric, task and submission format fit together.
+    Checks the names, the choices and, through the config's own validators and the
+    metric registry, that metric, task and submission format fit together, and the CV
+    scheme (k folds, or a holdout share for templates that ask ``cv``). Whatever kind a
+    template is, only the answers it asks are checked.
     """
     template = load_template(kind)
     if not template.available:
@@ -199,6 +201,21 @@ def validate_answers(kind: str, answers: dict[str, Any]) -> None:
     for key in ("n_splits", "seed"):
         if key in answers and not re.fullmatch(r"-?\d+", str(answers[key]).strip()):
             raise KKError(f"{key} '{answers[key]}' is not a whole number; e.g. --set {key}=5")
+    if "valid_size" in answers:
+        try:
+            float(str(answers["valid_size"]))
+        except ValueError:
+            raise KKError(
+                f"valid_size '{answers['valid_size']}' is not a number; e.g. --set valid_size=0.2"
+            ) from None
+    if answers.get("model") == "timm" and not str(answers.get("backbone", "")).strip():
+        raise KKError("backbone is empty; name a timm model (--set backbone=resnet18)")
+    names = [n.strip() for n in str(answers.get("label_names", "")).split(",")]
+    if any(names) and (not all(names) or len(set(names)) != len(names)):
+        raise KKError(
+            f"label_names '{answers['label_names']}' has an empty or repeated name; give "
+            "the class names once each, comma-separated, in label order"
+        )
     competition = {
         "name": slug,
         "id_column": answers.get("id_column", "id"),
@@ -207,12 +224,21 @@ def validate_answers(kind: str, answers: dict[str, Any]) -> None:
         "metric": answers.get("metric"),
         "submission_format": answers.get("submission_format", "labels"),
     }
+    if answers.get("cv") == "holdout":
+        cv: dict[str, Any] = {
+            "kind": "holdout",
+            "valid_size": float(answers.get("valid_size", 0.2)),
+        }
+    else:
+        cv = {"kind": "kfold", "n_splits": int(answers.get("n_splits", 5))}
+    # Backends are looked up when a model is built, not here: the name only fills the slot.
+    backend = str(answers.get("model", "lightgbm"))
     validate_config(
         {
             "default_model": "m",
             "competition": competition,
-            "cv": {"kind": "kfold", "n_splits": int(answers.get("n_splits", 5))},
-            "models": {"m": {"backend": "lightgbm"}},
+            "cv": cv,
+            "models": {"m": {"backend": backend}},
         },
         source="answers",
     )

@@ -5,6 +5,7 @@
   the Fashion-MNIST Kaggle dataset, whose test CSV carries labels).
 - ``image_folder``: one image file per id plus a labels CSV (Kaggle's cifar-10).
 - ``cifar_batches``: CIFAR-10's python pickles.
+- ``auto``: recognises which of these the raw files are and reads them with it.
 
 Rows are uint8 arrays N x C x H x W (numpy: ``kk folds`` needs no torch). Decoded arrays
 are cached in ``data/interim/`` keyed by the raw files' checksums. Test labels, where the
@@ -13,6 +14,8 @@ files carry them, become the local solution that ``kk score`` reads.
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,7 @@ from kagglekit.loaders import (
     cached_arrays,
     check_params,
     default_sample_submission,
+    get_loader,
     param,
     register_loader,
 )
@@ -34,6 +38,8 @@ from kagglekit.vision import readers
 if TYPE_CHECKING:
     from kagglekit.config import ProjectConfig
     from kagglekit.project import Project
+
+log = logging.getLogger(__name__)
 
 
 def _sample_or_none(project: Project, cfg: ProjectConfig) -> pd.DataFrame | None:
@@ -326,4 +332,169 @@ register_loader(
 )
 register_loader(
     Loader("cifar_batches", load_cifar_batches, _cifar_required, doc="CIFAR python batches")
+)
+
+
+# --- auto ------------------------------------------------------------------------------------
+
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_PIXEL_COLUMN = re.compile(r"pixel_?\d+")
+_AUTO_LAYOUTS = ("idx", "cifar_batches", "pixels_csv", "image_folder")
+
+
+def _rel(path: Path, raw: Path) -> str:
+    return path.relative_to(raw).as_posix()
+
+
+def _detect_idx(raw: Path, files: list[Path]) -> dict[str, Any] | None:
+    """``*-idx3-ubyte[.gz]`` image files with their ``idx1`` label files beside them."""
+    images = [p for p in files if re.search(r"idx3-ubyte(\.gz)?$", p.name)]
+    train = [p for p in images if "train" in p.name]
+    test = [p for p in images if "t10k" in p.name or "test" in p.name]
+    if len(train) != 1 or len(test) != 1:
+        return None
+
+    def labels_of(path: Path) -> Path:
+        name = path.name.replace("images", "labels").replace("idx3", "idx1")
+        return path.with_name(name)
+
+    if not labels_of(train[0]).is_file():
+        return None
+    params = {
+        "train_images": _rel(train[0], raw),
+        "train_labels": _rel(labels_of(train[0]), raw),
+        "test_images": _rel(test[0], raw),
+    }
+    if labels_of(test[0]).is_file():
+        params["test_labels"] = _rel(labels_of(test[0]), raw)
+    return {"loader": "idx", "params": params}
+
+
+def _detect_cifar(raw: Path, files: list[Path]) -> dict[str, Any] | None:
+    """A folder of CIFAR ``data_batch_*`` pickles with its ``test_batch``."""
+    batches = [p for p in files if re.fullmatch(r"data_batch_\d+", p.name)]
+    folders = sorted({p.parent for p in batches})
+    if len(folders) != 1 or not (folders[0] / "test_batch").is_file():
+        return None
+    names = sorted((p.name for p in batches), key=lambda n: int(n.rsplit("_", 1)[1]))
+    folder = _rel(folders[0], raw) if folders[0] != raw else "."
+    return {"loader": "cifar_batches", "params": {"folder": folder, "train_batches": names}}
+
+
+def _pixel_header(path: Path, cfg: ProjectConfig) -> bool:
+    """Whether a CSV's columns are the target (optional), an id (optional) and pixels."""
+    comp = cfg.competition
+    try:
+        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+        return False
+    pixels = [c for c in header if _PIXEL_COLUMN.fullmatch(c)]
+    others = set(header) - set(pixels)
+    return bool(pixels) and others <= {comp.target_column, comp.id_column}
+
+
+def _detect_pixels_csv(raw: Path, files: list[Path], cfg: ProjectConfig) -> dict[str, Any] | None:
+    """A train and a test CSV of ``label,pixel0..pixelN`` (the configured names first)."""
+    comp = cfg.competition
+    csvs = [p for p in files if p.name.endswith((".csv", ".csv.gz", ".csv.zip"))]
+    pixel_csvs = [p for p in csvs if _pixel_header(p, cfg)]
+
+    def pick(configured: str, word: str) -> Path | None:
+        if (raw / configured) in pixel_csvs:
+            return raw / configured
+        named = [p for p in pixel_csvs if word in p.name.lower()]
+        return named[0] if len(named) == 1 else None
+
+    train, test = pick(comp.train_file, "train"), pick(comp.test_file, "test")
+    if train is None or test is None or train == test:
+        return None
+    header = [str(c) for c in pd.read_csv(train, nrows=0).columns]
+    if comp.target_column not in header:
+        return None
+    params: dict[str, Any] = {}
+    if comp.id_column in header:
+        params["id_column"] = comp.id_column
+    files_update = {"train_file": _rel(train, raw), "test_file": _rel(test, raw)}
+    return {"loader": "pixels_csv", "params": params, "competition": files_update}
+
+
+def _detect_image_folder(raw: Path, files: list[Path], cfg: ProjectConfig) -> dict[str, Any] | None:
+    """A ``train/`` folder of image files plus a CSV with the id and target columns."""
+    comp = cfg.competition
+    train_dir = raw / "train"
+    if not train_dir.is_dir():
+        return None
+    exts = pd.Series([p.suffix.lower() for p in train_dir.iterdir() if p.is_file()])
+    exts = exts[exts.isin(_IMAGE_EXTS)]
+    if exts.empty:
+        return None
+    ext = str(exts.value_counts().index[0])
+    # Keep the case the files use (".PNG" files exist in the wild).
+    ext = next(p.suffix for p in train_dir.iterdir() if p.suffix.lower() == ext)
+    labels = None
+    # A labels file names itself (trainLabels.csv, train_labels.csv, labels.csv): try those
+    # first; the sample submission and a local solution hold test ids, never train labels.
+    csvs = [p for p in files if p.parent == raw and p.suffix == ".csv"]
+    csvs.sort(key=lambda p: (not re.search("label|train", p.name, re.I), p.name))
+    for path in csvs:
+        if path.name in (comp.sample_submission_file, comp.solution_file, "solution.csv"):
+            continue
+        try:
+            header = {str(c) for c in pd.read_csv(path, nrows=0).columns}
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+            continue
+        if {comp.id_column, comp.target_column} <= header:
+            labels = path
+            break
+    if labels is None:
+        return None
+    params: dict[str, Any] = {"labels_file": _rel(labels, raw), "ext": ext}
+    return {"loader": "image_folder", "params": params}
+
+
+def detect_layout(project: Project, cfg: ProjectConfig) -> dict[str, Any]:
+    """Recognise the image layout of ``data/raw/``: the loader, its params, file names.
+
+    Tried in order: idx files, CIFAR python batches, a CSV of pixels, an image folder
+    with a labels CSV. Returns ``{"loader": name, "params": {...}}`` (plus
+    ``"competition": {...}`` when the train/test file names differ from the config's).
+    """
+    raw = project.raw_dir
+    files = sorted(p for p in raw.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for found in (
+        _detect_idx(raw, files),
+        _detect_cifar(raw, files),
+        _detect_pixels_csv(raw, files, cfg),
+        _detect_image_folder(raw, files, cfg),
+    ):
+        if found is not None:
+            return found
+    top = sorted({p.relative_to(raw).parts[0] for p in files})
+    shown = ", ".join(top[:8]) + (", ..." if len(top) > 8 else "")
+    raise KKError(
+        f"data.loader 'auto' recognised no image layout in {raw} (found: {shown or 'no files'}); "
+        f"set data.loader in config.toml to one of {', '.join(_AUTO_LAYOUTS)} (or csv) with "
+        "its data.params"
+    )
+
+
+def load_auto(project: Project, cfg: ProjectConfig) -> Dataset:
+    """Recognise the layout (``detect_layout``) and load it with that loader.
+
+    The project's own ``data.params`` (``label_names``, ``id_start``, ...) are laid over
+    the detected ones and checked by the loader that reads them.
+    """
+    found = detect_layout(project, cfg)
+    log.info("data.loader 'auto': %s with %s", found["loader"], found["params"])
+    data = cfg.data.model_copy(
+        update={"loader": found["loader"], "params": {**found["params"], **cfg.data.params}}
+    )
+    update: dict[str, Any] = {"data": data}
+    if found.get("competition"):
+        update["competition"] = cfg.competition.model_copy(update=found["competition"])
+    return get_loader(found["loader"]).load(project, cfg.model_copy(update=update))
+
+
+register_loader(
+    Loader("auto", load_auto, lambda cfg: [], doc="recognise the image layout from the files")
 )
