@@ -161,3 +161,14 @@ def test_messages_cut_lists_with_an_ellipsis_and_match_case_insensitively() -> N
     assert short_list([np.int64(5), np.float64(0.5)]) == "5, 0.5"
     many = unknown_name("column", "zz", [f"col{i}" for i in range(40)])
     assert str(many).endswith("... (40 in all)")
+
+
+def test_a_misspelt_top_level_key_is_named_not_reported_as_missing(config_path: Path) -> None:
+    """`defualt_model` used to read "key 'default_model' is required"."""
+    text = config_path.read_text().replace("default_model =", "defualt_model =", 1)
+    config_path.write_text(text)
+    with pytest.raises(KKError) as err:
+        load_config(config_path)
+    message = str(err.value)
+    assert "'defualt_model' is not a config key" in message
+    assert "did you mean 'default_model'" in message and "\n" not in message

@@ -186,3 +186,30 @@ def test_a_holdout_too_small_to_stratify_falls_back_to_a_plain_split() -> None:
     model = make_tabular_model(backend, ctx, pipe)
     model.fit(frame, y)
     assert model.predict(frame).shape == (60, 4)
+
+
+@pytest.mark.parametrize("backend_name", ["lightgbm", "xgboost"])
+def test_boosters_take_ordinary_column_names_with_json_characters(backend_name: str) -> None:
+    """`a[b]`, `x,y` and `q"` used to stop LightGBM ("special JSON characters") and XGBoost."""
+    import pandas as pd
+
+    from kagglekit import features as feat
+    from kagglekit.config import FeaturesConfig
+    from kagglekit.models import get_backend
+    from kagglekit.models.base import BuildContext
+    from kagglekit.models.tabular import make_tabular_model
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a[b]", "x,y", 'q"'])
+    y = (X["a[b]"] > 0).to_numpy(dtype=np.int64)
+    backend = get_backend(backend_name, task="binary")
+    ctx = BuildContext(
+        task="binary", n_classes=2, seed=0, params={"n_estimators": 20, "n_jobs": 1},
+        early_stopping_rounds=5,
+    )  # fmt: skip
+    pipe = feat.build_feature_pipeline(FeaturesConfig(), family="gbdt", task="binary", seed=0)
+    model = make_tabular_model(backend, ctx, pipe)
+    model.fit(X.iloc[:90], y[:90], X_valid=X.iloc[90:], y_valid=y[90:])
+    pred = model.predict(X.iloc[90:])
+    assert pred.shape == (30,) and ((pred > 0.5) == y[90:]).mean() > 0.8
+    assert set(model.learned()["feature_importance"]) == {"a[b]", "x,y", 'q"'}

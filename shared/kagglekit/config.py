@@ -349,7 +349,11 @@ def _is_free_form(path: list[str]) -> bool:
 
 
 def _format_validation_error(err: ValidationError, source: str) -> KKError:
-    first = err.errors()[0]
+    errors = err.errors()
+    # A misspelt key is both "not a config key" and, for the key meant, "required": name
+    # the misspelling (`defualt_model`), which is the user's actual mistake.
+    extras = [e for e in errors if e["type"] == "extra_forbidden"]
+    first = extras[0] if extras else errors[0]
     loc = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         hint = did_you_mean(str(first["loc"][-1]), _fields_at(first["loc"][:-1]))

@@ -92,6 +92,8 @@ class TabularModel:
         with _feature_errors():
             Xt = self.features.fit_transform(X, y)
         self.columns_ = list(Xt.columns)
+        self.booster_columns_ = _booster_names(self.columns_) if self.kind != "sklearn" else None
+        Xt = self._for_booster(Xt)
         use_es = (
             self.kind in ("lightgbm", "xgboost")
             and self.early_stopping_rounds > 0
@@ -106,7 +108,7 @@ class TabularModel:
                 self.estimator_.set_params(n_jobs=1)
             return self
         with _feature_errors():
-            Xv = self.features.transform(X_valid)
+            Xv = self._for_booster(self.features.transform(X_valid))
         if self.kind == "lightgbm":
             lgb = require("lightgbm", "tabular")
             stop = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
@@ -136,8 +138,15 @@ class TabularModel:
             fit_idx, stop_idx = train_test_split(rows, test_size=share, random_state=seed)
         return take(X, fit_idx), take(X, stop_idx), y[fit_idx], y[stop_idx]
 
+    def _for_booster(self, Xt: Any) -> Any:
+        """The frame under the names the booster accepts (unchanged when they are fine)."""
+        names = getattr(self, "booster_columns_", None)
+        if names is None or names == list(Xt.columns):
+            return Xt
+        return Xt.set_axis(names, axis=1)
+
     def predict(self, X: Any) -> np.ndarray:
-        Xt = self.features.transform(X)
+        Xt = self._for_booster(self.features.transform(X))
         if self.task == "regression":
             return np.asarray(self.estimator_.predict(Xt), dtype=np.float64)
         proba = np.asarray(self.estimator_.predict_proba(Xt), dtype=np.float64)
@@ -160,6 +169,30 @@ class TabularModel:
                 c: float(v) for c, v in zip(self.columns_, importances, strict=True)
             }
         return out
+
+
+# LightGBM refuses feature names with JSON's special characters ("Do not support special
+# JSON characters in feature name") and XGBoost names with [, ] or <; ordinary column names
+# such as `a[b]` or `x,y` reach the boosters renamed, and records keep the real names.
+_BOOSTER_UNSAFE = re.compile(r'[\[\]{}":,<>]')
+
+
+def _booster_names(columns: list[Any]) -> list[str] | None:
+    """Names the boosters accept, one per column and distinct (None: keep the names)."""
+    text = [str(c) for c in columns]
+    if not any(_BOOSTER_UNSAFE.search(c) for c in text):
+        return None
+    out: list[str] = []
+    seen: set[str] = set(text)
+    for name in text:
+        safe = _BOOSTER_UNSAFE.sub("_", name)
+        if safe != name:
+            base, k = safe, 1
+            while safe in seen:
+                safe, k = f"{base}_{k}", k + 1
+            seen.add(safe)
+        out.append(safe)
+    return out
 
 
 @contextlib.contextmanager
