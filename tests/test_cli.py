@@ -637,3 +637,52 @@ def test_submit_rebuild_of_a_failed_run_and_of_one_without_test_npy(
         kk_inprocess(capsys, monkeypatch, "submit", "tiny", "--file", "x.csv", "--rebuild"),
         "--rebuild needs --run ID",
     )
+
+
+# --- kk make-competition prints the kk new line that scores it ------------------------------
+
+
+@pytest.mark.parametrize(("task", "fmt"), [("binary", "labels"), ("multiclass", "probabilities")])
+def test_make_competition_prints_a_kk_new_line_that_scores_without_set(
+    projects_dir: Path,
+    task: str,
+    fmt: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shlex
+
+    from kagglekit.testing import make_tiny_frame
+
+    work = projects_dir.parent
+    csv = work / "d.csv"
+    make_tiny_frame(150, task=task).drop(columns="id").to_csv(csv, index=False)
+    out_dir = work / "Made Comp"
+    code, out, err = kk_inprocess(
+        capsys, monkeypatch, "make-competition", str(csv), "--target", "target",
+        "--out", str(out_dir), "--format", fmt,
+    )  # fmt: skip
+    assert code == 0, err
+    lines = [line.strip() for line in out.splitlines()]
+    (new_line,) = [line for line in lines if line.startswith("kk new tabular ")]
+    (fetch_line,) = [line for line in lines if line.startswith("kk fetch ")]
+    new_args = shlex.split(new_line)[1:]
+    assert new_args[2] == "made-comp" and "--no-input" in new_args
+    assert "solution_file=solution.csv" in new_args and f"submission_format={fmt}" in new_args
+    assert kk_inprocess(capsys, monkeypatch, *new_args)[0] == 0
+    fetch_args = shlex.split(fetch_line)[1:]
+    assert fetch_args == ["fetch", "made-comp", "--from", str(out_dir)]
+    assert kk_inprocess(capsys, monkeypatch, *fetch_args)[0] == 0
+    assert kk_inprocess(capsys, monkeypatch, "folds", "made-comp")[0] == 0
+    code, _, err = kk_inprocess(capsys, monkeypatch, "train", "made-comp", "--model", "linear")
+    assert code == 0, err
+    (run,) = records.list_runs(projects_dir / "made-comp" / "runs")
+    code, out, err = kk_inprocess(
+        capsys, monkeypatch, "score", "made-comp", "--run", run.run_id, "--json"
+    )
+    assert code == 0, err
+    scores = json.loads(out.strip().splitlines()[-1])
+    assert scores["metric"] == ("accuracy" if fmt == "labels" else "log_loss")
+    # The solution file make-competition wrote is what kk score used: both leaderboards.
+    assert set(scores) == {"metric", "all", "public", "private"}
+    assert all(np.isfinite(scores[k]) for k in ("all", "public", "private"))

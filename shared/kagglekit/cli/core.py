@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -548,6 +549,14 @@ def make_competition(
     _console().print(
         f"[green]competition written[/green] to {info['out']}: {info['n_train']} train rows, "
         f"{info['n_test']} test rows, task looks {info['task']}"
+    )
+    # The project that scores it: answers matching what was written (no --set needed later).
+    slug = info["slug"]
+    console = _console()
+    console.print("make a project for it:", markup=False)
+    console.print(f"  {info['kk_new']}", markup=False, soft_wrap=True)
+    console.print(
+        f"  kk fetch {slug} --from {shlex.quote(str(info['out']))}", markup=False, soft_wrap=True
     )
 
 
