@@ -546,3 +546,143 @@ def test_a_feature_step_that_fails_is_named_as_one(
     assert "check [features] in config.toml" in line and "model's params" not in line
     records = [json.loads(p.read_text()) for p in (ready["project"] / "runs").glob("*/record.json")]
     assert [r["status"] for r in records] == ["FAILED"]
+
+
+# --- rebuilding a run's submission from its saved test predictions ------------------------
+
+
+def _sub_by_test_id(project: Path, sub_path: Path) -> pd.Series:
+    """The submission's prediction column in the order of ``test.csv``'s ids."""
+    test_ids = pd.read_csv(project / "data" / "raw" / "test.csv")["id"]
+    sub = pd.read_csv(sub_path).set_index("id")
+    return sub.loc[test_ids, "target"].reset_index(drop=True)
+
+
+def test_submit_rebuild_uses_test_npy_and_the_current_format(
+    ready: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kagglekit.metrics import to_labels
+
+    project = ready["project"]
+    assert kk_inprocess(capsys, monkeypatch, "train", "tiny", "--model", "linear")[0] == 0
+    (run,) = records.list_runs(project / "runs")
+    test_pred = run.load_array("test")
+    classes = np.asarray(run.record["classes"])
+    config = project / "config.toml"
+
+    # labels -> probabilities: the column is now test.npy itself, not retrained.
+    config.write_text(
+        config.read_text().replace(
+            'submission_format = "labels"', 'submission_format = "probabilities"'
+        )
+    )
+    code, out, err = kk_inprocess(
+        capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--rebuild", "--dry-run"
+    )
+    assert code == 0, err
+    assert "rebuilt" in out and "probabilities" in out
+    values = _sub_by_test_id(project, run.path("submission.csv"))
+    np.testing.assert_allclose(values.to_numpy(dtype=float), test_pred, rtol=1e-6)
+    assert records.load_run(run.folder).record["submission_rebuilt"]["submission_format"] == (
+        "probabilities"
+    )
+
+    # ... and back to labels at a new threshold, from the same predictions.
+    config.write_text(
+        config.read_text().replace(
+            'submission_format = "probabilities"',
+            'submission_format = "labels"\nthreshold = 0.3',
+        )
+    )
+    code, _, err = kk_inprocess(
+        capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--rebuild", "--dry-run"
+    )
+    assert code == 0, err
+    values = _sub_by_test_id(project, run.path("submission.csv"))
+    expected = classes[to_labels(test_pred, threshold=0.3)]
+    assert values.tolist() == expected.tolist()
+
+
+def test_submit_rebuild_of_a_failed_run_and_of_one_without_test_npy(
+    ready: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = ready["project"]
+    assert kk_inprocess(capsys, monkeypatch, "train", "tiny", "--model", "linear")[0] == 0
+    (run,) = records.list_runs(project / "runs")
+    # What a run that failed at its submission step leaves: test.npy, no submission.
+    run.path("submission.csv").unlink()
+    run.update(status="FAILED", error="KKError: invalid submission")
+    line = assert_one_line_error(
+        kk_inprocess(capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--dry-run"),
+        "is FAILED",
+        f"kk submit tiny --run {run.run_id} --rebuild",
+    )
+    assert "Traceback" not in line
+    code, _, err = kk_inprocess(
+        capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--rebuild", "--dry-run"
+    )
+    assert code == 0, err
+    assert run.path("submission.csv").exists()
+    # Once rebuilt, the FAILED run's submission can be validated (and scored) as it is.
+    assert kk_inprocess(capsys, monkeypatch, "score", "tiny", "--run", run.run_id)[0] == 0
+
+    run.path("test.npy").unlink()
+    assert_one_line_error(
+        kk_inprocess(
+            capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--rebuild", "--dry-run"
+        ),
+        f"run {run.run_id} (FAILED) saved no test predictions (test.npy)",
+    )
+    assert_one_line_error(
+        kk_inprocess(capsys, monkeypatch, "submit", "tiny", "--file", "x.csv", "--rebuild"),
+        "--rebuild needs --run ID",
+    )
+
+
+# --- kk make-competition prints the kk new line that scores it ------------------------------
+
+
+@pytest.mark.parametrize(("task", "fmt"), [("binary", "labels"), ("multiclass", "probabilities")])
+def test_make_competition_prints_a_kk_new_line_that_scores_without_set(
+    projects_dir: Path,
+    task: str,
+    fmt: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shlex
+
+    from kagglekit.testing import make_tiny_frame
+
+    work = projects_dir.parent
+    csv = work / "d.csv"
+    make_tiny_frame(150, task=task).drop(columns="id").to_csv(csv, index=False)
+    out_dir = work / "Made Comp"
+    code, out, err = kk_inprocess(
+        capsys, monkeypatch, "make-competition", str(csv), "--target", "target",
+        "--out", str(out_dir), "--format", fmt,
+    )  # fmt: skip
+    assert code == 0, err
+    lines = [line.strip() for line in out.splitlines()]
+    (new_line,) = [line for line in lines if line.startswith("kk new tabular ")]
+    (fetch_line,) = [line for line in lines if line.startswith("kk fetch ")]
+    new_args = shlex.split(new_line)[1:]
+    assert new_args[2] == "made-comp" and "--no-input" in new_args
+    assert "solution_file=solution.csv" in new_args and f"submission_format={fmt}" in new_args
+    assert kk_inprocess(capsys, monkeypatch, *new_args)[0] == 0
+    fetch_args = shlex.split(fetch_line)[1:]
+    assert fetch_args == ["fetch", "made-comp", "--from", str(out_dir)]
+    assert kk_inprocess(capsys, monkeypatch, *fetch_args)[0] == 0
+    assert kk_inprocess(capsys, monkeypatch, "folds", "made-comp")[0] == 0
+    code, _, err = kk_inprocess(capsys, monkeypatch, "train", "made-comp", "--model", "linear")
+    assert code == 0, err
+    (run,) = records.list_runs(projects_dir / "made-comp" / "runs")
+    code, out, err = kk_inprocess(
+        capsys, monkeypatch, "score", "made-comp", "--run", run.run_id, "--json"
+    )
+    assert code == 0, err
+    scores = json.loads(out.strip().splitlines()[-1])
+    assert scores["metric"] == ("accuracy" if fmt == "labels" else "log_loss")
+    # The solution file make-competition wrote is what kk score used: both leaderboards.
+    assert set(scores) == {"metric", "all", "public", "private"}
+    assert all(np.isfinite(scores[k]) for k in ("all", "public", "private"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shlex
 import shutil
 import stat
 from dataclasses import dataclass
@@ -380,11 +382,52 @@ def make_competition(
     }
     for name, table in files.items():
         atomic.write_bytes(out / name, table.to_csv(index=False).encode("utf-8"))
-    return {
+    info: dict[str, Any] = {
         "out": str(out),
         "task": task,
         "id_column": id_column,
         "target_column": target,
         "n_train": len(train),
         "n_test": len(test),
+        "solution_file": "solution.csv",
+        **_matching_answers(task, submission_format),
     }
+    info["slug"] = _slug_of(out)
+    info["kk_new"] = kk_new_line(info)
+    return info
+
+
+def _matching_answers(task: str, submission_format: str) -> dict[str, str]:
+    """The metric and submission format a project scoring this competition should use."""
+    if task == "regression":
+        return {"metric": "rmse", "submission_format": "values"}
+    if submission_format == "labels":
+        return {"metric": "accuracy", "submission_format": "labels"}
+    metric = "roc_auc" if task == "binary" else "log_loss"
+    return {"metric": metric, "submission_format": "probabilities"}
+
+
+def _slug_of(out: Path) -> str:
+    """The output folder's name as a valid project name."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", Path(out).resolve().name.lower()).strip("-_")
+    return slug or "my-competition"
+
+
+def kk_new_line(info: dict[str, Any]) -> str:
+    """The ``kk new tabular ...`` command that makes a project for a made competition.
+
+    Its answers (task, metric, submission format, id/target columns, the solution file)
+    match what :func:`make_competition` wrote, so ``kk fetch SLUG --from OUT`` then
+    ``kk score`` work with no ``--set``. ``info`` is what :func:`make_competition` returns
+    (its ``slug`` is the output folder's name, made a valid project name).
+    """
+    parts = [
+        "kk", "new", "tabular", str(info["slug"]), "--no-input",
+        "--id-column", str(info["id_column"]),
+        "--target", str(info["target_column"]),
+        "--task", str(info["task"]),
+        "--metric", str(info["metric"]),
+        "--set", f"submission_format={info['submission_format']}",
+        "--set", f"solution_file={info['solution_file']}",
+    ]  # fmt: skip
+    return shlex.join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -376,8 +377,17 @@ def _submission_for(proj: Project, run_id: str | None, file: Path | None) -> tup
     if file is not None:
         return file, None
     run = find_run(proj.runs_dir, str(run_id))
-    if run.status != "COMPLETE":
-        raise KKError(f"run {run.run_id} is {run.status}; only COMPLETE runs have a submission")
+    # A FAILED run whose submission was rebuilt from its test.npy has one too.
+    rebuilt = run.status == "FAILED" and run.record.get("submission_rebuilt")
+    if run.status != "COMPLETE" and not rebuilt:
+        hint = (
+            f" (it saved test.npy: kk submit {proj.name} --run {run.run_id} --rebuild)"
+            if run.path("test.npy").exists() and run.status == "FAILED"
+            else ""
+        )
+        raise KKError(
+            f"run {run.run_id} is {run.status}; only COMPLETE runs have a submission{hint}"
+        )
     return run.path("submission.csv"), run
 
 
@@ -412,12 +422,32 @@ def submit(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds --wait waits at most.")
     ] = 600.0,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="First rebuild the run's submission.csv from its test.npy with the "
+            "current submission settings (no retraining).",
+        ),
+    ] = False,
 ) -> None:
     """Validate a submission, then upload it to Kaggle and record it (--dry-run: validate only)."""
     from kagglekit.submitting import validate_file
 
     proj = _project(project)
     cfg = proj.config()
+    if rebuild:
+        from kagglekit.errors import KKError
+        from kagglekit.records import find_run
+        from kagglekit.training import rebuild_run_submission
+
+        if run is None or file is not None:
+            raise KKError("--rebuild needs --run ID (a run's saved test.npy), not --file")
+        rebuilt = rebuild_run_submission(proj, cfg, find_run(proj.runs_dir, run))
+        _console().print(
+            f"[green]rebuilt[/green] {rebuilt} from test.npy "
+            f"(submission_format {cfg.competition.submission_format})"
+        )
     path, run_obj = _submission_for(proj, run, file)
     labels = _allowed_labels(proj, cfg, run_obj)
     sub = validate_file(proj, cfg, path, allowed_labels=labels)
@@ -519,6 +549,14 @@ def make_competition(
     _console().print(
         f"[green]competition written[/green] to {info['out']}: {info['n_train']} train rows, "
         f"{info['n_test']} test rows, task looks {info['task']}"
+    )
+    # The project that scores it: answers matching what was written (no --set needed later).
+    slug = info["slug"]
+    console = _console()
+    console.print("make a project for it:", markup=False)
+    console.print(f"  {info['kk_new']}", markup=False, soft_wrap=True)
+    console.print(
+        f"  kk fetch {slug} --from {shlex.quote(str(info['out']))}", markup=False, soft_wrap=True
     )
 
 
