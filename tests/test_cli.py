@@ -686,3 +686,13 @@ def test_make_competition_prints_a_kk_new_line_that_scores_without_set(
     # The solution file make-competition wrote is what kk score used: both leaderboards.
     assert set(scores) == {"metric", "all", "public", "private"}
     assert all(np.isfinite(scores[k]) for k in ("all", "public", "private"))
+
+
+def test_help_shows_flags_without_a_value_type(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--json <bool>` read as if the flag took a value."""
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, _ = kk_inprocess(capsys, monkeypatch, "train", "--help")
+    assert code == 0 and "--fresh" in out and "--model" in out
+    assert "<bool>" not in out and "<str>" in out  # value options keep their type

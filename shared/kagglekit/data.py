@@ -23,7 +23,7 @@ import pandas as pd
 
 from kagglekit import atomic
 from kagglekit.config import CompetitionConfig, ProjectConfig
-from kagglekit.errors import KKError
+from kagglekit.errors import KKError, plain, short_list
 from kagglekit.project import Project
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def check_frames(train: pd.DataFrame, test: pd.DataFrame, comp: CompetitionConfi
     if comp.target_column not in train.columns:
         raise KKError(
             f"target column '{comp.target_column}' is not in train (columns: "
-            f"{', '.join(map(str, train.columns[:8]))}); fix competition.target_column"
+            f"{short_list(train.columns)}); fix competition.target_column"
         )
     if comp.target_column in test.columns:
         raise KKError(
@@ -260,7 +260,7 @@ def check_frames(train: pd.DataFrame, test: pd.DataFrame, comp: CompetitionConfi
         if len(dupes):
             raise KKError(
                 f"id column '{comp.id_column}' has {len(dupes)} duplicated value(s) in {name} "
-                f"(first: {dupes.iloc[0]!r}); ids must be unique"
+                f"(first: {plain(dupes.iloc[0])!r}); ids must be unique"
             )
     if train[comp.target_column].isna().any():
         n_missing = int(train[comp.target_column].isna().sum())
@@ -332,7 +332,7 @@ def make_competition(
     frame = read_table(Path(csv))
     if target not in frame.columns:
         raise KKError(
-            f"--target '{target}' is not a column of {csv} (columns: {', '.join(map(str, frame.columns[:10]))})"
+            f"--target '{target}' is not a column of {csv} (columns: {short_list(frame.columns, 10)})"
         )
     if frame[target].isna().any():
         raise KKError(f"--target '{target}' has missing values in {csv}; drop those rows first")

@@ -20,6 +20,28 @@ if TYPE_CHECKING:
 
     from kagglekit.project import Project
 
+
+def _hide_flag_types() -> None:
+    """Show flags as ``--json``, not ``--json <bool>``.
+
+    typer 0.29 prints a value type for every option, flags included, and offers no switch
+    for it (only ``metavar=""`` on each option); a flag takes no value, so showing one
+    misleads. This wraps typer's (private) rich type label for flags only.
+    """
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    original = getattr(option, "display_type_rich", None)
+    if original is None or getattr(original, "_kk_wrapped", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else original(self, ctx)
+
+    display_type_rich._kk_wrapped = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich  # type: ignore[union-attr]
+
+
+_hide_flag_types()
+
 app = typer.Typer(
     name="kk",
     help="kagglekit: folds, cross-validated training and validated submissions for every competition.",
