@@ -345,3 +345,19 @@ def test_kk_tune_prunes_an_image_model_inside_a_fold(
     pruned = [c for t, c in zip(trials, curves, strict=True) if t.state.name == "PRUNED"]
     assert all(len(c) == 3 for c in complete)
     assert pruned and all(len(c) < 3 for c in pruned)  # stopped inside the only fold
+
+
+def test_the_report_shows_the_most_confident_mistakes_of_an_image_run(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from kagglekit.reports import plot_misclassified
+
+    run = records.Run(tmp_path, {"run_id": "r1", "model": "cnn", "classes": [0, 1, 2]})
+    images = np.zeros((5, 1, 12, 12), dtype=np.uint8)
+    y = np.array([0, 1, 2, 0, 1])
+    oof = np.array(
+        [[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.5, 0.5, 0.0]]
+    )
+    path = plot_misclassified(run, images, y, oof, tmp_path / "m.png", label_names=["a", "b", "c"])
+    assert path is not None and path.read_bytes().startswith(b"\x89PNG")
+    right = np.eye(3)[y]
+    assert plot_misclassified(run, images, y, right, tmp_path / "none.png") is None

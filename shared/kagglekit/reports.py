@@ -491,6 +491,43 @@ def _best_run(runs: Sequence[Run]) -> Run | None:
     return done[0] if done else None
 
 
+def plot_misclassified(
+    run: Run,
+    images: np.ndarray,
+    y: np.ndarray,
+    oof: np.ndarray,
+    path: Path,
+    *,
+    label_names: Sequence[str] | None = None,
+    n: int = 24,
+) -> Path | None:
+    """The validated images the run got most confidently wrong, true -> predicted label.
+
+    ``images`` (N, C, H, W) uint8 and ``oof`` (N, k) probabilities of the validated rows.
+    """
+    pred = oof.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y)
+    if len(wrong) == 0:
+        return None
+    confidence = oof[wrong, pred[wrong]]
+    chosen = wrong[np.argsort(-confidence, kind="stable")[:n]]
+    names = list(label_names) if label_names else _class_names(run, oof.shape[1])
+    cols = 6
+    rows = int(np.ceil(len(chosen) / cols))
+    fig = _figure(1.6 * cols, 1.9 * rows)
+    for i, row in enumerate(chosen):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        image = images[row]
+        shown = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
+        ax.imshow(shown, cmap="gray" if image.shape[0] == 1 else None, vmin=0, vmax=255)
+        ax.set_title(
+            f"{names[y[row]]}\n-> {names[pred[row]]} ({oof[row, pred[row]]:.2f})", fontsize=7
+        )
+        ax.axis("off")
+    fig.suptitle(f"Most confident mistakes: {_label(run)} (OOF)", fontsize=9)
+    return _save(fig, path)
+
+
 def write_plots(
     out_dir: Path,
     runs: Sequence[Run],
@@ -499,6 +536,8 @@ def write_plots(
     task: str | None = None,
     threshold: float = 0.5,
     ledger: Sequence[dict[str, Any]] = (),
+    images: np.ndarray | None = None,
+    label_names: Sequence[str] | None = None,
 ) -> list[Plot]:
     """Write every plot the runs and ledger allow into ``out_dir``; return them in order.
 
@@ -538,6 +577,19 @@ def write_plots(
                 plots.append(Plot(path, f"Confusion matrix of the best run ({model}, OOF)"))
                 path = plot_roc_curve(best, y[rows], oof[rows], out_dir / "roc_curve.png")
                 plots.append(Plot(path, f"ROC curve of the best run ({model}, OOF)"))
+            if images is not None and oof.ndim == 2 and len(images) == len(y):
+                grid = plot_misclassified(
+                    best,
+                    images[rows],
+                    y[rows],
+                    oof[rows],
+                    out_dir / "misclassified.png",
+                    label_names=label_names,
+                )
+                if grid is not None:
+                    plots.append(
+                        Plot(grid, f"Most confident mistakes of the best run ({model}, OOF)")
+                    )
             elif task == "regression":
                 path = plot_residuals(best, y[rows], oof[rows], out_dir / "residuals.png")
                 plots.append(Plot(path, f"Residuals of the best run ({model}, OOF)"))
@@ -637,6 +689,19 @@ def _encoded_target(
     return np.asarray(codes, dtype=np.int64)
 
 
+def _train_images(
+    project: Project, cfg: ProjectConfig
+) -> tuple[np.ndarray | None, list[str] | None]:
+    """The train images and label names of an image project (None, None otherwise)."""
+    from kagglekit.loaders import load_dataset
+
+    dataset = load_dataset(project, cfg)
+    if dataset.kind != "images":
+        return None, None
+    names = dataset.info.get("label_names")
+    return np.asarray(dataset.X), (list(names) if names else None)
+
+
 def project_report_markdown(
     project: Project, cfg: ProjectConfig, runs: Sequence[Run], plots: Sequence[Plot]
 ) -> str:
@@ -681,6 +746,7 @@ def write_project_report(project: Project) -> ProjectReport:
     if mismatch:
         log.warning("best run's OOF does not match the train rows; OOF plots skipped")
         y = None
+    images, label_names = _train_images(project, cfg) if y is not None else (None, None)
     plots = write_plots(
         project.root / PLOTS_DIR,
         runs,
@@ -688,6 +754,8 @@ def write_project_report(project: Project) -> ProjectReport:
         task=cfg.competition.task,
         threshold=cfg.competition.threshold,
         ledger=read_ledger_entries(project),
+        images=images,
+        label_names=label_names,
     )
     text = project_report_markdown(project, cfg, runs, plots)
     changed = update_readme_section(readme, text)
