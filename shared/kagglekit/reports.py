@@ -59,9 +59,12 @@ def results_table_markdown(runs: Sequence[Run]) -> str:
             f"({', '.join(h[:12] for h in hashes)}); pass runs from one fold hash only"
         )
     metric = rows[0].record.get("metric", "score")
+    # `kk score` records a run's score on the local solution (e.g. official test labels).
+    scored = any((r.record.get("local_scores") or {}).get("all") is not None for r in rows)
+    local = f" local test {metric} |" if scored else ""
     lines = [
-        f"| model | {metric} (CV mean +- std) | OOF {metric} | folds | seconds | run | commit |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| model | {metric} (CV mean +- std) | OOF {metric} |{local} folds | seconds | run | commit |",
+        "| --- | --- | --- |" + (" --- |" if scored else "") + " --- | --- | --- | --- |",
     ]
     for run in rows:
         rec = run.record
@@ -71,9 +74,11 @@ def results_table_markdown(runs: Sequence[Run]) -> str:
         git = rec.get("git") or {}
         commit = (git.get("commit") or "")[:8] + ("+dirty" if git.get("dirty") else "")
         oof = rec.get("oof_score")
+        test = (rec.get("local_scores") or {}).get("all")
+        test_cell = (" " + ("" if test is None else f"{test:.4f}") + " |") if scored else ""
         lines.append(
             f"| {rec['model']} | {rec['cv_mean']:.4f} +- {rec['cv_std']:.4f} | "
-            f"{'' if oof is None else f'{oof:.4f}'} | {n_splits}x{n_repeats} | "
+            f"{'' if oof is None else f'{oof:.4f}'} |{test_cell} {n_splits}x{n_repeats} | "
             f"{rec.get('wall_seconds', 0.0):.1f} | `{run.run_id}` | `{commit}` |"
         )
     lines.append("")
