@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit.config import CompetitionConfig
+from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project
@@ -161,22 +161,26 @@ def score_locally(
     What ``kk score`` reports: ``{"all": s}`` plus Public/Private when the solution has
     Kaggle's ``Usage`` column.
     """
-    return score_submission(sub, local_solution(project, comp), comp, classes=classes)
+    return score_submission(sub, local_solution(project, project.config()), comp, classes=classes)
 
 
-def local_solution(project: Project, comp: CompetitionConfig) -> pd.DataFrame:
+def local_solution(project: Project, cfg: ProjectConfig) -> pd.DataFrame:
     """The test labels ``kk score`` scores against: ``competition.solution_file``, or the
-    ones the data loader found in the files (e.g. Fashion-MNIST's official test labels)."""
+    ones the data loader found in the files (e.g. Fashion-MNIST's official test labels).
+
+    A project with neither is a one-line error (Kaggle scores it).
+    """
     from kagglekit.data import read_table
     from kagglekit.loaders import load_dataset
 
+    comp = cfg.competition
     if comp.solution_file:
         return read_table(solution_path(project, comp))
-    solution = load_dataset(project, project.config()).solution
-    if solution is None:
-        solution_path(project, comp)  # raises: the project has no solution
-    assert solution is not None
-    return solution
+    dataset = load_dataset(project, cfg) if project.raw_dir.is_dir() else None
+    if dataset is None or dataset.solution is None:
+        solution_path(project, comp)  # raises: no solution file and none in the data
+        raise AssertionError("solution_path raises without a solution file")  # pragma: no cover
+    return dataset.solution
 
 
 def solution_path(project: Project, comp: CompetitionConfig) -> Path:

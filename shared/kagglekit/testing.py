@@ -270,13 +270,11 @@ def check_project_on_fixture(
     ``workdir``, then fetches, assigns folds, trains ``model`` (default: the config's),
     validates the submission and scores it locally. Used by generated projects' tests.
     """
-    import shutil
     import tomllib
 
-    from kagglekit import data, folds, submission, training
+    from kagglekit import data, submission, training
     from kagglekit.config import validate_config
     from kagglekit.data import make_competition
-    from kagglekit.project import Project
 
     raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
     cfg = validate_config(fixture_config(raw), source=f"{project_dir}/config.toml for the fixture")
@@ -304,15 +302,7 @@ def check_project_on_fixture(
     ):
         if default != configured:
             (mirror / default).rename(mirror / configured)
-    project = Project(
-        name=Path(project_dir).name, root=workdir / "projects" / Path(project_dir).name
-    )
-    project.root.mkdir(parents=True)
-    for name in ("config.toml", "features.py"):
-        if (Path(project_dir) / name).is_file():
-            shutil.copy(Path(project_dir) / name, project.root / name)
-    data.fetch(project, cfg, from_dir=mirror)
-    folds.assign_project_folds(project, cfg)
+    project = ready_copy(project_dir, workdir, cfg, mirror)
     result = training.train(project, cfg, model_name=model)
     sub = submission.read_submission(result.submission_path)
     solution = data.read_table(project.raw_dir / "solution.csv")
@@ -326,6 +316,28 @@ def check_project_on_fixture(
         "n_submission_rows": len(sub),
         "local_score": scores["all"],
     }
+
+
+def ready_copy(project_dir: Path | str, workdir: Path, cfg: Any, mirror: Path) -> Any:
+    """A copy of a project's config and features in ``workdir``, fetched and with folds.
+
+    The project's own data, folds and runs are never touched.
+    """
+    import shutil
+
+    from kagglekit import data, folds
+    from kagglekit.project import Project
+
+    project = Project(
+        name=Path(project_dir).name, root=workdir / "projects" / Path(project_dir).name
+    )
+    project.root.mkdir(parents=True)
+    for name in ("config.toml", "features.py"):
+        if (Path(project_dir) / name).is_file():
+            shutil.copy(Path(project_dir) / name, project.root / name)
+    data.fetch(project, cfg, from_dir=mirror)
+    folds.assign_project_folds(project, cfg)
+    return project
 
 
 def run_kk_inprocess(capsys: Any, monkeypatch: Any, *args: str) -> tuple[int, str, str]:

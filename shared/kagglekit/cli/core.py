@@ -479,30 +479,18 @@ def score(
     """Score a submission against the project's local solution file (a local leaderboard)."""
     from kagglekit.loaders import load_dataset
     from kagglekit.submission import (
+        local_solution,
         read_submission,
         score_submission,
-        solution_path,
         validate_submission,
     )
 
     proj = _project(project)
     cfg = proj.config()
     comp = cfg.competition
-    # No solution: say so before anything else (a loader may find test labels in the files).
-    solution = None
-    if comp.solution_file:
-        solution_path(proj, comp)
-    else:
-        dataset = load_dataset(proj, cfg) if proj.raw_dir.is_dir() else None
-        solution = dataset.solution if dataset is not None else None
-        if solution is None:
-            solution_path(proj, comp)  # raises: no solution file and none in the data
+    solution = local_solution(proj, cfg)  # no solution: say so before anything else
     path, run_obj = _submission_for(proj, run, file)
     dataset = load_dataset(proj, cfg)  # raw files checked first
-    if solution is None:
-        from kagglekit.data import read_table
-
-        solution = read_table(solution_path(proj, comp))
     sub = read_submission(path)
     labels = _allowed_labels(proj, cfg, run_obj)
     validate_submission(sub, dataset.sample_submission, comp, allowed_labels=labels)

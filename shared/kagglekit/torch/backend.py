@@ -7,7 +7,7 @@ torch installed; ``build`` imports the trainer (or raises the install hint).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from kagglekit.errors import KKError, unknown_name
@@ -40,7 +40,7 @@ def torch_backend(
     make_net_factory: NetFactory,
     *,
     tasks: Iterable[str] = ("binary", "multiclass", "regression"),
-    accepts: Iterable[str] = (),
+    accepts: Iterable[str] = ("frame",),
     default_params: dict[str, Any] | None = None,
     net_param_names: Iterable[str] = (),
     batch_transform_factory: Callable[[BuildContext], BatchTransform] | None = None,
@@ -96,9 +96,6 @@ def torch_backend(
             progress=ctx.extras.get("progress"),
         )
 
-    options: dict[str, Any] = {}
-    if "accepts" in {f.name for f in fields(Backend)}:  # the loader-registry refactor adds it
-        options["accepts"] = tuple(accepts)
     return Backend(
         name=name,
         tasks=tasks,
@@ -107,5 +104,5 @@ def torch_backend(
         family="torch",
         strict_params=True,
         install_hint=INSTALL_HINT,
-        **options,
+        accepts=tuple(accepts),
     )

@@ -260,7 +260,8 @@ def load_image_folder(project: Project, cfg: ProjectConfig) -> Dataset:
         raise KKError(
             f"labels {unknown[:5]} are not in data.params.label_names; add them or fix the labels"
         )
-    y = np.array([index[str(v)] for v in y_text], dtype=np.int64)
+    # Vectorised: a categorical over the class order gives each label its code.
+    y = pd.Categorical(pd.Series(y_text).astype(str), categories=list(index)).codes.astype(np.int64)
 
     def as_ids(values: list[str]) -> pd.Series:
         series = pd.Series(values, name=comp.id_column)

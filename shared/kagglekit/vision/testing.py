@@ -163,12 +163,10 @@ def check_image_project_on_fixture(
     ``--smoke`` check, trains ``model`` (default: the config's) for ``epochs`` epochs,
     and scores the submission against the local solution.
     """
-    import shutil
     import tomllib
 
-    from kagglekit import data, folds, loaders, submission, training
+    from kagglekit import submission, training
     from kagglekit.config import validate_config
-    from kagglekit.project import Project
 
     raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
     name = raw.get("default_model") if model is None else model
@@ -197,22 +195,13 @@ def check_image_project_on_fixture(
         train_file=comp.train_file,
         test_file=comp.test_file,
     )
-    project = Project(
-        name=Path(project_dir).name, root=workdir / "projects" / Path(project_dir).name
-    )
-    project.root.mkdir(parents=True)
-    for file in ("config.toml", "features.py"):
-        if (Path(project_dir) / file).is_file():
-            shutil.copy(Path(project_dir) / file, project.root / file)
-    data.fetch(project, cfg, from_dir=mirror)
-    folds.assign_project_folds(project, cfg)
+    from kagglekit.testing import ready_copy
+
+    project = ready_copy(project_dir, workdir, cfg, mirror)
     smoke = training.smoke_test(project, cfg, model_name=name)
     result = training.train(project, cfg, model_name=name)
     sub = submission.read_submission(result.submission_path)
-    dataset = loaders.load_dataset(project, cfg)
-    solution = dataset.solution
-    if solution is None:
-        solution = data.read_table(project.raw_dir / "solution.csv")
+    solution = submission.local_solution(project, cfg)
     scores = submission.score_submission(
         sub, solution, comp, classes=result.run.record.get("classes") or []
     )
