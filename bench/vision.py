@@ -8,9 +8,13 @@ checkpoints, history, TTA or hooks. kagglekit's side is ``kk``'s own path: the `
 loader, the project's model entry, the trainer (``TorchModel``), its predictions.
 
     .venv/bin/python bench/vision.py [--models mlp,cnn] [--epochs N] [--threads 2]
+    .venv/bin/python bench/vision.py --data-path [--threads 2]
 
 Prints accuracy and seconds per epoch for each side and the wall ratio kagglekit / plain
-(the machines are noisy: compare the ratio, run it twice). Needs the mirror
+(the machines are noisy: compare the ratio, run it twice). ``--data-path`` times the data
+alone, no net: one augmented epoch (2-pixel shifts, flips, normalisation) through
+torchvision's per-sample transforms and a ``DataLoader`` (what the tutorials write)
+against kagglekit's whole-batch path on one uint8 tensor. Needs the mirror
 (KK_DATA_MIRROR or ../shared/data) with ``fashion-mnist/``.
 """
 
@@ -121,15 +125,69 @@ def kagglekit(spec: dict[str, Any], x, y, xt, yt, *, epochs: int, seed: int) -> 
     return float((pred == yt).mean()), seconds / epochs
 
 
+def data_path(x: np.ndarray, *, batch_size: int = 128, workers: int = 0) -> None:
+    """One augmented epoch of batches, per-sample DataLoader vs kagglekit's batch path."""
+    from torch.utils.data import DataLoader, TensorDataset
+    from torchvision.transforms import v2
+
+    from kagglekit.vision import augment
+
+    images = torch.from_numpy(x).unsqueeze(1)  # (N, 1, 28, 28) uint8
+    labels = torch.zeros(len(images), dtype=torch.long)
+    mean, std = augment.channel_stats(images)
+    per_sample = v2.Compose(
+        [
+            v2.RandomCrop(28, padding=2, padding_mode="reflect"),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean, std),
+        ]
+    )
+
+    class Augmented(TensorDataset):
+        def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+            image, label = super().__getitem__(i)
+            return per_sample(image), label
+
+    loader = DataLoader(
+        Augmented(images, labels), batch_size=batch_size, shuffle=True, drop_last=True,
+        num_workers=workers,
+    )  # fmt: skip
+    started = time.perf_counter()
+    rows = sum(len(xb) for xb, _ in loader)
+    dl_seconds = time.perf_counter() - started
+
+    prepare = augment.make_batch_transform(mean=mean, std=std, flip=True, translate=2)
+    generator = torch.Generator().manual_seed(0)
+    started = time.perf_counter()
+    perm = torch.randperm(len(images), generator=generator)
+    kk_rows = 0
+    for s in range(len(images) // batch_size):
+        xb = prepare(images[perm[s * batch_size : (s + 1) * batch_size]], True, generator)
+        kk_rows += len(xb)
+    kk_seconds = time.perf_counter() - started
+    print(f"data path, one augmented epoch of {rows:,} rows in batches of {batch_size}:")
+    print(f"  DataLoader + torchvision v2 per sample ({workers} workers): {dl_seconds:7.2f} s, "
+          f"{rows / dl_seconds:9,.0f} rows/s")  # fmt: skip
+    print(f"  kagglekit whole-batch tensor path:              {kk_seconds:7.2f} s, "
+          f"{kk_rows / kk_seconds:9,.0f} rows/s")  # fmt: skip
+    print(f"  ratio DataLoader / kagglekit wall {dl_seconds / kk_seconds:.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="mlp,cnn")
     parser.add_argument("--epochs", type=int, default=0, help="0: each model's default")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-path", action="store_true", help="time the data path alone")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (--data-path)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     x, y, xt, yt = load(default_mirror())
+    if args.data_path:
+        data_path(x, workers=args.workers)
+        return
     print(f"torch {torch.__version__}, {args.threads} thread(s), CPU; train 60,000, test 10,000")
     print(f"{'model':6} {'side':10} {'test acc':>9} {'s/epoch':>8}")
     for name in args.models.split(","):

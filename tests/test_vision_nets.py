@@ -160,3 +160,12 @@ def test_timm_backbone_without_timm_or_with_a_bad_name() -> None:
         return
     with pytest.raises(KKError, match=r"timm model 'resnet81' is not known"):
         nets.timm_backbone((3, 32, 32), 10, name="resnet81")
+
+
+def test_timm_pretrained_weights_offline_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No hub and no cached weights: one line saying where to put them, not a traceback."""
+    pytest.importorskip("timm")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", "/nonexistent/kk-test-hf-home")  # an empty cache
+    with pytest.raises(KKError, match=r"could not load its pretrained weights.*Hugging Face cache"):
+        nets.timm_backbone((3, 32, 32), 10, name="resnet18", pretrained=True)
