@@ -104,9 +104,10 @@ def embed(
             except (OSError, ValueError, KeyError) as err:
                 log.warning("embedding cache %s is unreadable (%s); embedding again", path, err)
     index = {k: i for i, k in enumerate(stored_keys.tolist())}
-    missing = sorted({k for k in keys.tolist() if k not in index})
+    # Distinct texts not in the cache, in the order they first appear.
+    first = {k: i for i, k in reversed(list(enumerate(keys.tolist()))) if k not in index}
+    missing = sorted(first, key=first.__getitem__)
     if missing:
-        first = {k: i for i, k in reversed(list(enumerate(keys.tolist())))}
         todo = texts[[first[k] for k in missing]]
         encoder = load_sentence_model(model, device)
         new = encoder.encode(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from kagglekit.errors import KKError, short_list
+from kagglekit.errors import KKError, plain, short_list
 from kagglekit.loaders import (
     Dataset,
     Loader,
@@ -107,7 +107,7 @@ def _texts_of(
         after = " after cleaning" if cleaning is not None else ""
         raise KKError(
             f"{int(empty.sum())} {name} row(s) have an empty or all-whitespace '{text_column}'"
-            f"{after} (first {id_column} = {first!r}); fix those rows, or set "
+            f"{after} (first {id_column} = {plain(first)!r}); fix those rows, or set "
             'data.params.empty_text = "keep" to give them an empty text'
         )
     side = frame[side_columns].fillna("").astype(str).reset_index(drop=True)
