@@ -78,3 +78,20 @@ def test_disaster_tweets_template_owned_files_have_not_drifted() -> None:
     owned = load_template("nlp").owned
     assert owned and all((TWEETS / rel).is_file() for rel in owned)
     assert drifted_owned_files(TWEETS) == []
+
+
+@pytest.mark.realdata
+def test_disaster_tweets_load_clean_and_a_tfidf_fold_learns(tmp_path: Path) -> None:
+    from kagglekit import training
+    from kagglekit.testing import mirror_dir, ready_copy
+
+    cfg = load_config(TWEETS / "config.toml")
+    project = ready_copy(TWEETS, tmp_path, cfg, mirror_dir("disaster-tweets"))
+    prepared = training.prepare(project, cfg)
+    X = prepared.X
+    assert (len(X), len(prepared.X_test)) == (7613, 3263) and prepared.kind == "texts"
+    assert not any("Û" in t or "http://" in t or "&amp;" in t for t in X.text)
+    assert (X.side["keyword"] != "").mean() > 0.99  # "body%20bags" -> "body bags"
+    assert not X.side["keyword"].str.contains("%20").any()
+    smoke = training.smoke_test(project, cfg, model_name="tfidf", n_rows=1500)
+    assert smoke.score > 0.6  # binary F1 on 500 held-out real tweets

@@ -29,7 +29,7 @@ def test_cleaning_replaces_links_and_handles_and_drops_entities_and_mojibake() -
     raw = [
         "Fire at http://t.co/abc!! @bob said &amp; ran",
         "Û_ Forest fire near La RongeÛª   Sask. www.x.org",
-        "&lt;3 &gt; you",
+        "&lt;3 &amp;gt; you",
         None,
     ]
     assert clean_texts(raw).tolist() == [

@@ -64,9 +64,10 @@ def clean_texts(texts: Any, cleaning: Cleaning | None = None) -> np.ndarray:
     if c.mentions:
         s = s.str.replace(MENTION, f" {c.mention_token} ", regex=True)
     if c.entities:
-        # Entities are rare: unescape only the texts that have one (html.unescape is Python).
+        # Entities are rare: unescape only the texts that have one (html.unescape is Python),
+        # twice, since scraped text is sometimes escaped twice ("&amp;amp;").
         has = s.str.contains("&", regex=False)
-        s[has] = s[has].map(html.unescape)
+        s[has] = s[has].map(html.unescape).map(html.unescape)
     if c.mojibake:
         s = s.str.replace(MOJIBAKE, " ", regex=True)
     if c.lowercase:
