@@ -26,6 +26,7 @@ MiniLM for 2 epochs on fold 0 through ``kk``'s path.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
@@ -41,6 +42,7 @@ from _common import REPO, default_mirror
 from kagglekit.metrics import get_metric
 
 ACC, F1 = get_metric("accuracy"), get_metric("f1")
+print = functools.partial(print, flush=True)  # noqa: A001  (rows show as they finish)
 PROJECT = REPO / "projects" / "disaster-tweets"
 
 
@@ -206,12 +208,15 @@ def main() -> None:
             plain_word, t_pw = plain_linear(train, chars=False)
             kk_word, t_kw, _ = kk_train(project, "tfidf_word")
             rows.append(("TF-IDF word 1-2 + LR", plain_word, t_pw, kk_word, t_kw))
+            print(rows[-1][0], scores(y, plain_word), t_pw, scores(y, kk_word), t_kw)
             plain_char, t_pc = plain_linear(train, chars=True)
             kk_char, t_kc, run_char = kk_train(project, "tfidf")
             rows.append(("word + char TF-IDF + LR", plain_char, t_pc, kk_char, t_kc))
+            print(rows[-1][0], scores(y, plain_char), t_pc, scores(y, kk_char), t_kc)
             plain_st, t_ps = plain_minilm(train)
             kk_st, t_ks, run_st = kk_train(project, "minilm")
             rows.append(("MiniLM embeddings + LR", plain_st, t_ps, kk_st, t_ks))
+            print(rows[-1][0], scores(y, plain_st), t_ps, scores(y, kk_st), t_ks)
             kk_bl, t_kb, weights = kk_blend(project, [run_char, run_st])
             plain_bl = (plain_char + plain_st) / 2
             rows.append(("blend (hill climbing)", plain_bl, t_pc + t_ps, kk_bl, t_kc + t_ks + t_kb))
