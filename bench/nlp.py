@@ -42,7 +42,7 @@ from _common import REPO, default_mirror
 from kagglekit.metrics import get_metric
 
 ACC, F1 = get_metric("accuracy"), get_metric("f1")
-print = functools.partial(print, flush=True)  # noqa: A001  (rows show as they finish)
+print = functools.partial(print, flush=True)
 PROJECT = REPO / "projects" / "disaster-tweets"
 
 
