@@ -261,6 +261,9 @@ def test_token_models_train_on_the_shared_trainer_and_count_truncated_texts(
     learned = model.learned()
     assert learned["n_truncated"] == 96  # every tiny text is longer than 6 tokens
     assert learned["padded_length"] == 6 and len(learned["history"]["valid_score"]) == 2
+    held = get_backend(net).build(_ctx(**params, threshold_holdout=0.25))
+    held.fit(Texts.of(texts[:64]), y[:64], X_valid=Texts.of(texts[64:]), y_valid=y[64:])
+    assert 0.05 <= held.learned()["threshold"] <= 0.95  # tuned on 16 held-out training rows
     if net == "transformer":
         with pytest.raises(KKError, match=r"more than model .* positions"):
             get_backend(net).build(_ctx(**{**params, "max_length": 100}))

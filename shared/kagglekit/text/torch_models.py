@@ -27,14 +27,15 @@ import numpy as np
 
 from kagglekit.errors import KKError
 from kagglekit.models.base import BuildContext, FoldContext, register_backend
+from kagglekit.text import threshold as thr
 from kagglekit.text.features import tokenize
 from kagglekit.text.loaders import as_texts
 from kagglekit.torch import TrainConfig, split_params, torch_backend
 
 PAD, UNK = 0, 1
 RNN_PARAMS = {"max_length", "max_vocab", "min_count", "embed_dim", "hidden", "layers", "cell",
-              "dropout", "word2vec", "w2v_epochs", "freeze_embeddings"}  # fmt: skip
-TRANSFORMER_PARAMS = {"model", "tokenizer", "max_length", "dropout"}
+              "dropout", "word2vec", "w2v_epochs", "freeze_embeddings", "threshold_holdout"}  # fmt: skip
+TRANSFORMER_PARAMS = {"model", "tokenizer", "max_length", "dropout", "threshold_holdout"}
 
 # Starting points measured on the disaster tweets on 2 CPU cores (bench/nlp.py).
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -208,6 +209,19 @@ class TorchTextModel:
 
         ctx = self.ctx
         texts = as_texts(X).text
+        # threshold_holdout: a stratified share of the training rows is held out of the fit
+        # to tune the decision threshold on (never the scored rows); 0 = the configured one.
+        holdout = float(self.net_params.get("threshold_holdout", 0.0))
+        self.tuned_ = ctx.threshold
+        tune_idx = None
+        if holdout > 0 and thr.needs_tuning(ctx.task, ctx.metric, True):
+            from sklearn.model_selection import train_test_split
+
+            fit_idx, tune_idx = train_test_split(
+                np.arange(len(texts)), test_size=holdout, stratify=y, random_state=ctx.seed
+            )
+            texts_tune, y_tune = texts[tune_idx], np.asarray(y)[tune_idx]
+            texts, y = texts[fit_idx], np.asarray(y)[fit_idx]
         self.encoder_ = self._encoder().fit(texts)
         A, n_cut = self.encoder_.encode(texts)
         A_valid, n_cut_valid = (None, 0)
@@ -228,8 +242,14 @@ class TorchTextModel:
             progress=ctx.extras.get("progress"),
         )
         self.model_.fit(A, y, X_valid=A_valid, y_valid=y_valid, fold=fold)
+        if tune_idx is not None:
+            A_tune, n_cut_tune = self.encoder_.encode(texts_tune)
+            n_cut += n_cut_tune
+            self.tuned_ = thr.tune_threshold(y_tune, self.model_.predict(A_tune), ctx.metric)
         width = next(iter(A.values())).shape[1]
         self._learned = {"n_truncated": int(n_cut + n_cut_valid), "padded_length": int(width)}
+        if ctx.task == "binary":
+            self._learned["threshold"] = self.tuned_
         if self.net == "lstm":
             self._learned["vocab_size"] = self.encoder_.vocab_size
         return self
@@ -239,7 +259,10 @@ class TorchTextModel:
             raise KKError("the text model was used before fit; fit it first")
         A, n_cut = self.encoder_.encode(as_texts(X).text)
         self.n_cut_predicted += n_cut
-        return self.model_.predict(A)
+        pred = self.model_.predict(A)
+        if self.tuned_ != self.ctx.threshold:
+            pred = thr.shift(pred, self.tuned_, self.ctx.threshold)
+        return pred
 
     def learned(self) -> dict[str, Any]:
         base = self.model_.learned() if hasattr(self, "model_") else {}
