@@ -60,6 +60,7 @@ def test_kk_new_nlp_then_fetch_folds_and_train_with_zero_code(
     assert all(0.05 <= f["learned"]["threshold"] <= 0.95 for f in record["fold_scores"])
     submission = (run / "submission.csv").read_text().splitlines()
     assert submission[0] == "review_id,label" and len(submission) == 41
+    assert "2 complete" in kk("tune", "reviews", "--trials", "2")  # default space: C
 
 
 def test_disaster_tweets_records_answers_that_describe_it() -> None:
