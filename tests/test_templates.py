@@ -209,7 +209,7 @@ def test_interactive_answers_are_asked_for_what_is_not_given(projects_dir: Path)
     assert cfg.competition.target_column == "y"
 
 
-@pytest.mark.parametrize("kind", ["recsys", "nlp"])
+@pytest.mark.parametrize("kind", ["recsys"])
 def test_kinds_not_yet_available_refuse_and_write_nothing(projects_dir: Path, kind: str) -> None:
     template = load_template(kind)
     assert not template.available and "slug" in template.questions  # questions designed

@@ -59,7 +59,7 @@ class CompetitionConfig(_Strict):
     task: Task
     metric: str
     submission_format: SubmissionFormat = "labels"
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)  # strictly inside: 0 or 1 decides nothing
 
     @model_validator(mode="after")
     def _check_metric(self) -> CompetitionConfig:

@@ -544,6 +544,7 @@ def ensemble(
             cv_mean=float(scores.mean()),
             cv_std=float(scores.std()),
             oof_score=oof_score,
+            oof_accuracy=training._oof_accuracy(prepared, oof_mean[rows], rows, comp),
             member_cv={m.run_id: m.run.record.get("cv_mean") for m in members},
             **extra,
         )

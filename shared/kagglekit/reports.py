@@ -62,9 +62,15 @@ def results_table_markdown(runs: Sequence[Run]) -> str:
     # `kk score` records a run's score on the local solution (e.g. official test labels).
     scored = any((r.record.get("local_scores") or {}).get("all") is not None for r in rows)
     local = f" local test {metric} |" if scored else ""
+    # Runs record OOF accuracy beside another classification metric (e.g. F1).
+    accuracy = metric != "accuracy" and any(r.record.get("oof_accuracy") is not None for r in rows)
+    acc_head = " OOF accuracy |" if accuracy else ""
     lines = [
-        f"| model | {metric} (CV mean +- std) | OOF {metric} |{local} folds | seconds | run | commit |",
-        "| --- | --- | --- |" + (" --- |" if scored else "") + " --- | --- | --- | --- |",
+        f"| model | {metric} (CV mean +- std) | OOF {metric} |{acc_head}{local} folds | seconds | run | commit |",
+        "| --- | --- | --- |"
+        + (" --- |" if accuracy else "")
+        + (" --- |" if scored else "")
+        + " --- | --- | --- | --- |",
     ]
     for run in rows:
         rec = run.record
@@ -76,9 +82,11 @@ def results_table_markdown(runs: Sequence[Run]) -> str:
         oof = rec.get("oof_score")
         test = (rec.get("local_scores") or {}).get("all")
         test_cell = (" " + ("" if test is None else f"{test:.4f}") + " |") if scored else ""
+        acc = rec.get("oof_accuracy")
+        acc_cell = (" " + ("" if acc is None else f"{acc:.4f}") + " |") if accuracy else ""
         lines.append(
             f"| {rec['model']} | {rec['cv_mean']:.4f} +- {rec['cv_std']:.4f} | "
-            f"{'' if oof is None else f'{oof:.4f}'} |{test_cell} {n_splits}x{n_repeats} | "
+            f"{'' if oof is None else f'{oof:.4f}'} |{acc_cell}{test_cell} {n_splits}x{n_repeats} | "
             f"{rec.get('wall_seconds', 0.0):.1f} | `{run.run_id}` | `{commit}` |"
         )
     lines.append("")

@@ -578,6 +578,7 @@ def train(
             cv_mean=result.mean,
             cv_std=result.std,
             oof_score=oof_score,
+            oof_accuracy=_oof_accuracy(prepared, oof[validated], validated, cfg.competition),
             feature_importance=_mean_importance(result.folds),
         )
         store.tidy()
@@ -727,6 +728,16 @@ def rebuild_run_submission(project: Project, cfg: ProjectConfig, run: records.Ru
         }
     )
     return path
+
+
+def _oof_accuracy(
+    prepared: Prepared, oof: np.ndarray, validated: np.ndarray, comp: CompetitionConfig
+) -> float | None:
+    """OOF accuracy beside the competition metric (F1 and AUC runs are read as accuracy
+    on many leaderboards); None for regression."""
+    if not prepared.task.is_classification:
+        return None
+    return get_metric("accuracy")(prepared.y[validated], oof, threshold=comp.threshold)
 
 
 def _small(learned: dict[str, Any]) -> dict[str, Any]:

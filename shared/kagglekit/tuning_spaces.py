@@ -82,6 +82,24 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
         "p": _c(1, 2),
     },
 }
+# Text backends (kagglekit.text): the regularisation of the linear heads, the nets' rates.
+_TEXT_C = {"C": _r(0.1, 30.0, log=True)}
+DEFAULT_SPACES.update(
+    {
+        "tfidf_lr": _TEXT_C,
+        "tfidf_nbsvm": _TEXT_C,
+        "word2vec_lr": _TEXT_C,
+        "sentence_lr": _TEXT_C,
+        "tfidf_svm": {"C": _r(0.01, 3.0, log=True)},
+        "tfidf_ridge": {"alpha": _r(0.1, 30.0, log=True)},
+        "lstm": {
+            "lr": _r(3e-4, 1e-2, log=True),
+            "dropout": _r(0.0, 0.5),
+            "hidden": _c(32, 64, 128),
+        },
+        "transformer": {"lr": _r(1e-5, 1e-4, log=True)},
+    }
+)
 
 
 _BOOSTERS = ("lightgbm", "xgboost")

@@ -21,7 +21,7 @@ def _ask(key: str, prompt: str, default: str, choices: Sequence[str] | None) -> 
 @app.command()
 def new(
     kind: Annotated[
-        str, typer.Argument(help="Project kind: tabular or vision (recsys, nlp: not yet).")
+        str, typer.Argument(help="Project kind: tabular, vision or nlp (recsys: not yet).")
     ],
     slug: Annotated[str, typer.Argument(help="Folder name under projects/.", show_default=False)],
     no_input: Annotated[

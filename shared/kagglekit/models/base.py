@@ -155,6 +155,19 @@ _LAZY = {
     **dict.fromkeys(
         ("mlp", "lenet5", "cnn", "resnet", "timm"), ("kagglekit.vision.backends", "vision")
     ),
+    **dict.fromkeys(
+        (
+            "tfidf_lr",
+            "tfidf_svm",
+            "tfidf_ridge",
+            "tfidf_nbsvm",
+            "word2vec_lr",
+            "sentence_lr",
+            "lstm",
+            "transformer",
+        ),
+        ("kagglekit.text.backends", "nlp"),
+    ),
 }
 
 
