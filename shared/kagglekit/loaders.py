@@ -133,6 +133,7 @@ _BUILTIN_MODULES = {
     "image_folder": "kagglekit.vision.loaders",
     "cifar_batches": "kagglekit.vision.loaders",
     "auto": "kagglekit.vision.loaders",
+    "interactions": "kagglekit.recsys.loaders",
 }
 
 

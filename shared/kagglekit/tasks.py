@@ -54,6 +54,10 @@ class Task:
         """Columns of one row's prediction (1 for a (n,) prediction)."""
         return 1
 
+    def outputs_for(self, comp: CompetitionConfig, classes: Sequence[Any] | None) -> int:
+        """``n_outputs`` for a competition (a ranking task's list depth comes from its K)."""
+        return self.n_outputs(classes)
+
     def stratify_labels(self, y: np.ndarray) -> np.ndarray:
         """Labels that stratified folds balance (the encoded classes by default)."""
         return np.asarray(y)
@@ -358,6 +362,8 @@ class Regression(Task):
 
 
 _TASKS: dict[str, Task] = {t.name: t for t in (Binary(), Multiclass(), Regression())}
+# Tasks registered by a sub-package, imported when first asked for.
+_LAZY_TASKS = {"ranking": "kagglekit.recsys.ranking"}
 
 
 def register_task(task: Task) -> Task:
@@ -368,6 +374,10 @@ def register_task(task: Task) -> Task:
 
 def get_task(name: str) -> Task:
     """The task object for a ``competition.task`` name."""
+    if name not in _TASKS and name in _LAZY_TASKS:
+        import importlib
+
+        importlib.import_module(_LAZY_TASKS[name])
     task = _TASKS.get(name)
     if task is None:
         raise unknown_name("task", name, _TASKS)

@@ -411,7 +411,7 @@ def model_factory(
 
 
 def n_outputs(cfg: ProjectConfig, classes: Sequence[Any] | None) -> int:
-    return tasks_mod.get_task(cfg.competition.task).n_outputs(classes)
+    return tasks_mod.get_task(cfg.competition.task).outputs_for(cfg.competition, classes)
 
 
 def check_submission_format(prepared: Prepared, comp: CompetitionConfig) -> None:
@@ -420,7 +420,7 @@ def check_submission_format(prepared: Prepared, comp: CompetitionConfig) -> None
     A format that cannot match the sample submission (say probabilities for a sample of
     labels) fails here in one line, not after hours of training.
     """
-    n_out = prepared.task.n_outputs(prepared.classes)
+    n_out = prepared.task.outputs_for(comp, prepared.classes)
     fake = prepared.task.constant_prediction(len(prepared.test_ids), n_out)
     sample = prepared.sample_submission
     try:

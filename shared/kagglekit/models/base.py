@@ -155,6 +155,11 @@ _LAZY = {
     **dict.fromkeys(
         ("mlp", "lenet5", "cnn", "resnet", "timm"), ("kagglekit.vision.backends", "vision")
     ),
+    **dict.fromkeys(
+        ("biases", "popularity", "user_knn", "item_knn", "mf", "ease", "als", "bpr"),
+        ("kagglekit.recsys.models", "recsys"),
+    ),
+    "neumf": ("kagglekit.recsys.neural", "recsys"),
 }
 
 
