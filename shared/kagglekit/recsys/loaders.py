@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from kagglekit.errors import KKError, short_list
+from kagglekit.errors import KKError, plain, short_list
 from kagglekit.loaders import (
     Dataset,
     Loader,
@@ -132,7 +132,7 @@ def parse_timestamps(values: pd.Series, column: str, file: str) -> np.ndarray:
         bad = parsed.isna()
         seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     if bad.any():
-        first = values[bad].iloc[0]
+        first = plain(values[bad].iloc[0])
         raise KKError(
             f"timestamp column '{column}' of {file} has {int(bad.sum())} value(s) that do not "
             f"parse as dates or unix seconds (first: {first!r} in row {int(np.flatnonzero(bad)[0])}); "
@@ -167,7 +167,7 @@ def check_duplicates(users: pd.Series, items: pd.Series, file: str) -> None:
         row = int(np.flatnonzero(dupes.to_numpy())[0])
         raise KKError(
             f"{file} has {int(dupes.sum())} duplicate (user, item) pair(s) (first: user "
-            f"{users.iloc[row]!r}, item {items.iloc[row]!r} in row {row}); keep one row per "
+            f"{plain(users.iloc[row])!r}, item {plain(items.iloc[row])!r} in row {row}); keep one row per "
             "pair (e.g. the latest rating) before loading"
         )
 
