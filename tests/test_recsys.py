@@ -13,7 +13,7 @@ import pytest
 
 from kagglekit import folds as folds_mod
 from kagglekit import loaders
-from kagglekit.config import CVConfig, validate_config
+from kagglekit.config import CVConfig, load_config, validate_config
 from kagglekit.errors import KKError
 from kagglekit.metrics import get_metric, mean_average_precision_at_k
 from kagglekit.models.base import BuildContext, get_backend
@@ -367,3 +367,29 @@ def test_movielens_100k_loads_and_mf_beats_the_biases(tmp_path: Path) -> None:
         model = get_backend(name).build(_ctx("regression", ds.info)).fit(ds.X, y)
         rmse[name] = float(np.sqrt(np.mean((model.predict(ds.X_test) - truth) ** 2)))
     assert rmse["mf"] < rmse["biases"] < 1.1
+
+
+def test_ranking_runs_ensemble_by_rank_fusion(tmp_path: Path) -> None:
+    from kagglekit import ensembling, training
+    from kagglekit.scaffold import new_project
+    from kagglekit.testing import ready_copy
+
+    folder = new_project(
+        "recsys", "rs", {"competition": "c", "task": "ranking"}, projects=tmp_path / "projects"
+    )
+    raw_cfg = load_config(folder / "config.toml")
+    mirror = write_interactions_competition(tmp_path / "mirror", "users", target_column="items")
+    project = ready_copy(folder, tmp_path / "w", raw_cfg, mirror)
+    runs = [
+        training.train(project, raw_cfg, model_name=m) for m in ("ease", "item_knn", "popularity")
+    ]
+    result = ensembling.ensemble(project, raw_cfg, method="hill", nested=False)  # one split
+    best = max(r.cv.mean for r in runs)
+    assert result.cv_mean >= best  # hill climbing starts from the best member
+    lists = result.run.load_array("oof")
+    assert lists.shape == runs[0].run.load_array("oof").shape
+    row = lists[0][lists[0] >= 0].astype(int)
+    assert len(set(row.tolist())) == len(row)  # a fused list repeats no item
+    assert pd.read_csv(result.submission_path)["items"].str.split().map(len).max() == 10
+    with pytest.raises(KKError, match="rank fusion"):
+        ensembling.ensemble(project, raw_cfg, method="stack")

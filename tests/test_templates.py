@@ -209,7 +209,7 @@ def test_interactive_answers_are_asked_for_what_is_not_given(projects_dir: Path)
     assert cfg.competition.target_column == "y"
 
 
-@pytest.mark.parametrize("kind", ["recsys", "nlp"])
+@pytest.mark.parametrize("kind", ["nlp"])
 def test_kinds_not_yet_available_refuse_and_write_nothing(projects_dir: Path, kind: str) -> None:
     template = load_template(kind)
     assert not template.available and "slug" in template.questions  # questions designed
@@ -251,7 +251,7 @@ def test_plain_cookiecutter_at_the_root(tmp_path: Path) -> None:
             config_file=str(config),
         )
     with pytest.raises(FailedHookException):
-        cookiecutter(str(REPO / "templates" / "recsys"), no_input=True, output_dir=str(out))
+        cookiecutter(str(REPO / "templates" / "nlp"), no_input=True, output_dir=str(out))
     assert sorted(p.name for p in out.iterdir()) == ["plain"]
 
 

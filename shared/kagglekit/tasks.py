@@ -121,6 +121,15 @@ class Task:
         raise NotImplementedError
 
     # --- ensembling ---------------------------------------------------------------------
+    # Member predictions blend by a weighted average (hill climbing keeps a running sum);
+    # a task whose predictions do not average (ranked lists) sets False and has ``blend``.
+    blends_by_average: ClassVar[bool] = True
+
+    def blend(self, preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Member predictions (n_members, ...) combined with ``weights`` (n_members,)."""
+        w = np.asarray(weights, dtype=float)
+        return np.asarray(np.tensordot(w, preds, axes=1) / float(w.sum()))
+
     def level2_features(self, preds: np.ndarray) -> np.ndarray:
         """Stacker inputs from member predictions (n_members, n_rows[, k]) -> (n_rows, m)."""
         raise NotImplementedError

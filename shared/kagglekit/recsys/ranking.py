@@ -244,6 +244,23 @@ class Ranking(Task):
         predicted = sub[pred_cols[0]].fillna("").astype(str).str.split().tolist()
         return np.asarray(actual, dtype=object), np.asarray(predicted, dtype=object)
 
+    blends_by_average: ClassVar[bool] = False
+
+    def blend(self, preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Members' lists (n_members, ..., depth) fused by weighted reciprocal rank; rows
+        a member has no list for (NaN: never validated) stay NaN."""
+        preds = np.asarray(preds)
+        depth = preds.shape[-1]
+        flat = preds.reshape(preds.shape[0], -1, depth)
+        missing = np.isnan(flat).any(axis=(0, 2))
+        out = np.full(flat.shape[1:], np.nan, dtype=np.float32)
+        keep = [m for m, w in enumerate(weights) if w > 0]
+        rows = np.flatnonzero(~missing)
+        if len(rows):
+            fused = fuse([flat[m][rows] for m in keep], depth, [float(weights[m]) for m in keep])
+            out[rows] = fused
+        return out.reshape(preds.shape[1:])
+
     def level2_features(self, preds: np.ndarray) -> np.ndarray:
         raise KKError(
             "ranked lists are combined by rank fusion, not by a stacker; use kk ensemble --method blend"
