@@ -147,8 +147,13 @@ def main() -> None:
         "--svdpp", action="store_true", help="also run Surprise SVD++ (about a minute)"
     )
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--sample", type=int, default=0, help="first N ratings only (a quick check)"
+    )
     args = parser.parse_args()
     frame = load(default_mirror())
+    if args.sample:
+        frame = frame.iloc[: args.sample].reset_index(drop=True)
     users, items = pd.factorize(frame.u)[0], pd.factorize(frame.i)[0]
     X = np.c_[users, items].astype(np.int64)
     r = frame.r.to_numpy(float)
@@ -170,6 +175,7 @@ def main() -> None:
             ("mf", {}),
             ("item_knn", {"k": 40, "similarity": "pearson_baseline", "shrinkage": 100.0}),
             ("user_knn", {"k": 40, "similarity": "pearson_baseline", "shrinkage": 100.0}),
+            ("neumf", {"epochs": 10, "num_threads": args.threads}),
         ):
             oof, rmse, seconds = kk_cv(name, params, X, r, folds, info)
             oofs[name] = oof
