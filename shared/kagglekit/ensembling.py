@@ -347,10 +347,10 @@ def stack(
     (n_members, n_test[, k]). Returns the CV result and one coefficient per member
     (averaged over folds; for multiclass, each member's coefficient on its own class).
     """
-    if folds.kind == "timeseries":
+    if folds.kind == "timeseries" or not folds.validated_mask(0).all():
         raise KKError(
-            "stacking needs every row to have an OOF prediction, which time-series folds do not "
-            "give; use --method hill"
+            f"stacking needs every row to have an OOF prediction, which {folds.kind} folds do "
+            "not give; use --method hill"
         )
     X2 = level2_features(oof, task)
     X2_test = level2_features(test, task)
@@ -462,6 +462,11 @@ def ensemble(
             f"runs have {members[0].oof.shape[1]} OOF / {members[0].test.shape[0]} test rows but the "
             f"project has {len(prepared.y)} / {len(prepared.test_ids)}; retrain them"
         )
+    if method == "stack" and (folds.kind == "timeseries" or not folds.validated_mask(0).all()):
+        raise KKError(
+            f"stacking needs every row to have an OOF prediction, which {folds.kind} folds do "
+            "not give; use --method hill"
+        )
     member_ids = [m.run_id for m in members]
     oof_r = np.stack([m.oof for m in members])  # (m, R, n[, k])
     test = np.stack([m.test for m in members])  # (m, n_test[, k])
@@ -509,7 +514,8 @@ def ensemble(
             scores = split_scores(oof_blend, prepared.y, sets, metric, threshold=comp.threshold)
             extra["counts"] = dict(zip(member_ids, fit.counts.tolist(), strict=True))
             extra["history"] = [[member_ids[i], s] for i, s in fit.history]
-            if nested:
+            # One split per repeat (a holdout) leaves no other fold to choose weights on.
+            if nested and folds.n_splits > 1:
                 nested_scores = nested_hill_climb(
                     oof_r,
                     prepared.y,

@@ -21,7 +21,7 @@ def _ask(key: str, prompt: str, default: str, choices: Sequence[str] | None) -> 
 @app.command()
 def new(
     kind: Annotated[
-        str, typer.Argument(help="Project kind: tabular or vision (recsys, nlp: not yet).")
+        str, typer.Argument(help="Project kind: tabular, vision or recsys (nlp: not yet).")
     ],
     slug: Annotated[str, typer.Argument(help="Folder name under projects/.", show_default=False)],
     no_input: Annotated[
@@ -33,7 +33,8 @@ def new(
     id_column: Annotated[str | None, typer.Option("--id-column", help="Id column.")] = None,
     target: Annotated[str | None, typer.Option("--target", help="Target column.")] = None,
     task: Annotated[
-        str | None, typer.Option("--task", help="binary, multiclass or regression.")
+        str | None,
+        typer.Option("--task", help="binary, multiclass, regression (or ranking: recsys)."),
     ] = None,
     metric: Annotated[
         str | None, typer.Option("--metric", help="Metric, as Kaggle names it.")

@@ -59,10 +59,20 @@ def write_interactions_competition(
     target_column: str = "rating",
     n_test_per_user: int = 2,
     seed: int = 0,
+    fmt: str = "csv",
 ) -> Path:
-    """train.csv, test.csv, sample_submission.csv and solution.csv in ``folder``."""
+    """train.csv, test.csv, sample_submission.csv and solution.csv in ``folder``; or, for
+    ``fmt = "movielens100k"`` / ``"movielens_latest"``, all rows as ``u.data`` /
+    ``ratings.csv`` (the loader holds out the latest rows itself)."""
     folder.mkdir(parents=True, exist_ok=True)
     frame = tiny_interactions(seed=seed)
+    if fmt == "movielens100k":
+        frame.to_csv(folder / "u.data", sep="\t", header=False, index=False)
+        return folder
+    if fmt == "movielens_latest":
+        frame.columns = ["userId", "movieId", "rating", "timestamp"]
+        frame.to_csv(folder / "ratings.csv", index=False)
+        return folder
     latest = frame.groupby("user")["timestamp"].rank(ascending=False, method="first")
     held = (latest <= n_test_per_user).to_numpy()
     names = {
@@ -113,7 +123,9 @@ def check_recsys_project_on_fixture(
 
     raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
     name = raw.get("default_model") if model is None else model
-    raw["competition"]["solution_file"] = "solution.csv"
+    fmt = raw.get("data", {}).get("params", {}).get("format", "csv")
+    if fmt == "csv":  # MovieLens formats hold out the latest rows themselves (test_last_n)
+        raw["competition"]["solution_file"] = "solution.csv"
     raw["competition"]["source"] = {"kind": "kaggle"}
     for entry in raw["models"].values():  # short fits: the check is that each entry runs
         params = entry.setdefault("params", {})
@@ -127,6 +139,7 @@ def check_recsys_project_on_fixture(
     mirror = write_interactions_competition(
         workdir / "mirror",
         "users" if comp.task == "ranking" else "pairs",
+        fmt=fmt,
         user_column=str(params.get("user_column", "user_id")),
         item_column=str(params.get("item_column", "item_id")),
         rating_column=str(params.get("rating_column", "rating")),
