@@ -391,5 +391,5 @@ def test_ranking_runs_ensemble_by_rank_fusion(tmp_path: Path) -> None:
     row = lists[0][lists[0] >= 0].astype(int)
     assert len(set(row.tolist())) == len(row)  # a fused list repeats no item
     assert pd.read_csv(result.submission_path)["items"].str.split().map(len).max() == 10
-    with pytest.raises(KKError, match="rank fusion"):
+    with pytest.raises(KKError, match="use --method hill"):
         ensembling.ensemble(project, raw_cfg, method="stack")

@@ -42,6 +42,8 @@ class Task:
     name: ClassVar[str] = ""
     formats: ClassVar[tuple[str, ...]] = ()
     is_classification: ClassVar[bool] = False
+    # What kk report draws from the best run's OOF predictions.
+    oof_plots: ClassVar[tuple[str, ...]] = ()
 
     # --- the target ---------------------------------------------------------------------
     def encode(
@@ -148,6 +150,7 @@ class Task:
 @dataclass(frozen=True)
 class _Classification(Task):
     is_classification: ClassVar[bool] = True
+    oof_plots: ClassVar[tuple[str, ...]] = ("confusion_matrix", "roc_curve")
     formats: ClassVar[tuple[str, ...]] = ("labels", "probabilities")
 
     def encode(
@@ -315,6 +318,7 @@ class Multiclass(_Classification):
 class Regression(Task):
     name: ClassVar[str] = "regression"
     formats: ClassVar[tuple[str, ...]] = ("values",)
+    oof_plots: ClassVar[tuple[str, ...]] = ("residuals",)
 
     def encode(
         self, target: Any, *, classes: Sequence[Any] | None = None

@@ -263,7 +263,7 @@ class Ranking(Task):
 
     def level2_features(self, preds: np.ndarray) -> np.ndarray:
         raise KKError(
-            "ranked lists are combined by rank fusion, not by a stacker; use kk ensemble --method blend"
+            "ranked lists are combined by rank fusion, not by a stacker; use --method hill"
         )
 
 
