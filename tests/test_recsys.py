@@ -393,3 +393,23 @@ def test_ranking_runs_ensemble_by_rank_fusion(tmp_path: Path) -> None:
     assert pd.read_csv(result.submission_path)["items"].str.split().map(len).max() == 10
     with pytest.raises(KKError, match="use --method hill"):
         ensembling.ensemble(project, raw_cfg, method="stack")
+
+
+def test_a_list_with_items_the_user_already_rated_is_refused(tmp_path: Path) -> None:
+    from kagglekit.submission import check_against_data
+
+    project, cfg = _project(tmp_path, "ranking", rating_column="rating")
+    train = tiny_interactions(n_users=6, n_items=15, per_user=5).rename(
+        columns={"user": "user_id", "item": "item_id"}
+    )
+    _write(project, train, pd.DataFrame({"user_id": [1, 2]}))
+    ds = loaders.load_dataset(project, cfg, verify=False)
+    first_item = int(train[train.user_id == 1].item_id.iloc[0])
+    unseen = [i for i in train.item_id.unique() if i not in set(train[train.user_id == 2].item_id)]
+    good = pd.DataFrame({"user_id": [1, 2], "items": ["", " ".join(map(str, unseen[:2]))]})
+    check_against_data(good, ds, cfg.competition)
+    bad = good.assign(items=[str(first_item), good["items"][1]])
+    with pytest.raises(
+        KKError, match=f"already has in train \\(first: user 1, item {first_item}\\)"
+    ):
+        check_against_data(bad, ds, cfg.competition)

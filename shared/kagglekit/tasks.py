@@ -110,6 +110,13 @@ class Task:
             return [f"column '{col}' has {int((~np.isfinite(arr)).sum())} inf value(s)"]
         return []
 
+    def dataset_problems(
+        self, sub: pd.DataFrame, dataset: Any, comp: CompetitionConfig
+    ) -> list[str]:
+        """What is wrong with a submission given the train data (a ranked list naming
+        items the user already has); nothing for most tasks."""
+        return []
+
     def scored_arrays(
         self,
         truth: pd.Series,

@@ -261,25 +261,44 @@ class Ranking(Task):
             out[rows] = fused
         return out.reshape(preds.shape[1:])
 
+    def dataset_problems(
+        self, sub: pd.DataFrame, dataset: Any, comp: CompetitionConfig
+    ) -> list[str]:
+        """Items a user already has in train, recommended to them again."""
+        seen = dataset.info.get("seen") if dataset.kind == "pairs" else None
+        if seen is None or comp.target_column not in sub.columns or not dataset.classes:
+            return []
+        user_code = dict(zip(dataset.test_ids.astype(str), dataset.X_test[:, 0], strict=True))
+        item_code = {str(c): i for i, c in enumerate(dataset.classes)}
+        lists = sub[comp.target_column].fillna("").astype(str).str.split()
+        pairs = pd.DataFrame(
+            {"user": sub.iloc[:, 0].astype(str).to_numpy(), "item": lists.to_numpy()}
+        ).explode("item")
+        u = pairs["user"].map(user_code)
+        i = pairs["item"].map(item_code)
+        known = (u.notna() & i.notna()).to_numpy()
+        if not known.any():
+            return []
+        hit = np.zeros(len(pairs), dtype=bool)
+        hit[known] = (
+            np.asarray(
+                seen[u[known].astype(np.int64).to_numpy(), i[known].astype(np.int64).to_numpy()]
+            ).ravel()
+            > 0
+        )
+        if not hit.any():
+            return []
+        first = pairs[hit].iloc[0]
+        return [
+            f"column '{comp.target_column}' recommends {int(hit.sum())} item(s) the user already "
+            f"has in train (first: user {first['user']}, item {first['item']}); leave out each "
+            "user's train items"
+        ]
+
     def level2_features(self, preds: np.ndarray) -> np.ndarray:
         raise KKError(
             "ranked lists are combined by rank fusion, not by a stacker; use --method hill"
         )
-
-
-def seen_problems(sub: pd.DataFrame, column: str, seen: dict[str, set[str]]) -> list[str]:
-    """Items a user already has in train, listed again in their recommendation."""
-    users = sub.iloc[:, 0].astype(str).to_numpy()
-    lists = sub[column].fillna("").astype(str).str.split()
-    bad = [
-        (u, i) for u, items in zip(users, lists, strict=True) for i in items if i in seen.get(u, ())
-    ]
-    if not bad:
-        return []
-    return [
-        f"column '{column}' recommends {len(bad)} item(s) the user already has in train (first: "
-        f"user {bad[0][0]}, item {bad[0][1]}); leave out each user's train items"
-    ]
 
 
 register_task(Ranking())
