@@ -91,6 +91,12 @@ class PairsModel:
             reg_user=float(self.params.get("reg_user_bias", 15.0)),
             reg_item=float(self.params.get("reg_item_bias", 10.0)),
         )
+        # Models that train in epochs may keep their best epoch on the fold's validation rows.
+        self.valid_ = (
+            None
+            if X_valid is None or y_valid is None
+            else (np.asarray(X_valid, dtype=np.int64), np.asarray(y_valid, dtype=np.float64))
+        )
         started = time.perf_counter()
         self._fit(users, items, values)
         self._learned["fit_seconds"] = round(time.perf_counter() - started, 4)

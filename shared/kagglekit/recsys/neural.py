@@ -28,8 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "epochs": 10,
     "batch_size": 1024,
     "lr": 3e-3,
-    "weight_decay": 1e-4,
+    "weight_decay": 0.05,  # AdamW, decoupled: 1e-4 overfit ML-100k (1.048 vs 1.003 RMSE, user_last)
     "schedule": "cosine",
+    "patience": 2,
 }
 
 
@@ -102,11 +103,14 @@ class NeuMFModel(PairsModel):
             task=task,
             n_classes=2 if task == "binary" else 0,
             seed=self.seed,
-            metric=None,
+            metric=None if self.ranking else self.metric,
             smoke=self.smoke,
             progress=self.progress,
         )
-        self.net_model_.fit(X, y)
+        if self.ranking or self.valid_ is None:
+            self.net_model_.fit(X, y)
+        else:  # ratings: the best epoch on the fold's validation rows is kept (and patience)
+            self.net_model_.fit(X, y, X_valid=self.valid_[0], y_valid=self.valid_[1])
         self._learned.update(self.net_model_.learned())
 
     def _predict_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
