@@ -74,8 +74,11 @@ class CVResult:
     def std(self) -> float:
         return float(self.scores.std())
 
-    def oof_mean(self) -> np.ndarray:
-        """OOF predictions averaged over repeats (NaN where a row was never validated)."""
+    def oof_mean(self, task: Task | None = None) -> np.ndarray:
+        """OOF predictions averaged over repeats (NaN where a row was never validated);
+        combined by ``task.blend`` when its predictions do not average (ranked lists)."""
+        if task is not None and not task.blends_by_average and self.oof.shape[0] > 1:
+            return task.blend(self.oof, np.ones(self.oof.shape[0]))
         return np.asarray(self.oof.mean(axis=0))
 
 
@@ -558,7 +561,7 @@ def train(
         )
         if result.test_pred is None:  # pragma: no cover - X_test is always given here
             raise RuntimeError("cross_validate returned no test predictions")
-        oof = result.oof_mean()
+        oof = result.oof_mean(prepared.task)
         validated = ~np.isnan(oof.reshape(len(oof), -1)).any(axis=1)
         oof_score = metric(
             prepared.y[validated], oof[validated], threshold=cfg.competition.threshold
