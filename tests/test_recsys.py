@@ -320,15 +320,31 @@ def test_ranking_models_leave_out_seen_items_and_serve_cold_users(name: str) -> 
 # --- the template, end to end on both shapes --------------------------------------------
 
 
-@pytest.mark.parametrize(("task", "cv"), [("ranking", "user_last"), ("regression", "user_kfold")])
-def test_generated_recsys_project_runs_end_to_end(tmp_path: Path, task: str, cv: str) -> None:
+@pytest.mark.parametrize(
+    ("task", "cv", "rating"),
+    [
+        ("ranking", "user_last", "rating"),
+        ("ranking", "user_holdout", ""),
+        ("regression", "user_kfold", "rating"),
+    ],
+)
+def test_generated_recsys_project_runs_end_to_end(
+    tmp_path: Path, task: str, cv: str, rating: str
+) -> None:
     from kagglekit.recsys.testing import check_recsys_project_on_fixture
     from kagglekit.scaffold import new_project
 
     project = new_project(
         "recsys",
         "rs",
-        {"competition": "c", "task": task, "cv": cv, "user_column": "uid", "item_column": "movie"},
+        {
+            "competition": "c",
+            "task": task,
+            "cv": cv,
+            "user_column": "uid",
+            "item_column": "movie",
+            "rating_column": rating,
+        },
         projects=tmp_path / "projects",
     )
     text = (project / "config.toml").read_text()
