@@ -429,3 +429,22 @@ def test_a_list_with_items_the_user_already_rated_is_refused(tmp_path: Path) -> 
         KKError, match=f"already has in train \\(first: user 1, item {first_item}\\)"
     ):
         check_against_data(bad, ds, cfg.competition)
+
+
+def test_projects_movielens_is_the_template_rendered_with_its_recorded_answers(
+    tmp_path: Path,
+) -> None:
+    from kagglekit.scaffold import drifted_owned_files, render_from_record, templates_root
+
+    movielens = templates_root() / "projects" / "movielens"
+    rendered = render_from_record(movielens, tmp_path)
+    assert (rendered / "config.toml").read_text() == (movielens / "config.toml").read_text()
+    assert drifted_owned_files(movielens) == []
+    cfg = load_config(movielens / "config.toml")
+    assert (cfg.data.loader, cfg.data.params["format"], cfg.cv.kind) == (
+        "interactions",
+        "movielens100k",
+        "user_last",
+    )
+    readme = (movielens / "README.md").read_text()
+    assert 0 <= readme.find("<!-- kk:results:start -->") < readme.find("<!-- kk:results:end -->")
