@@ -66,7 +66,7 @@ def kk_cv(
         metric=metric,
         info=info,
     )
-    backend = get_backend(name)
+    backend = get_backend(name.rstrip("0123456789"))  # mf50: the mf backend with 50 factors
     started = time.perf_counter()
     cv = training.cross_validate(
         X, r, folds, lambda: backend.build(ctx), metric, task=get_task("regression")
@@ -173,6 +173,7 @@ def main() -> None:
         for name, params in (
             ("biases", {}),
             ("mf", {}),
+            ("mf50", {"factors": 50}),
             ("item_knn", {"k": 40, "similarity": "pearson_baseline", "shrinkage": 100.0}),
             ("user_knn", {"k": 40, "similarity": "pearson_baseline", "shrinkage": 100.0}),
             ("neumf", {"epochs": 10, "num_threads": args.threads}),
@@ -195,6 +196,24 @@ def main() -> None:
             f"blend nested RMSE {nested.mean():.4f} (in-sample {fit.score:.4f}) weights {fit.weights.round(3)}",
             flush=True,
         )
+        # Stacking: a non-negative linear regression on the OOF predictions, itself
+        # cross-validated over the same folds (so its figure is out of fold too).
+        started = time.perf_counter()
+        stack_cv, coefs = ensembling.stack(
+            preds[:, 0],
+            preds[:, 0, :2],
+            r,
+            folds,
+            get_metric("rmse"),
+            task="regression",
+            n_classes=0,
+        )
+        out["rating"]["kagglekit stack (linear, cross-validated)"] = {
+            "rmse": stack_cv.mean,
+            "coefficients": dict(zip(oofs, np.round(coefs, 3).tolist(), strict=True)),
+            "seconds": time.perf_counter() - started,
+        }
+        print(f"stack RMSE {stack_cv.mean:.4f} coefficients {np.round(coefs, 3)}", flush=True)
         if importlib.util.find_spec("surprise") is not None:
             algos = ["BaselineOnly", "SVD", "KNNBaseline"] + (["SVDpp"] if args.svdpp else [])
             for algo in algos:
@@ -212,7 +231,7 @@ def main() -> None:
         threads = {"num_threads": args.threads}
         for name, params in (
             ("popularity", {}),
-            ("item_knn", {"k": 100, "shrinkage": 10.0}),
+            ("item_knn", {"k": 40, "shrinkage": 100.0}),
             ("ease", {"lambda_": 500.0}),
             ("als", {"factors": 64, "regularization": 0.05, "iterations": 15, **threads}),
             (
@@ -239,7 +258,7 @@ def main() -> None:
         tr, va = order[tr_pos], order[va_pos]
         for name, params in (
             ("popularity", {}),
-            ("item_knn", {"k": 100, "shrinkage": 10.0}),
+            ("item_knn", {"k": 40, "shrinkage": 100.0}),
             ("ease", {"lambda_": 500.0}),
             ("als", {"factors": 64, "regularization": 0.05, "iterations": 15, **threads}),
         ):
