@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= tabular,tune,kaggle,report,templates,vision,nlp,dev
+EXTRAS ?= tabular,tune,kaggle,report,templates,vision,nlp,recsys,dev
 STAMP := $(VENV)/.kk-installed-$(shell echo '$(EXTRAS)' | tr ',' '-')
 
 .PHONY: setup demo test lint clean

@@ -18,8 +18,19 @@ from kagglekit.errors import KKError, did_you_mean
 
 Task = Literal["binary", "multiclass", "regression", "ranking"]
 CVKind = Literal[
-    "kfold", "stratified", "group", "stratified_group", "matched_group", "timeseries", "holdout"
+    "kfold",
+    "stratified",
+    "group",
+    "stratified_group",
+    "matched_group",
+    "timeseries",
+    "holdout",
+    "user_holdout",
+    "user_kfold",
+    "user_last",
 ]
+# One validation split, the other rows all train (interaction splits: kagglekit.recsys.splits).
+SINGLE_SPLIT_KINDS = ("holdout", "user_holdout", "user_last")
 SubmissionFormat = Literal["labels", "probabilities", "values", "ranked_list"]
 
 
@@ -96,9 +107,19 @@ class CVConfig(_Strict):
     # cv.kind = "holdout": one split, this share of the rows validated (stratified for
     # classification); n_splits is unused.
     valid_size: float = Field(0.2, gt=0.0, lt=1.0)
+    # cv.kind = "user_last": each user's n_last most recent rows are validated.
+    n_last: int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _check_groups(self) -> CVConfig:
+        if self.kind.startswith("user_") and not self.group_column:
+            raise KKError(
+                f"cv.kind '{self.kind}' needs cv.group_column (the user column); set it in config.toml"
+            )
+        if self.kind == "user_last" and not self.order_column:
+            raise KKError(
+                "cv.kind 'user_last' needs cv.order_column (the timestamp column); set it in config.toml"
+            )
         if self.kind in ("group", "stratified_group", "matched_group") and not self.group_column:
             raise KKError(f"cv.kind '{self.kind}' needs cv.group_column; set it in config.toml")
         if self.kind == "timeseries" and self.n_repeats != 1:

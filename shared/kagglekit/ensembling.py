@@ -23,7 +23,7 @@ never sees the rows it is scored on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,13 +205,16 @@ def hill_climb(
     *,
     threshold: float = 0.5,
     max_rounds: int = 100,
+    combine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> HillClimb:
     """Caruana's greedy forward selection with replacement.
 
     ``preds`` has shape (n_members, n_repeats, n_rows[, k]). Starting from the member with
     the best mean score over ``sets``, each round adds (again, if it helps) the member
     whose addition gives the best mean score; it stops when no addition improves the score
-    strictly, or after ``max_rounds`` additions.
+    strictly, or after ``max_rounds`` additions. ``combine(preds, counts)`` replaces the
+    weighted average for tasks whose predictions do not average (ranked lists: the
+    task's rank fusion).
     """
     n_members = preds.shape[0]
 
@@ -230,7 +233,11 @@ def hill_climb(
     history = [(best, score)]
     for _ in range(max_rounds):
         n_in = int(counts.sum())
-        trial_scores = [objective((total + preds[i]) / (n_in + 1)) for i in range(n_members)]
+        if combine is None:
+            trial_scores = [objective((total + preds[i]) / (n_in + 1)) for i in range(n_members)]
+        else:
+            more = np.eye(n_members, dtype=np.int64)
+            trial_scores = [objective(combine(preds, counts + more[i])) for i in range(n_members)]
         pick = 0
         for i in range(1, n_members):
             if metric.better(trial_scores[i], trial_scores[pick]):
@@ -252,6 +259,7 @@ def nested_hill_climb(
     *,
     threshold: float = 0.5,
     max_rounds: int = 100,
+    combine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Honest per-split scores of hill climbing: weights chosen without the scored fold.
 
@@ -264,8 +272,10 @@ def nested_hill_climb(
         inner = [s for j, s in enumerate(sets) if j != k and s[0] == repeat]
         if not inner:
             raise KKError("nested hill climbing needs at least 2 folds per repeat")
-        fit = hill_climb(preds, y, inner, metric, threshold=threshold, max_rounds=max_rounds)
-        pred = blend(preds[:, repeat, idx], fit.weights)
+        fit = hill_climb(
+            preds, y, inner, metric, threshold=threshold, max_rounds=max_rounds, combine=combine
+        )
+        pred = (combine or blend)(preds[:, repeat, idx], fit.weights)
         scores.append(metric(y[idx], pred, threshold=threshold))
     return np.array(scores)
 
@@ -337,10 +347,10 @@ def stack(
     (n_members, n_test[, k]). Returns the CV result and one coefficient per member
     (averaged over folds; for multiclass, each member's coefficient on its own class).
     """
-    if folds.kind == "timeseries":
+    if folds.kind == "timeseries" or not folds.validated_mask(0).all():
         raise KKError(
-            "stacking needs every row to have an OOF prediction, which time-series folds do not "
-            "give; use --method hill"
+            f"stacking needs every row to have an OOF prediction, which {folds.kind} folds do "
+            "not give; use --method hill"
         )
     X2 = level2_features(oof, task)
     X2_test = level2_features(test, task)
@@ -437,10 +447,9 @@ def ensemble(
     if method not in METHODS:
         raise KKError(f"ensemble method '{method}' is not known; use one of {', '.join(METHODS)}")
     comp = cfg.competition
-    if comp.task not in ("binary", "multiclass", "regression"):
-        raise KKError(
-            f"ensembling supports binary, multiclass and regression tasks, not '{comp.task}'"
-        )
+    task_obj = get_task(comp.task)
+    # Predictions that do not average (ranked lists) are combined by the task's own blend.
+    combine = None if task_obj.blends_by_average else task_obj.blend
     metric = get_metric(comp.metric)
     prepared = training.prepare(project, cfg)
     folds = prepared.folds
@@ -452,6 +461,11 @@ def ensemble(
         raise KKError(
             f"runs have {members[0].oof.shape[1]} OOF / {members[0].test.shape[0]} test rows but the "
             f"project has {len(prepared.y)} / {len(prepared.test_ids)}; retrain them"
+        )
+    if method == "stack" and (folds.kind == "timeseries" or not folds.validated_mask(0).all()):
+        raise KKError(
+            f"stacking needs every row to have an OOF prediction, which {folds.kind} folds do "
+            "not give; use --method hill"
         )
     member_ids = [m.run_id for m in members]
     oof_r = np.stack([m.oof for m in members])  # (m, R, n[, k])
@@ -486,15 +500,22 @@ def ensemble(
         if method == "hill":
             sets = eval_sets(folds)
             fit = hill_climb(
-                oof_r, prepared.y, sets, metric, threshold=comp.threshold, max_rounds=max_rounds
+                oof_r,
+                prepared.y,
+                sets,
+                metric,
+                threshold=comp.threshold,
+                max_rounds=max_rounds,
+                combine=combine,
             )
             weights = fit.weights
-            oof_blend = blend(oof_r, weights)  # (R, n[, k])
-            test_pred = blend(test, weights)
+            oof_blend = (combine or blend)(oof_r, weights)  # (R, n[, k])
+            test_pred = (combine or blend)(test, weights)
             scores = split_scores(oof_blend, prepared.y, sets, metric, threshold=comp.threshold)
             extra["counts"] = dict(zip(member_ids, fit.counts.tolist(), strict=True))
             extra["history"] = [[member_ids[i], s] for i, s in fit.history]
-            if nested:
+            # One split per repeat (a holdout) leaves no other fold to choose weights on.
+            if nested and folds.n_splits > 1:
                 nested_scores = nested_hill_climb(
                     oof_r,
                     prepared.y,
@@ -502,6 +523,7 @@ def ensemble(
                     metric,
                     threshold=comp.threshold,
                     max_rounds=max_rounds,
+                    combine=combine,
                 )
                 extra["nested_fold_scores"] = nested_scores.tolist()
                 extra["nested_cv_mean"] = float(nested_scores.mean())

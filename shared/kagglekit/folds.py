@@ -29,7 +29,7 @@ from sklearn.model_selection import (
 )
 
 from kagglekit import atomic
-from kagglekit.config import CVConfig, ProjectConfig
+from kagglekit.config import SINGLE_SPLIT_KINDS, CVConfig, ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
 
@@ -51,6 +51,14 @@ def make_splitter(
         return StratifiedGroupKFold(cv.n_splits, shuffle=True, random_state=seed)
     if cv.kind == "matched_group":
         return MatchedGroupKFold(cv.n_splits, test_groups=test_groups, random_state=seed)
+    if cv.kind.startswith("user_"):
+        from kagglekit.recsys import splits
+
+        if cv.kind == "user_holdout":
+            return splits.UserHoldout(cv.valid_size, random_state=seed)
+        if cv.kind == "user_kfold":
+            return splits.UserKFold(cv.n_splits, random_state=seed)
+        return splits.UserLastN(cv.n_last)
     if cv.kind == "holdout":
         # One split: a CNN trained five times on a CPU is rarely what a user wants.
         cls = StratifiedShuffleSplit if stratified else ShuffleSplit
@@ -258,11 +266,11 @@ def assign_fold_arrays(
     fold, ``order`` sorts rows for time-series folds; -1 marks rows never validated (the
     first block of a time-series split, the training rows of a holdout).
     """
-    if cv.kind != "holdout" and n_rows < cv.n_splits:
+    if cv.kind not in SINGLE_SPLIT_KINDS and n_rows < cv.n_splits:
         raise KKError(f"cv.n_splits={cv.n_splits} is more than the {n_rows} train rows; lower it")
     if cv.kind in ("group", "stratified_group", "matched_group") and groups is None:
         raise KKError(f"cv.kind '{cv.kind}' needs cv.group_column; set it in config.toml")
-    if groups is not None:
+    if groups is not None and cv.kind not in SINGLE_SPLIT_KINDS:
         n_groups = pd.Series(groups).nunique(dropna=False)
         if n_groups < cv.n_splits:
             raise KKError(
@@ -320,7 +328,7 @@ class Folds:
                 if self.kind == "timeseries":
                     # Expanding window: train on everything before this block (fold < k).
                     train_idx = np.flatnonzero(fold_of < fold)
-                elif self.kind == "holdout":
+                elif self.kind in SINGLE_SPLIT_KINDS:
                     train_idx = np.flatnonzero(fold_of != fold)
                 else:
                     train_idx = np.flatnonzero((fold_of != fold) & (fold_of >= 0))
@@ -408,7 +416,7 @@ def load_folds(project: Project, *, ids: pd.Series, id_column: str) -> Folds:
         assignment=frame[fold_cols].to_numpy(dtype=np.int64).T,
         hash=digest,
         kind=cv["kind"],
-        n_splits=1 if cv["kind"] == "holdout" else int(cv["n_splits"]),
+        n_splits=1 if cv["kind"] in SINGLE_SPLIT_KINDS else int(cv["n_splits"]),
     )
 
 
@@ -444,7 +452,7 @@ def assign_project_folds(
         strata=task.stratify_labels(y),
         groups=dataset.column(cv.group_column) if cv.group_column else None,
         order=dataset.column(cv.order_column)
-        if cv.kind == "timeseries" and cv.order_column
+        if cv.kind in ("timeseries", "user_last") and cv.order_column
         else None,
         stratified=task.is_classification,
         test_groups=_test_groups(cv, dataset.test_side),

@@ -134,6 +134,7 @@ _BUILTIN_MODULES = {
     "cifar_batches": "kagglekit.vision.loaders",
     "auto": "kagglekit.vision.loaders",
     "text_csv": "kagglekit.text.loaders",
+    "interactions": "kagglekit.recsys.loaders",
 }
 
 

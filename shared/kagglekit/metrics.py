@@ -114,6 +114,15 @@ def mean_average_precision_at_k(
     )
 
 
+def _map_at_k(y: Any, p: Any, k: int) -> float:
+    """MAP@k of lists of lists, or of interaction rows (n, 3) and ranked code lists (n, L)."""
+    if isinstance(y, np.ndarray) and y.dtype != object and y.ndim == 2:
+        from kagglekit.recsys.ranking import map_at_k_rows
+
+        return map_at_k_rows(y, np.asarray(p), k)
+    return mean_average_precision_at_k(y, p, k)
+
+
 _CLASSIFICATION = ("binary", "multiclass")
 
 METRICS: dict[str, Metric] = {
@@ -160,7 +169,7 @@ def get_metric(name: str) -> Metric:
         k = int(match.group(1))
         return Metric(
             name,
-            lambda y, p: mean_average_precision_at_k(y, p, k),
+            lambda y, p: _map_at_k(y, p, k),
             True,
             "ranking",
             ("ranking",),

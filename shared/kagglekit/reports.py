@@ -23,6 +23,7 @@ from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
 from kagglekit.records import Run, ranked_by_cv, unique_runs
+from kagglekit.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -583,7 +584,8 @@ def write_plots(
             oof = best.load_array("oof")
             rows = ~np.isnan(oof.reshape(len(oof), -1)).any(axis=1)
             model = best.record["model"]
-            if task in ("binary", "multiclass"):
+            oof_plots = get_task(task).oof_plots if task else ()
+            if "confusion_matrix" in oof_plots:
                 path = plot_confusion_matrix(
                     best, y[rows], oof[rows], out_dir / "confusion_matrix.png", threshold=threshold
                 )
@@ -603,7 +605,7 @@ def write_plots(
                     plots.append(
                         Plot(grid, f"Most confident mistakes of the best run ({model}, OOF)")
                     )
-            elif task == "regression":
+            elif "residuals" in oof_plots:
                 path = plot_residuals(best, y[rows], oof[rows], out_dir / "residuals.png")
                 plots.append(Plot(path, f"Residuals of the best run ({model}, OOF)"))
         nn = learning_curve_runs(runs)
@@ -692,8 +694,9 @@ def _encoded_target(
         dataset = load_dataset(project, cfg)
     except KKError:
         return None
-    if cfg.competition.task == "regression":
-        return dataset.target.to_numpy(dtype=np.float64)
+    task = get_task(cfg.competition.task)
+    if not task.is_classification:  # values, interaction rows: as the CV loop encodes them
+        return task.encode(dataset.target, classes=dataset.classes)[0]
     labels = (
         list(classes) if classes else (dataset.classes or sorted(dataset.target.unique().tolist()))
     )

@@ -109,6 +109,14 @@ def validate_submission(
         raise KKError("invalid submission: " + "; ".join(problems))
 
 
+def check_against_data(sub: pd.DataFrame, dataset: Any, comp: CompetitionConfig) -> None:
+    """Raise a one-line ``KKError`` for what only the train data shows (the task decides:
+    a recommendation of an item the user already rated), or return."""
+    problems = get_task(comp.task).dataset_problems(sub, dataset, comp)
+    if problems:
+        raise KKError("invalid submission: " + "; ".join(problems))
+
+
 def read_submission(path: Any) -> pd.DataFrame:
     try:
         return pd.read_csv(path)

@@ -133,11 +133,14 @@ def validate_file(
     """Validate ``path`` against the sample submission (and ``data/raw`` against its
     checksums); return the submission as read."""
     from kagglekit.loaders import load_dataset
-    from kagglekit.submission import read_submission, validate_submission
+    from kagglekit.submission import check_against_data, read_submission, validate_submission
 
-    sample = load_dataset(project, cfg).sample_submission  # raw files checked first
+    dataset = load_dataset(project, cfg)  # raw files checked first
     sub = read_submission(path)
-    validate_submission(sub, sample, cfg.competition, allowed_labels=allowed_labels)
+    validate_submission(
+        sub, dataset.sample_submission, cfg.competition, allowed_labels=allowed_labels
+    )
+    check_against_data(sub, dataset, cfg.competition)
     return sub
 
 

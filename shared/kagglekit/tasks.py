@@ -42,6 +42,8 @@ class Task:
     name: ClassVar[str] = ""
     formats: ClassVar[tuple[str, ...]] = ()
     is_classification: ClassVar[bool] = False
+    # What kk report draws from the best run's OOF predictions.
+    oof_plots: ClassVar[tuple[str, ...]] = ()
 
     # --- the target ---------------------------------------------------------------------
     def encode(
@@ -53,6 +55,10 @@ class Task:
     def n_outputs(self, classes: Sequence[Any] | None) -> int:
         """Columns of one row's prediction (1 for a (n,) prediction)."""
         return 1
+
+    def outputs_for(self, comp: CompetitionConfig, classes: Sequence[Any] | None) -> int:
+        """``n_outputs`` for a competition (a ranking task's list depth comes from its K)."""
+        return self.n_outputs(classes)
 
     def stratify_labels(self, y: np.ndarray) -> np.ndarray:
         """Labels that stratified folds balance (the encoded classes by default)."""
@@ -104,6 +110,13 @@ class Task:
             return [f"column '{col}' has {int((~np.isfinite(arr)).sum())} inf value(s)"]
         return []
 
+    def dataset_problems(
+        self, sub: pd.DataFrame, dataset: Any, comp: CompetitionConfig
+    ) -> list[str]:
+        """What is wrong with a submission given the train data (a ranked list naming
+        items the user already has); nothing for most tasks."""
+        return []
+
     def scored_arrays(
         self,
         truth: pd.Series,
@@ -117,6 +130,15 @@ class Task:
         raise NotImplementedError
 
     # --- ensembling ---------------------------------------------------------------------
+    # Member predictions blend by a weighted average (hill climbing keeps a running sum);
+    # a task whose predictions do not average (ranked lists) sets False and has ``blend``.
+    blends_by_average: ClassVar[bool] = True
+
+    def blend(self, preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Member predictions (n_members, ...) combined with ``weights`` (n_members,)."""
+        w = np.asarray(weights, dtype=float)
+        return np.asarray(np.tensordot(w, preds, axes=1) / float(w.sum()))
+
     def level2_features(self, preds: np.ndarray) -> np.ndarray:
         """Stacker inputs from member predictions (n_members, n_rows[, k]) -> (n_rows, m)."""
         raise NotImplementedError
@@ -135,6 +157,7 @@ class Task:
 @dataclass(frozen=True)
 class _Classification(Task):
     is_classification: ClassVar[bool] = True
+    oof_plots: ClassVar[tuple[str, ...]] = ("confusion_matrix", "roc_curve")
     formats: ClassVar[tuple[str, ...]] = ("labels", "probabilities")
 
     def encode(
@@ -302,6 +325,7 @@ class Multiclass(_Classification):
 class Regression(Task):
     name: ClassVar[str] = "regression"
     formats: ClassVar[tuple[str, ...]] = ("values",)
+    oof_plots: ClassVar[tuple[str, ...]] = ("residuals",)
 
     def encode(
         self, target: Any, *, classes: Sequence[Any] | None = None
@@ -358,6 +382,8 @@ class Regression(Task):
 
 
 _TASKS: dict[str, Task] = {t.name: t for t in (Binary(), Multiclass(), Regression())}
+# Tasks registered by a sub-package, imported when first asked for.
+_LAZY_TASKS = {"ranking": "kagglekit.recsys.ranking"}
 
 
 def register_task(task: Task) -> Task:
@@ -368,6 +394,10 @@ def register_task(task: Task) -> Task:
 
 def get_task(name: str) -> Task:
     """The task object for a ``competition.task`` name."""
+    if name not in _TASKS and name in _LAZY_TASKS:
+        import importlib
+
+        importlib.import_module(_LAZY_TASKS[name])
     task = _TASKS.get(name)
     if task is None:
         raise unknown_name("task", name, _TASKS)

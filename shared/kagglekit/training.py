@@ -74,8 +74,11 @@ class CVResult:
     def std(self) -> float:
         return float(self.scores.std())
 
-    def oof_mean(self) -> np.ndarray:
-        """OOF predictions averaged over repeats (NaN where a row was never validated)."""
+    def oof_mean(self, task: Task | None = None) -> np.ndarray:
+        """OOF predictions averaged over repeats (NaN where a row was never validated);
+        combined by ``task.blend`` when its predictions do not average (ranked lists)."""
+        if task is not None and not task.blends_by_average and self.oof.shape[0] > 1:
+            return task.blend(self.oof, np.ones(self.oof.shape[0]))
         return np.asarray(self.oof.mean(axis=0))
 
 
@@ -411,7 +414,7 @@ def model_factory(
 
 
 def n_outputs(cfg: ProjectConfig, classes: Sequence[Any] | None) -> int:
-    return tasks_mod.get_task(cfg.competition.task).n_outputs(classes)
+    return tasks_mod.get_task(cfg.competition.task).outputs_for(cfg.competition, classes)
 
 
 def check_submission_format(prepared: Prepared, comp: CompetitionConfig) -> None:
@@ -420,7 +423,7 @@ def check_submission_format(prepared: Prepared, comp: CompetitionConfig) -> None
     A format that cannot match the sample submission (say probabilities for a sample of
     labels) fails here in one line, not after hours of training.
     """
-    n_out = prepared.task.n_outputs(prepared.classes)
+    n_out = prepared.task.outputs_for(comp, prepared.classes)
     fake = prepared.task.constant_prediction(len(prepared.test_ids), n_out)
     sample = prepared.sample_submission
     try:
@@ -558,7 +561,7 @@ def train(
         )
         if result.test_pred is None:  # pragma: no cover - X_test is always given here
             raise RuntimeError("cross_validate returned no test predictions")
-        oof = result.oof_mean()
+        oof = result.oof_mean(prepared.task)
         validated = ~np.isnan(oof.reshape(len(oof), -1)).any(axis=1)
         oof_score = metric(
             prepared.y[validated], oof[validated], threshold=cfg.competition.threshold

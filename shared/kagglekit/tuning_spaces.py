@@ -81,6 +81,31 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
         "weights": _c("uniform", "distance"),
         "p": _c(1, 2),
     },
+    # recommenders (kagglekit.recsys)
+    "biases": {"reg_user_bias": _r(0.5, 50.0, log=True), "reg_item_bias": _r(0.5, 50.0, log=True)},
+    "mf": {
+        "factors": _r(5, 100, log=True),
+        "reg": _r(0.02, 0.5, log=True),
+        "reg_bias": _r(0.1, 20.0, log=True),
+    },
+    "item_knn": {"k": _r(10, 200, log=True), "shrinkage": _r(1.0, 300.0, log=True)},
+    "user_knn": {"k": _r(10, 200, log=True), "shrinkage": _r(1.0, 300.0, log=True)},
+    "ease": {"lambda_": _r(10.0, 5000.0, log=True)},
+    "als": {
+        "factors": _r(16, 256, log=True),
+        "regularization": _r(1e-3, 1.0, log=True),
+        "alpha": _r(0.5, 50.0, log=True),
+    },
+    "bpr": {
+        "factors": _r(16, 256, log=True),
+        "learning_rate": _r(1e-3, 0.1, log=True),
+        "regularization": _r(1e-4, 0.1, log=True),
+    },
+    "neumf": {
+        "factors": _r(8, 64, log=True),
+        "weight_decay": _r(1e-3, 0.2, log=True),
+        "lr": _r(1e-3, 1e-2, log=True),
+    },
 }
 # Text backends (kagglekit.text): the regularisation of the linear heads, the nets' rates.
 _TEXT_C = {"C": _r(0.1, 30.0, log=True)}

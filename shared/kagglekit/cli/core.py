@@ -54,7 +54,11 @@ def folds(
     result = assign_project_folds(proj, cfg, force=force)
     console = _console()
     cv = cfg.cv
-    splits = f"{cv.valid_size:g} of the rows" if cv.kind == "holdout" else f"{cv.n_splits}-fold"
+    splits = {
+        "holdout": f"{cv.valid_size:g} of the rows",
+        "user_holdout": f"{cv.valid_size:g} of each user's rows",
+        "user_last": f"each user's {cv.n_last} latest rows",
+    }.get(cv.kind, f"{cv.n_splits}-fold")
     scheme = f"{cv.kind} {splits} x{cv.n_repeats} (seed {cv.seed})"
     if not result.changed:
         console.print(f"folds unchanged: {scheme}, hash {result.hash[:12]}")
@@ -479,6 +483,7 @@ def score(
     """Score a submission against the project's local solution file (a local leaderboard)."""
     from kagglekit.loaders import load_dataset
     from kagglekit.submission import (
+        check_against_data,
         local_solution,
         read_submission,
         score_submission,
@@ -494,6 +499,7 @@ def score(
     sub = read_submission(path)
     labels = _allowed_labels(proj, cfg, run_obj)
     validate_submission(sub, dataset.sample_submission, comp, allowed_labels=labels)
+    check_against_data(sub, dataset, comp)
     scores = score_submission(sub, solution, comp, classes=labels or [])
     if run_obj is not None:
         run_obj.update(local_scores=scores)

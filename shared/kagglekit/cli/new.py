@@ -20,9 +20,7 @@ def _ask(key: str, prompt: str, default: str, choices: Sequence[str] | None) -> 
 
 @app.command()
 def new(
-    kind: Annotated[
-        str, typer.Argument(help="Project kind: tabular, vision or nlp (recsys: not yet).")
-    ],
+    kind: Annotated[str, typer.Argument(help="Project kind: tabular, vision, recsys or nlp.")],
     slug: Annotated[str, typer.Argument(help="Folder name under projects/.", show_default=False)],
     no_input: Annotated[
         bool, typer.Option("--no-input", help="Ask nothing; take defaults for what is not given.")
@@ -33,7 +31,8 @@ def new(
     id_column: Annotated[str | None, typer.Option("--id-column", help="Id column.")] = None,
     target: Annotated[str | None, typer.Option("--target", help="Target column.")] = None,
     task: Annotated[
-        str | None, typer.Option("--task", help="binary, multiclass or regression.")
+        str | None,
+        typer.Option("--task", help="binary, multiclass, regression (or ranking: recsys)."),
     ] = None,
     metric: Annotated[
         str | None, typer.Option("--metric", help="Metric, as Kaggle names it.")

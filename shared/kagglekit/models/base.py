@@ -168,6 +168,11 @@ _LAZY = {
         ),
         ("kagglekit.text.backends", "nlp"),
     ),
+    **dict.fromkeys(
+        ("biases", "popularity", "user_knn", "item_knn", "mf", "ease", "als", "bpr"),
+        ("kagglekit.recsys.models", "recsys"),
+    ),
+    "neumf": ("kagglekit.recsys.neural", "recsys"),
 }
 
 

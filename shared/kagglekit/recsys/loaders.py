@@ -1,0 +1,392 @@
+"""The ``interactions`` loader: (user, item, rating, timestamp) rows as one ``Dataset``.
+
+Formats (``data.params.format``):
+
+- ``movielens100k``: GroupLens ml-100k ``u.data`` (tab-separated user, item, rating, unix
+  seconds), with ``u.item`` titles when present;
+- ``movielens_latest``: ml-latest(-small) ``ratings.csv`` (``userId,movieId,rating,
+  timestamp``), with ``movies.csv`` titles when present;
+- ``csv`` (the default): any Kaggle-style interactions CSV, columns named by
+  ``data.params.user_column`` / ``item_column`` / ``rating_column`` (empty = implicit
+  feedback, every row counts 1) / ``timestamp_column`` (empty = none).
+
+Both competition shapes come from the test file: a test file with the item column is a
+list of (user, item) rows to rate (``competition.task = "regression"``); one without is
+a list of users to recommend for (``competition.task = "ranking"``). Without a test file
+(MovieLens), ``data.params.test_last_n = n`` holds out each user's n most recent
+interactions as the test rows, with their ratings as the local solution (``kk score``),
+and ``ranking`` tasks recommend for every user.
+
+Rows are ``X`` = int64 array (n, 2) of (user code, item code), codes shared by train and
+test (a test-only user or item gets a code with no training rows: cold start); a users
+test row has item -1. ``info`` carries ``n_users``, ``n_items``, ``rating_scale``,
+``implicit`` and ``seen`` (a CSR users x items matrix of every train interaction, so a
+recommendation for the test users leaves out what they already have).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from kagglekit.errors import KKError, plain, short_list
+from kagglekit.loaders import (
+    Dataset,
+    Loader,
+    check_params,
+    default_sample_submission,
+    param,
+    register_loader,
+)
+
+if TYPE_CHECKING:
+    from kagglekit.config import ProjectConfig
+    from kagglekit.project import Project
+
+FORMATS = {
+    # format -> (train file, item-names file, columns, separator, default scale)
+    "movielens100k": ("u.data", "u.item", ("user_id", "item_id", "rating", "timestamp"), "\t"),
+    "movielens_latest": (
+        "ratings.csv",
+        "movies.csv",
+        ("userId", "movieId", "rating", "timestamp"),
+        ",",
+    ),
+}
+PARAMS = {
+    "format",
+    "user_column",
+    "item_column",
+    "rating_column",
+    "timestamp_column",
+    "rating_scale",
+    "test_last_n",
+    "items_file",
+}
+
+
+def _format(cfg: ProjectConfig) -> str:
+    fmt = str(param(cfg, "format", "csv", kind=str))
+    if fmt not in (*FORMATS, "csv"):
+        raise KKError(
+            f"data.params.format = {fmt!r} is not known; use one of csv, {', '.join(FORMATS)}"
+        )
+    return fmt
+
+
+def _train_file(cfg: ProjectConfig) -> str:
+    fmt = _format(cfg)
+    return FORMATS[fmt][0] if fmt in FORMATS else cfg.competition.train_file
+
+
+def _has_test_file(cfg: ProjectConfig) -> bool:
+    return _format(cfg) == "csv" and not int(param(cfg, "test_last_n", 0, kind=int))
+
+
+def _required(cfg: ProjectConfig) -> list[str]:
+    files = [_train_file(cfg)]
+    if _has_test_file(cfg):
+        files.append(cfg.competition.test_file)
+    return files
+
+
+def _columns(cfg: ProjectConfig) -> tuple[str, str, str, str]:
+    fmt = _format(cfg)
+    user, item, rating, ts = FORMATS[fmt][2] if fmt in FORMATS else ("", "", "", "")
+    return (
+        str(param(cfg, "user_column", user or None, kind=str)),
+        str(param(cfg, "item_column", item or None, kind=str)),
+        str(param(cfg, "rating_column", rating, kind=str)),
+        str(param(cfg, "timestamp_column", ts, kind=str)),
+    )
+
+
+def _read(project: Project, cfg: ProjectConfig, name: str) -> pd.DataFrame:
+    fmt = _format(cfg)
+    path = project.raw_dir / name
+    if fmt == "movielens100k" and name == FORMATS[fmt][0]:
+        return pd.read_csv(path, sep="\t", header=None, names=list(FORMATS[fmt][2]))
+    from kagglekit.data import read_table
+
+    return read_table(path)
+
+
+def _need_column(frame: pd.DataFrame, column: str, key: str, file: str) -> None:
+    if column not in frame.columns:
+        raise KKError(
+            f"data.params.{key} '{column}' is not a column of {file} (columns: "
+            f"{short_list(frame.columns)}); fix data.params.{key} in config.toml"
+        )
+
+
+def parse_timestamps(values: pd.Series, column: str, file: str) -> np.ndarray:
+    """Seconds since 1970 as int64 from unix numbers or date strings; bad values are an error."""
+    if pd.api.types.is_numeric_dtype(values):
+        bad = values.isna()
+        seconds = values
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        bad = parsed.isna()
+        seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    if bad.any():
+        first = plain(values[bad].iloc[0])
+        raise KKError(
+            f"timestamp column '{column}' of {file} has {int(bad.sum())} value(s) that do not "
+            f"parse as dates or unix seconds (first: {first!r} in row {int(np.flatnonzero(bad)[0])}); "
+            'fix the data, or set data.params.timestamp_column = "" to load without times'
+        )
+    return np.asarray(seconds, dtype=np.int64)
+
+
+def check_ratings(ratings: np.ndarray, scale: tuple[float, float] | None, column: str) -> None:
+    """Ratings must be numbers inside the declared scale."""
+    if np.isnan(ratings).any():
+        raise KKError(
+            f"rating column '{column}' has {int(np.isnan(ratings).sum())} missing value(s)"
+        )
+    if scale is None:
+        return
+    low, high = scale
+    outside = (ratings < low) | (ratings > high)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise KKError(
+            f"rating column '{column}' has {int(outside.sum())} value(s) outside the declared "
+            f"scale [{low:g}, {high:g}] (first: {ratings[row]:g} in row {row}); fix the data or "
+            "data.params.rating_scale"
+        )
+
+
+def check_duplicates(users: pd.Series, items: pd.Series, file: str) -> None:
+    """One interaction per (user, item) pair: a duplicate would count twice and leak."""
+    dupes = pd.DataFrame({"u": users.to_numpy(), "i": items.to_numpy()}).duplicated()
+    if dupes.any():
+        row = int(np.flatnonzero(dupes.to_numpy())[0])
+        raise KKError(
+            f"{file} has {int(dupes.sum())} duplicate (user, item) pair(s) (first: user "
+            f"{plain(users.iloc[row])!r}, item {plain(items.iloc[row])!r} in row {row}); keep one row per "
+            "pair (e.g. the latest rating) before loading"
+        )
+
+
+def _scale(cfg: ProjectConfig, ratings: np.ndarray, implicit: bool) -> tuple[float, float] | None:
+    raw = cfg.data.params.get("rating_scale")
+    if raw is None:
+        if _format(cfg) == "movielens100k":
+            return (1.0, 5.0)
+        if _format(cfg) == "movielens_latest":
+            return (0.5, 5.0)
+        return None
+    if not (
+        isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, int | float) for v in raw)
+    ):
+        raise KKError(f"data.params.rating_scale = {raw!r} should be [low, high]; fix config.toml")
+    if raw[0] >= raw[1]:
+        raise KKError(f"data.params.rating_scale = {raw!r}: low must be below high")
+    return (float(raw[0]), float(raw[1]))
+
+
+def _last_n(users: np.ndarray, times: np.ndarray, n: int) -> np.ndarray:
+    """Mask of each user's ``n`` most recent rows (ties broken by row order)."""
+    order = np.lexsort((np.arange(len(users)), times, users))
+    sorted_users = users[order]
+    # position from the end inside each user's block
+    ends = np.r_[np.flatnonzero(np.diff(sorted_users)) + 1, len(users)]
+    starts = np.r_[0, ends[:-1]]
+    sizes = ends - starts
+    pos_from_end = np.repeat(ends, sizes) - np.arange(len(users)) - 1
+    mask = np.zeros(len(users), dtype=bool)
+    # a user keeps at least one training row
+    keep = pos_from_end < np.minimum(n, np.repeat(sizes, sizes) - 1)
+    mask[order[keep]] = True
+    return mask
+
+
+def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
+    """Interactions as (user, item) pair rows; see the module docstring."""
+    import scipy.sparse as sp
+
+    check_params(cfg, PARAMS)
+    comp = cfg.competition
+    train_name = _train_file(cfg)
+    user_col, item_col, rating_col, ts_col = _columns(cfg)
+    frame = _read(project, cfg, train_name)
+    for column, key in ((user_col, "user_column"), (item_col, "item_column")):
+        _need_column(frame, column, key, train_name)
+    for column, key in ((rating_col, "rating_column"), (ts_col, "timestamp_column")):
+        if column:
+            _need_column(frame, column, key, train_name)
+    implicit = not rating_col
+    ratings = (
+        np.ones(len(frame))
+        if implicit
+        else pd.to_numeric(frame[rating_col], errors="coerce").to_numpy(float)
+    )
+    scale = _scale(cfg, ratings, implicit)
+    check_ratings(ratings, scale, rating_col or "(implicit)")
+    check_duplicates(frame[user_col], frame[item_col], train_name)
+    times = parse_timestamps(frame[ts_col], ts_col, train_name) if ts_col else np.arange(len(frame))
+
+    n_last = int(param(cfg, "test_last_n", 0, kind=int))
+    test_frame: pd.DataFrame | None = None
+    solution_values: np.ndarray | None = None
+    if _has_test_file(cfg):
+        test_frame = _read(project, cfg, comp.test_file)
+        _need_column(test_frame, user_col, "user_column", comp.test_file)
+    elif n_last > 0:
+        user_codes_all = pd.factorize(frame[user_col])[0]
+        held = _last_n(user_codes_all, times, n_last)
+        test_frame = frame[held].reset_index(drop=True)
+        solution_values = ratings[held]
+        frame, ratings, times = frame[~held].reset_index(drop=True), ratings[~held], times[~held]
+    pairs_test = test_frame is not None and item_col in test_frame.columns
+    ranking = comp.task == "ranking"
+    if ranking and pairs_test and test_frame is not None and n_last == 0:
+        raise KKError(
+            f"task 'ranking' but {comp.test_file} has an item column '{item_col}' (rows to "
+            'rate); set competition.task = "regression", or give a test file of users only'
+        )
+    if not ranking and not pairs_test:
+        raise KKError(
+            f"task '{comp.task}' needs (user, item) test rows to rate, but there is no test file "
+            f"with column '{item_col}'; set competition.task = \"ranking\" to recommend lists, "
+            "or data.params.test_last_n"
+        )
+
+    # Codes over train and test together: a test-only id gets a code with no train rows.
+    test_users = (
+        test_frame[user_col] if test_frame is not None else pd.Series(frame[user_col].unique())
+    )
+    user_keys, user_index = pd.factorize(
+        pd.concat([frame[user_col], test_users], ignore_index=True)
+    )
+    users, test_user_codes = user_keys[: len(frame)], user_keys[len(frame) :]
+    test_items = (
+        test_frame[item_col]
+        if (test_frame is not None and pairs_test)
+        else frame[item_col].iloc[:0]
+    )
+    item_keys, item_index = pd.factorize(
+        pd.concat([frame[item_col], test_items], ignore_index=True)
+    )
+    items, test_item_codes = item_keys[: len(frame)], item_keys[len(frame) :]
+    n_users, n_items = len(user_index), len(item_index)
+
+    if ranking:
+        from kagglekit.metrics import get_metric
+
+        k = _k_of(comp.metric)
+        if k > n_items:
+            raise KKError(
+                f"metric {get_metric(comp.metric).name} asks for {k} items per user but the "
+                f'catalogue has {n_items}; lower k (competition.metric = "map@{n_items}" at most)'
+            )
+    X = np.column_stack([users, items]).astype(np.int64)
+    if ranking:
+        if pairs_test:  # test_last_n with ranking: recommend for each held-out user once
+            test_user_codes = pd.unique(test_user_codes)
+        X_test = np.column_stack([test_user_codes, np.full(len(test_user_codes), -1)]).astype(
+            np.int64
+        )
+        test_ids = pd.Series(user_index[test_user_codes], name=comp.id_column)
+        if pd.Series(test_ids).duplicated().any():
+            raise KKError(f"{comp.test_file} lists a user more than once; list each user once")
+    else:
+        X_test = np.column_stack([test_user_codes, test_item_codes]).astype(np.int64)
+        if test_frame is not None and comp.id_column in test_frame.columns:
+            test_ids = pd.Series(test_frame[comp.id_column].to_numpy(), name=comp.id_column)
+        else:
+            test_ids = pd.Series(np.arange(len(X_test)), name=comp.id_column)
+    ids = (
+        pd.Series(frame[comp.id_column].to_numpy(), name=comp.id_column)
+        if comp.id_column in frame.columns and comp.id_column not in (user_col, item_col)
+        else pd.Series(np.arange(len(frame)), name=comp.id_column)
+    )
+    side = pd.DataFrame(
+        {user_col: frame[user_col].to_numpy(), item_col: frame[item_col].to_numpy()}
+    )
+    side[ts_col or "order"] = times
+    seen = sp.csr_matrix(
+        (np.ones(len(users)), (users, items)), shape=(n_users, n_items), dtype=np.float32
+    )
+    info: dict[str, Any] = {
+        "n_users": n_users,
+        "n_items": n_items,
+        "rating_scale": list(scale) if scale else [float(ratings.min()), float(ratings.max())],
+        "implicit": implicit,
+        "seen": seen,
+    }
+    sample = _sample(project, cfg, test_ids, ranking)
+    solution = None
+    if solution_values is not None and not ranking:
+        solution = pd.DataFrame(
+            {comp.id_column: test_ids.to_numpy(), comp.target_column: solution_values}
+        )
+    elif solution_values is not None and test_frame is not None:
+        lists = (
+            pd.DataFrame(
+                {"u": user_index[user_keys[len(frame) :]], "i": test_frame[item_col].astype(str)}
+            )
+            .groupby("u", sort=False)["i"]
+            .agg(" ".join)
+        )
+        solution = pd.DataFrame(
+            {
+                comp.id_column: test_ids.to_numpy(),
+                comp.target_column: lists.loc[test_ids].to_numpy(),
+            }
+        )
+    if ranking:
+        target: Any = pd.DataFrame({"user": users, "item": items, "relevance": ratings})
+    else:
+        target = pd.Series(ratings, name=comp.target_column)
+    return Dataset(
+        kind="pairs",
+        X=X,
+        X_test=X_test,
+        target=target,
+        ids=ids,
+        test_ids=test_ids,
+        sample_submission=sample,
+        classes=[_plain(v) for v in item_index] if ranking else None,
+        side=side,
+        info=info,
+        solution=solution,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _k_of(metric: str) -> int:
+    """K of a ``map@K`` metric (10 for other metrics)."""
+    from kagglekit.recsys.ranking import k_of
+
+    return k_of(metric)
+
+
+def _sample(
+    project: Project, cfg: ProjectConfig, test_ids: pd.Series, ranking: bool
+) -> pd.DataFrame:
+    path: Path = project.raw_dir / cfg.competition.sample_submission_file
+    if _format(cfg) == "csv" and path.is_file():
+        from kagglekit.data import read_table
+
+        return read_table(path)
+    return default_sample_submission(
+        test_ids, cfg.competition.target_column, "" if ranking else 0.0
+    )
+
+
+register_loader(
+    Loader(
+        "interactions",
+        load_interactions,
+        _required,
+        doc="user-item interactions (MovieLens 100k / latest-small, any interactions CSV)",
+    )
+)
