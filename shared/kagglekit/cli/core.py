@@ -201,15 +201,43 @@ def train(
         ),
     ] = False,
     as_json: JsonOpt = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Train in N processes with PyTorch DDP through torchrun (gloo on CPU cores, "
+            "NCCL on GPUs); torch models only.",
+        ),
+    ] = 1,
+    dist_backend: Annotated[
+        str, typer.Option("--dist-backend", help="auto, gloo or nccl (with --nproc).")
+    ] = "auto",
 ) -> None:
     """Train a model with cross-validation; write a run folder and a submission.
 
     An interrupted run of the same config goes on where it stopped (use --fresh not to).
     """
+    from kagglekit import distributed
+    from kagglekit.errors import KKError
+
     if smoke:
         _smoke(_project(project), model, set_, as_json)
         return
-    summary = _train_one(_project(project), model, set_, _console(stderr=as_json), params, fresh)
+    if nproc != 1 and distributed.world_size() == 1:
+        _project(project)  # a misspelt project fails here, not in N processes
+        code = distributed.launch(sys.argv[1:], nproc, dist_backend)
+        if code != 0:
+            raise KKError(
+                f"a training process of --nproc {nproc} failed (exit {code}); the run is "
+                f"FAILED with its last epoch's checkpoint: run kk train {project} again to resume"
+            )
+        return
+    console = _console(stderr=as_json)
+    if distributed.is_follower():
+        console.quiet = True  # rank 0 reports
+    summary = _train_one(_project(project), model, set_, console, params, fresh)
+    if distributed.is_follower():
+        return
     if as_json:
         print(json.dumps(summary))
 
