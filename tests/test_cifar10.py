@@ -49,7 +49,9 @@ def _project(
         source = tmp_path / "source" / "cifar10"
         source.mkdir(parents=True)
         text = (PROJECT / "config.toml").read_text()
-        text = text.replace('kind = "holdout"\nvalid_size = 0.1', f'kind = "stratified"\nn_splits = {n_splits}')
+        text = text.replace(
+            'kind = "holdout"\nvalid_size = 0.1', f'kind = "stratified"\nn_splits = {n_splits}'
+        )
         (source / "config.toml").write_text(text)
         cfg = load_config(source / "config.toml")
         assert cfg.cv.kind == "stratified"
@@ -135,13 +137,15 @@ def test_project_reads_cifar_batches_and_kaggles_png_layout(
 ) -> None:
     root = _project(tmp_path, layout)
     monkeypatch.setenv("KK_PROJECTS_DIR", str(root.parent))
-    code, out, err = run_kk_inprocess(capsys, monkeypatch, "train", "cifar10", "-m", "lenet5", *SMALL, "--json")
+    code, _, err = run_kk_inprocess(
+        capsys, monkeypatch, "train", "cifar10", "-m", "lenet5", *SMALL, "--json"
+    )
     assert code == 0, err
     run = _runs(root)[0]
     sub = (run.folder / "submission.csv").read_text().splitlines()
     assert sub[0] == "id,label" and len(sub) == 41
     assert {line.split(",")[1] for line in sub[1:]} <= set(NAMES)  # Kaggle's class names
-    code, out, err = run_kk_inprocess(capsys, monkeypatch, "score", "cifar10", "--run", run.run_id)
+    code, _out, err = run_kk_inprocess(capsys, monkeypatch, "score", "cifar10", "--run", run.run_id)
     if layout == "cifar_batches":  # test_batch carries labels: the local solution
         assert code == 0, err
         assert [line.split(",")[0] for line in sub[1:]] == [str(i) for i in range(40)]
@@ -250,7 +254,9 @@ def test_ensemble_of_image_runs_averages_probabilities(
         assert code == 0, err
     members = _runs(root)
     runs_args = [a for r in members for a in ("--runs", r.run_id)]
-    code, out, err = run_kk_inprocess(capsys, monkeypatch, "ensemble", "cifar10", *runs_args, "--json")
+    code, out, err = run_kk_inprocess(
+        capsys, monkeypatch, "ensemble", "cifar10", *runs_args, "--json"
+    )
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     ensemble = records.find_run(root / "runs", summary["run_id"])
@@ -258,3 +264,33 @@ def test_ensemble_of_image_runs_averages_probabilities(
     assert oof.shape == members[0].load_array("oof").shape == (200, 10)  # class probabilities
     validated = ~np.isnan(oof).any(axis=1)
     assert np.allclose(oof[validated].sum(axis=1), 1)
+
+
+# ---------------------------------------------------------------------- tuning
+def test_tune_fastnet_reports_every_epoch_to_the_pruner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna
+
+    from kagglekit.tuning import EPOCH_SCORES, EPOCH_STARTUP_TRIALS
+
+    root = _project(tmp_path, n_train=120)
+    monkeypatch.setenv("KK_PROJECTS_DIR", str(root.parent))
+    n_trials = EPOCH_STARTUP_TRIALS + 2
+    code, _out, err = run_kk_inprocess(
+        capsys, monkeypatch, "tune", "cifar10", "-m", "fastnet", "-n", str(n_trials),
+        "--set", "models.fastnet.params.epochs=2", "--set", "models.fastnet.params.batch_size=32",
+        "--set", "models.fastnet.params.widths=[8,16,16]", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    journal = next((root / "studies").glob("*.journal"))
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal))
+    )
+    (study,) = [optuna.load_study(study_name=s.study_name, storage=storage)
+                for s in optuna.get_all_study_summaries(storage)]  # fmt: skip
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == n_trials
+    complete = [t for t in finished if t.state.name == "COMPLETE"]
+    # Every completed trial reported both epochs of its one fold to the pruner.
+    assert all(len(next(iter(t.user_attrs[EPOCH_SCORES].values()))) == 2 for t in complete)

@@ -232,12 +232,16 @@ def train(
                 f"FAILED with its last epoch's checkpoint: run kk train {project} again to resume"
             )
         return
-    console = _console(stderr=as_json)
-    if distributed.is_follower():
-        console.quiet = True  # rank 0 reports
-    summary = _train_one(_project(project), model, set_, console, params, fresh)
-    if distributed.is_follower():
+    if distributed.is_follower():  # ranks 1.. of --nproc: train, report nothing
+        from kagglekit.training import train as train_cv
+
+        proj = _project(project)
+        cfg = proj.config(set_)
+        name, _ = cfg.model(model)
+        chosen = _resolve_params(proj, cfg, name, params)
+        train_cv(proj, cfg, model_name=name, params=chosen, overrides=set_ or [], fresh=fresh)
         return
+    summary = _train_one(_project(project), model, set_, _console(stderr=as_json), params, fresh)
     if as_json:
         print(json.dumps(summary))
 

@@ -249,7 +249,9 @@ class TorchModel:
         init_from_data = getattr(net, "init_from_data", None)
         if callable(init_from_data) and saved is None:
             first = slice(0, min(n_rows, 5000))
-            init_from_data(self.batch_transform(_rows(X_dev, first, device), False, None, stats_dev))
+            init_from_data(
+                self.batch_transform(_rows(X_dev, first, device), False, None, stats_dev)
+            )
 
         # Net, optimiser, schedule, loss scaler and the generator for shuffles/augmentation.
         forward = self._ready(net, images=images)
@@ -265,7 +267,9 @@ class TorchModel:
                     f"batch_size = {batch_size} does not split over --nproc {world}; use a "
                     f"multiple of {world}"
                 )
-            ddp = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+            ddp = DistributedDataParallel(
+                net, device_ids=[device.index] if device.type == "cuda" else None
+            )
             train_forward = torch.compile(ddp) if cfg.compile else ddp
             share = batch_size // world
             local = slice(distributed.rank() * share, (distributed.rank() + 1) * share)
@@ -490,6 +494,8 @@ class TorchModel:
             "device": str(device),
             "precision": precision.name,
             "samples_per_second": sum(samples) / sum(seconds) if sum(seconds) > 0 else math.nan,
+            # Training seconds per epoch (CUDA events on a GPU; evaluation not included).
+            "epoch_train_seconds": [round(float(v), 4) for v in state["train_seconds"]],
             "n_parameters": sum(p.numel() for p in net.parameters()),
             "peak_rss_mb": _peak_rss_mb(),
         }
