@@ -149,6 +149,13 @@ def test_project_reads_cifar_batches_and_kaggles_png_layout(
     if layout == "cifar_batches":  # test_batch carries labels: the local solution
         assert code == 0, err
         assert [line.split(",")[0] for line in sub[1:]] == [str(i) for i in range(40)]
+        # The README's ablation table lists runs by what their --set overrides changed.
+        shutil.copy(PROJECT / "README.md", root / "README.md")
+        code, _, err = run_kk_inprocess(capsys, monkeypatch, "report", "cifar10")
+        assert code == 0, err
+        readme = (root / "README.md").read_text()
+        assert "| lenet5 | `epochs=1`, `batch_size=32` |" in readme
+        assert (root / "reports" / "confusion_matrix.png").is_file()
     else:  # Kaggle's test PNGs come without labels; ids are the file names
         assert code == 1 and "Kaggle scores it" in err
         assert [line.split(",")[0] for line in sub[1:]] == [str(i) for i in range(1, 41)]
@@ -214,6 +221,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path) -> N
     assert two.returncode == 0, two.stderr
     runs = sorted(_runs(root), key=lambda r: r.record["started_at"])
     assert [r.status for r in runs] == ["COMPLETE", "COMPLETE"]  # rank 1 wrote no run
+    assert [r.record["fold_scores"][0]["learned"]["n_processes"] for r in runs] == [1, 2]
     single, ddp = (r.load_array("test") for r in runs)
     # Same steps on the same global batches; only float summation order differs
     # (1 process x 2 threads vs 2 x 1, and the gradient all-reduce).

@@ -492,6 +492,7 @@ class TorchModel:
             "stopped_early": state["stopped_early"],
             "resumed_at_epoch": state.get("resumed_at"),
             "device": str(device),
+            "n_processes": distributed.world_size() if distributed.active() else 1,
             "precision": precision.name,
             "samples_per_second": sum(samples) / sum(seconds) if sum(seconds) > 0 else math.nan,
             # Training seconds per epoch (CUDA events on a GPU; evaluation not included).
