@@ -460,11 +460,18 @@ def learning_curve_runs(runs: Sequence[Run]) -> list[Run]:
     return out
 
 
+# Per-epoch bookkeeping of the torch trainer, not learning curves: seconds (tens to
+# hundreds) would flatten the losses and scores (0..2) on one axis.
+_NOT_CURVES = frozenset({"seconds", "lr"})
+
+
 def plot_learning_curves(run: Run, path: Path) -> Path:
     """Each recorded per-epoch series, one thin line per fold, the fold mean thick."""
     series: dict[str, list[list[float]]] = {}
     for fold in run.record.get("fold_scores") or []:
         for name, values in ((fold.get("learned") or {}).get("history") or {}).items():
+            if name in _NOT_CURVES:
+                continue
             series.setdefault(str(name), []).append([float(v) for v in values])
     fig = _figure(7.5, 4.8)
     ax = fig.add_subplot()
