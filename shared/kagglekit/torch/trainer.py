@@ -258,7 +258,7 @@ class TorchModel:
         # Under `kk train --nproc N` each process computes the gradient of its 1/N of
         # every global batch; DDP averages them (the same step as one process).
         world = distributed.world_size() if distributed.active() else 1
-        train_forward, local = forward, slice(None)
+        train_forward, local = forward, None  # local: this process's rows of a batch
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -331,8 +331,8 @@ class TorchModel:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 _fail_for_test(epoch, step, steps)
                 with precision.autocast(device):
-                    out = train_forward(xb[local])  # this process's share of the batch
-                loss = self._loss(out.float(), y_dev[idx][local], cfg.label_smoothing)
+                    out = train_forward(_share(xb, local))  # this process's share of the batch
+                loss = self._loss(out.float(), _share(y_dev[idx], local), cfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if cfg.grad_clip > 0:
@@ -773,6 +773,15 @@ def _rows(X: Any, idx: Any, device: torch.device) -> Any:
     if isinstance(idx, torch.Tensor) and idx.device != X.device:
         idx = idx.to(X.device)
     return X[idx].to(device, non_blocking=True)
+
+
+def _share(xb: Any, local: slice | None) -> Any:
+    """Rows ``local`` of a batch (tensor or dict of tensors); all of it when ``None``."""
+    if local is None:
+        return xb
+    if isinstance(xb, dict):
+        return {k: _share(v, local) for k, v in xb.items()}
+    return xb[local]
 
 
 def _n_rows(X: Any) -> int:
