@@ -9,6 +9,10 @@ loader, the project's model entry, the trainer (``TorchModel``), its predictions
 
     .venv/bin/python bench/vision.py [--models mlp,cnn] [--epochs N] [--threads 2]
     .venv/bin/python bench/vision.py --data-path [--threads 2]
+    .venv/bin/python bench/vision.py --cifar [--models lenet5,resnet] [--epochs N]
+
+``--cifar`` (issue 11): CIFAR-10, trained on data_batch_1..3 and scored on data_batch_4,
+the plain loop with the same flips and shifts (kagglekit's tensor ops) and channels-last.
 
 Prints accuracy and seconds per epoch for each side and the wall ratio kagglekit / plain
 (the machines are noisy: compare the ratio, run it twice). ``--data-path`` times the data
@@ -49,6 +53,119 @@ MODELS: dict[str, dict[str, Any]] = {
         "epochs": 10,
     },
 }
+
+
+# CIFAR-10 (--cifar): train on data_batch_1..3, score on data_batch_4 (issue 11).
+CIFAR_MODELS: dict[str, dict[str, Any]] = {
+    "lenet5": {
+        "net": ("lenet5", {"activation": "relu", "pool": "max"}),
+        "train": {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "batch_size": 128},
+        "augment": {},
+        "epochs": 10,
+    },
+    "resnet": {
+        "net": ("resnet", {"widths": [32, 32, 64, 128]}),
+        "train": {"optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "nesterov": True,
+                  "weight_decay": 5e-4, "batch_size": 256, "label_smoothing": 0.2},
+        "augment": {"flip": True, "translate": 2},
+        "epochs": 4,
+    },
+}  # fmt: skip
+
+
+def load_cifar(mirror: Path) -> tuple[np.ndarray, ...]:
+    from kagglekit.vision.readers import read_cifar_batches
+
+    folder = mirror / "cifar10" / "cifar-10-batches-py"
+    x, y, _ = read_cifar_batches([folder / f"data_batch_{i}" for i in (1, 2, 3)])
+    xt, yt, _ = read_cifar_batches([folder / "data_batch_4"])
+    return x, y, xt, yt
+
+
+def plain_cifar(
+    spec: dict[str, Any], x, y, xt, yt, *, epochs: int, seed: int
+) -> tuple[float, float]:
+    """A hand-written CIFAR loop: uint8 images as one tensor, per-channel normalisation,
+    per-batch flips and shifts with torch ops, channels-last, one-cycle (linear) schedule."""
+    from kagglekit.vision.augment import hflip_images, translate_images
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    name, params = spec["net"]
+    net = nets.build_net(name, (3, 32, 32), 10, params).to(memory_format=torch.channels_last)
+    tr, aug = spec["train"], spec["augment"]
+    if tr["optimizer"] == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            net.parameters(), lr=tr["lr"], momentum=tr["momentum"], nesterov=True,
+            weight_decay=tr["weight_decay"],
+        )  # fmt: skip
+    else:
+        opt = torch.optim.AdamW(net.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
+    bs = tr["batch_size"]
+    steps = len(x) // bs
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=tr["lr"], total_steps=epochs * steps, pct_start=1 / epochs,
+        anneal_strategy="linear",
+    )  # fmt: skip
+    X, Y, Xt = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xt)
+    mean = X.float().mean(dim=(0, 2, 3), keepdim=True)
+    std = X.float().std(dim=(0, 2, 3), keepdim=True)
+
+    def norm(b: torch.Tensor) -> torch.Tensor:
+        return ((b.float() - mean) / std).contiguous(memory_format=torch.channels_last)
+
+    smoothing = tr.get("label_smoothing", 0.0)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        net.train()
+        perm = torch.randperm(len(X), generator=gen)
+        for s in range(steps):
+            idx = perm[s * bs : (s + 1) * bs]
+            xb = X[idx]
+            if aug.get("translate"):
+                t = aug["translate"]
+                dy, dx = (torch.randint(-t, t + 1, (bs,), generator=gen) for _ in range(2))
+                xb = translate_images(xb, dy, dx)
+            if aug.get("flip"):
+                xb = hflip_images(xb, torch.rand(bs, generator=gen) < 0.5)
+            loss = nn.functional.cross_entropy(net(norm(xb)), Y[idx], label_smoothing=smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    seconds = time.perf_counter() - started
+    net.eval()
+    with torch.inference_mode():
+        pred = torch.cat([net(norm(Xt[i : i + 512])) for i in range(0, len(Xt), 512)]).argmax(1)
+    return float((pred.numpy() == yt).mean()), seconds / epochs
+
+
+def kagglekit_cifar(
+    spec: dict[str, Any], x, y, xt, yt, *, epochs: int, seed: int
+) -> tuple[float, float]:
+    """The same net and settings through kagglekit's backend and trainer (no TTA)."""
+    from kagglekit.models import get_backend
+    from kagglekit.models.base import BuildContext
+
+    name, params = spec["net"]
+    backend = get_backend(name, task="multiclass")
+    ctx = BuildContext(
+        task="multiclass",
+        n_classes=10,
+        seed=seed,
+        params={**params, **spec["train"], **spec["augment"], "epochs": epochs,
+                "schedule": "onecycle", "warmup_epochs": 1, "tta": "none",
+                "channels_last": True},
+        early_stopping_rounds=0,
+        metric=get_metric("accuracy"),
+        info={"input_shape": (3, 32, 32)},
+    )  # fmt: skip
+    model: TorchModel = backend.build(ctx)
+    started = time.perf_counter()
+    model.fit(x, y.astype(np.int64))
+    seconds = time.perf_counter() - started
+    pred = model.predict(xt).argmax(1)
+    return float((pred == yt).mean()), seconds / epochs
 
 
 def load(mirror: Path) -> tuple[np.ndarray, ...]:
@@ -183,8 +300,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-path", action="store_true", help="time the data path alone")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (--data-path)")
+    parser.add_argument(
+        "--cifar", action="store_true", help="CIFAR-10: train batches 1-3, score batch 4"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.cifar:
+        main_cifar(args)
+        return
     x, y, xt, yt = load(default_mirror())
     if args.data_path:
         data_path(x, workers=args.workers)
@@ -202,6 +325,23 @@ def main() -> None:
               f"accuracy {acc_k - acc_p:+.4f} ({epochs} epochs)", flush=True)  # fmt: skip
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
+
+
+def main_cifar(args: argparse.Namespace) -> None:
+    x, y, xt, yt = load_cifar(default_mirror())
+    names = "lenet5,resnet" if args.models == "mlp,cnn" else args.models
+    print(f"torch {torch.__version__}, {args.threads} thread(s), CPU; CIFAR-10 train "
+          f"batches 1-3 ({len(x):,}), score batch 4 ({len(xt):,})")  # fmt: skip
+    print(f"{'model':6} {'side':10} {'acc':>7} {'s/epoch':>8}")
+    for name in names.split(","):
+        spec = CIFAR_MODELS[name]
+        epochs = args.epochs or spec["epochs"]
+        acc_p, sec_p = plain_cifar(spec, x, y, xt, yt, epochs=epochs, seed=args.seed)
+        print(f"{name:6} {'plain':10} {acc_p:7.4f} {sec_p:8.2f}", flush=True)
+        acc_k, sec_k = kagglekit_cifar(spec, x, y, xt, yt, epochs=epochs, seed=args.seed)
+        print(f"{name:6} {'kagglekit':10} {acc_k:7.4f} {sec_k:8.2f}", flush=True)
+        print(f"{name:6} ratio kagglekit/plain wall per epoch {sec_k / sec_p:.3f}, "
+              f"accuracy {acc_k - acc_p:+.4f} ({epochs} epochs)", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

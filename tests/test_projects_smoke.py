@@ -31,7 +31,7 @@ def test_every_model_entry_of_the_project_runs(
     source = REPO / "projects" / name
     cfg = open_project(name, REPO / "projects").config()
     if any(
-        b in ("mlp", "lenet5", "cnn", "resnet", "timm")
+        b in ("mlp", "lenet5", "cnn", "resnet", "fastnet", "timm")
         for b in (m.backend for m in cfg.models.values())
     ):
         pytest.importorskip("torch")

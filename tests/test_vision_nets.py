@@ -18,6 +18,7 @@ SMALL: dict[str, dict[str, object]] = {
     "lenet5": {},
     "cnn": {"channels": [8, 16], "convs_per_block": 1},
     "resnet": {"widths": [8, 8, 16, 16]},
+    "fastnet": {"widths": [8, 16, 16]},
     "timm_backbone": {"name": "resnet18"},
 }
 # Trainable parameters of the default nets for (1, 28, 28) and (3, 32, 32) inputs: sane
@@ -27,6 +28,7 @@ DEFAULT_SIZES = {
     "lenet5": (40_000, 80_000),
     "cnn": (100_000, 500_000),
     "resnet": (6_000_000, 7_000_000),
+    "fastnet": (1_900_000, 2_000_000),  # airbench94's widths: ~1.97M trainable
 }
 
 

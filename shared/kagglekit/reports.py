@@ -469,11 +469,18 @@ def learning_curve_runs(runs: Sequence[Run]) -> list[Run]:
     return out
 
 
+# Per-epoch bookkeeping of the torch trainer, not learning curves: seconds (tens to
+# hundreds) would flatten the losses and scores (0..2) on one axis.
+_NOT_CURVES = frozenset({"seconds", "lr"})
+
+
 def plot_learning_curves(run: Run, path: Path) -> Path:
     """Each recorded per-epoch series, one thin line per fold, the fold mean thick."""
     series: dict[str, list[list[float]]] = {}
     for fold in run.record.get("fold_scores") or []:
         for name, values in ((fold.get("learned") or {}).get("history") or {}).items():
+            if name in _NOT_CURVES:
+                continue
             series.setdefault(str(name), []).append([float(v) for v in values])
     fig = _figure(7.5, 4.8)
     ax = fig.add_subplot()
@@ -718,12 +725,47 @@ def _train_images(
     return np.asarray(dataset.X), (list(names) if names else None)
 
 
+def ablation_table_markdown(runs: Sequence[Run]) -> str:
+    """Every COMPLETE run of each model that has runs with ``--set`` overrides, as a table.
+
+    A model's runs differ only in what their ``--set`` overrides changed (batch norm,
+    augmentation, TTA, ...), so the table reads as an ablation: one row per run, the
+    overrides as the row's label ("config as is" for none), best CV first within a model.
+    Empty text when no run has overrides.
+    """
+    complete = [r for r in runs if r.status == "COMPLETE" and r.record.get("cv_mean") is not None]
+    ablated = sorted({str(r.record["model"]) for r in complete if r.record.get("overrides")})
+    if not ablated:
+        return ""
+    metric = complete[0].record.get("metric", "score")
+    lines = [
+        f"| model | changed with --set | {metric} (CV) | local test {metric} | seconds | run |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for model in ablated:
+        for run in ranked_by_cv([r for r in complete if r.record["model"] == model]):
+            rec = run.record
+            prefix = f"models.{model}.params."
+            changes = [str(o).removeprefix(prefix) for o in rec.get("overrides") or []]
+            test = (rec.get("local_scores") or {}).get("all")
+            lines.append(
+                f"| {model} | {', '.join(f'`{c}`' for c in changes) or 'config as is'} | "
+                f"{rec['cv_mean']:.4f} | {'' if test is None else f'{test:.4f}'} | "
+                f"{rec.get('wall_seconds', 0.0):.1f} | `{run.run_id}` |"
+            )
+    lines += ["", "Every complete run of these models, from the run records (`kk report`)."]
+    return "\n".join(lines)
+
+
 def project_report_markdown(
     project: Project, cfg: ProjectConfig, runs: Sequence[Run], plots: Sequence[Plot]
 ) -> str:
     """The generated README section: results table, submissions and plots."""
-    parts = [
-        results_table_markdown(runs),
+    parts = [results_table_markdown(runs)]
+    ablation = ablation_table_markdown(runs)
+    if ablation:
+        parts += ["### Runs with --set overrides (ablations)", ablation]
+    parts += [
         "### Submissions",
         submissions_markdown(read_ledger_entries(project)),
     ]

@@ -502,11 +502,17 @@ def train(
     ``on_progress(report)`` is called after each epoch of models that train in epochs
     (epoch, n_epochs, losses, valid_score, samples_per_second, ...).
     """
+    from kagglekit import distributed
+
+    if distributed.world_size() > 1:  # one of `kk train --nproc N`'s processes
+        distributed.init_process_group()
     name, entry = cfg.model(model_name)
     metric = get_metric(cfg.competition.metric)
     prepared = prepare(project, cfg)
     make_model = model_factory(cfg, name, prepared, params, on_progress=on_progress)
     check_submission_format(prepared, cfg.competition)
+    if distributed.is_follower():
+        return _follow(prepared, make_model, metric, cfg)
     resolved = cfg.model_dump(mode="json")
     if params:
         resolved["models"][name]["params"] = {**entry.params, **params}
@@ -543,6 +549,8 @@ def train(
             n_test=len(prepared.test_ids),
         )
     try:
+        if distributed.world_size() > 1:
+            distributed.broadcast_object(str(run.folder))  # the followers read it (_follow)
         if on_start is not None:
             on_start(prepared.folds.n_splits * prepared.folds.n_repeats)
         store = FoldStore(run.folder / "folds")
@@ -590,6 +598,45 @@ def train(
         # KeyboardInterrupt included: the record must never stay RUNNING after we exit.
         run.finish("FAILED", error=f"{type(err).__name__}: {err}")
         raise
+
+
+class _ReadOnlyFoldStore(FoldStore):
+    """Rank 0's fold store as the other ranks see it: finished folds and checkpoints
+    are read from it, nothing is written (rank 0 writes)."""
+
+    def fold_dir(self, split: folds_mod.Split) -> Path:
+        return self.folder / f"r{split.repeat}f{split.fold}"
+
+    def save(
+        self, split: folds_mod.Split, pred: np.ndarray, test: np.ndarray | None, result: FoldResult
+    ) -> None:
+        return None
+
+    def tidy(self) -> None:
+        return None
+
+
+def _follow(
+    prepared: Prepared, make_model: Callable[[], Model], metric: Metric, cfg: ProjectConfig
+) -> RunResult:
+    """A rank other than 0 of ``kk train --nproc``: the same CV loop, nothing written."""
+    from kagglekit import distributed
+
+    folder = Path(distributed.broadcast_object(None))
+    result = cross_validate(
+        prepared.X,
+        prepared.y,
+        prepared.folds,
+        make_model,
+        metric,
+        X_test=prepared.X_test,
+        threshold=cfg.competition.threshold,
+        n_outputs=n_outputs(cfg, prepared.classes),
+        task=prepared.task,
+        store=_ReadOnlyFoldStore(folder / "folds"),
+    )
+    run = records.load_run(folder)
+    return RunResult(run=run, cv=result, metric=metric, submission_path=folder / "submission.csv")
 
 
 @dataclass

@@ -205,13 +205,45 @@ def train(
         ),
     ] = False,
     as_json: JsonOpt = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Train in N processes with PyTorch DDP through torchrun (gloo on CPU cores, "
+            "NCCL on GPUs); torch models only.",
+        ),
+    ] = 1,
+    dist_backend: Annotated[
+        str, typer.Option("--dist-backend", help="auto, gloo or nccl (with --nproc).")
+    ] = "auto",
 ) -> None:
     """Train a model with cross-validation; write a run folder and a submission.
 
     An interrupted run of the same config goes on where it stopped (use --fresh not to).
     """
+    from kagglekit import distributed
+    from kagglekit.errors import KKError
+
     if smoke:
         _smoke(_project(project), model, set_, as_json)
+        return
+    if nproc != 1 and distributed.world_size() == 1:
+        _project(project)  # a misspelt project fails here, not in N processes
+        code = distributed.launch(sys.argv[1:], nproc, dist_backend)
+        if code != 0:
+            raise KKError(
+                f"a training process of --nproc {nproc} failed (exit {code}); the run is "
+                f"FAILED with its last epoch's checkpoint: run kk train {project} again to resume"
+            )
+        return
+    if distributed.is_follower():  # ranks 1.. of --nproc: train, report nothing
+        from kagglekit.training import train as train_cv
+
+        proj = _project(project)
+        cfg = proj.config(set_)
+        name, _ = cfg.model(model)
+        chosen = _resolve_params(proj, cfg, name, params)
+        train_cv(proj, cfg, model_name=name, params=chosen, overrides=set_ or [], fresh=fresh)
         return
     summary = _train_one(_project(project), model, set_, _console(stderr=as_json), params, fresh)
     if as_json:

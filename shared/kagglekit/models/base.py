@@ -153,7 +153,8 @@ _REGISTRY: dict[str, Backend] = {}
 # imported when one of its names is first looked up, so `kk --help` never pays for it.
 _LAZY = {
     **dict.fromkeys(
-        ("mlp", "lenet5", "cnn", "resnet", "timm"), ("kagglekit.vision.backends", "vision")
+        ("mlp", "lenet5", "cnn", "resnet", "fastnet", "timm"),
+        ("kagglekit.vision.backends", "vision"),
     ),
     **dict.fromkeys(
         (

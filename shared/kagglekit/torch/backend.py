@@ -22,11 +22,13 @@ class BatchTransform:
     """What turns raw device batches into net inputs, for ``TorchModel``.
 
     ``prepare(xb, train, generator, stats)`` (see ``TorchModel``); ``fit_stats(X_train)``
-    computes ``stats`` once per fold from its training rows (``None``: no stats).
+    computes ``stats`` once per fold from its training rows (``None``: no stats);
+    ``takes_rows``: ``prepare`` also takes ``rows=`` and ``epoch=`` on training batches.
     """
 
-    prepare: Callable[[Any, bool, Any, Any], Any]
+    prepare: Callable[..., Any]
     fit_stats: Callable[[Any], Any] | None = None
+    takes_rows: bool = False  # training calls also pass rows= and epoch= (TorchModel)
 
 
 # make_net_factory(net_params, *, n_outputs, info) -> make_net: a function building a
@@ -94,6 +96,7 @@ def torch_backend(
             fit_stats=transform.fit_stats if transform else None,
             smoke=ctx.smoke,
             progress=ctx.extras.get("progress"),
+            transform_takes_rows=bool(transform and transform.takes_rows),
         )
 
     return Backend(

@@ -17,7 +17,7 @@ from kagglekit.errors import KKError, unknown_name
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("onecycle", "cosine", "step", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-TTAS = ("none", "flip")
+TTAS = ("none", "flip", "flip_shift")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -58,7 +58,15 @@ class TrainConfig:
     eval_batch_size
         Rows per batch when predicting; 0 = twice ``batch_size``.
     tta
-        ``"flip"`` averages predictions with the horizontally flipped images (4-D inputs).
+        ``"flip"`` averages predictions with the horizontally flipped images (4-D inputs);
+        ``"flip_shift"`` also with both shifted one pixel diagonally each way (half the
+        weight on the unshifted pair, as cifar10-airbench).
+    lookahead_steps, lookahead_alpha
+        Lookahead (Zhang et al., 2019): every ``lookahead_steps`` optimiser steps the slow
+        weights move a share of the way to the fast ones and the fast weights restart from
+        there (BatchNorm statistics too); 0 = off. The share falls from 1 at the start to
+        ``lookahead_alpha`` at the end along ``progress ** 3`` (cifar10-airbench's ramp).
+        Each epoch ends on a sync.
     deterministic
         Deterministic kernels (``torch.use_deterministic_algorithms``, no cuDNN
         benchmark); slower on a GPU. CPU runs repeat exactly with the same seed anyway.
@@ -88,6 +96,8 @@ class TrainConfig:
     tta: str = "none"
     deterministic: bool = False
     num_threads: int = 0
+    lookahead_steps: int = 0
+    lookahead_alpha: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -102,6 +112,9 @@ class TrainConfig:
         _at_least("num_threads", self.num_threads, 0)
         _at_least("weight_decay", self.weight_decay, 0)
         _at_least("grad_clip", self.grad_clip, 0)
+        _at_least("lookahead_steps", self.lookahead_steps, 0)
+        if not 0 < self.lookahead_alpha <= 1:
+            raise KKError(f"lookahead_alpha = {self.lookahead_alpha} must be in (0, 1]; try 0.5")
         if self.lr <= 0:
             raise KKError(f"lr = {self.lr} must be > 0; try lr = 1e-3 (adamw) or 0.05 (sgd)")
         if not 0 <= self.momentum < 1:

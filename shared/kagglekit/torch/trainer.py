@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from kagglekit import atomic
+from kagglekit import atomic, distributed
 from kagglekit.errors import KKError
 from kagglekit.models.base import FitFailure, FoldContext, require
 from kagglekit.torch.config import TrainConfig
@@ -95,6 +96,9 @@ class TorchModel:
         kept in the checkpoint and passed to every ``batch_transform`` call.
     smoke
         At most 2 epochs of at most 5 batches: every model runs in seconds.
+    transform_takes_rows
+        Training batches' ``batch_transform`` also gets ``rows=`` (the batch's row indices)
+        and ``epoch=`` keywords (augmentations that depend on the row and epoch).
     progress
         Called after each epoch with a dict (epoch, n_epochs, losses, scores, lr, seconds,
         samples_per_second, best_epoch); for a progress bar. Library code never prints.
@@ -122,6 +126,7 @@ class TorchModel:
         fit_stats: Callable[[Any], Any] | None = None,
         smoke: bool = False,
         progress: Callable[[dict[str, Any]], None] | None = None,
+        transform_takes_rows: bool = False,
     ) -> None:
         if task not in TASKS:
             raise KKError(f"task {task!r} is not one the torch trainer serves ({', '.join(TASKS)})")
@@ -138,6 +143,7 @@ class TorchModel:
         self.fit_stats = fit_stats
         self.smoke = smoke
         self.progress = progress
+        self.transform_takes_rows = transform_takes_rows
         self.net_: nn.Module | None = None
         self._learned: dict[str, Any] = {}
 
@@ -162,6 +168,8 @@ class TorchModel:
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         device = choose_device(cfg.device)
+        if distributed.active() and device.type == "cuda":
+            device = torch.device("cuda", distributed.local_rank())  # one GPU per process
         precision = choose_precision(cfg.precision, device)
         seed_everything(self.seed, cfg.deterministic)
         net = self.make_net()
@@ -236,8 +244,35 @@ class TorchModel:
         if self.smoke:
             steps, n_epochs = min(steps, SMOKE_BATCHES), min(n_epochs, SMOKE_EPOCHS)
 
+        # A net that sets layers from the data (fastnet's patch whitening) sees up to
+        # 5,000 prepared training rows once, before its first step (a resume loads them).
+        init_from_data = getattr(net, "init_from_data", None)
+        if callable(init_from_data) and saved is None:
+            first = slice(0, min(n_rows, 5000))
+            init_from_data(
+                self.batch_transform(_rows(X_dev, first, device), False, None, stats_dev)
+            )
+
         # Net, optimiser, schedule, loss scaler and the generator for shuffles/augmentation.
         forward = self._ready(net, images=images)
+        # Under `kk train --nproc N` each process computes the gradient of its 1/N of
+        # every global batch; DDP averages them (the same step as one process).
+        world = distributed.world_size() if distributed.active() else 1
+        train_forward, local = forward, None  # local: this process's rows of a batch
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            if batch_size % world:
+                raise KKError(
+                    f"batch_size = {batch_size} does not split over --nproc {world}; use a "
+                    f"multiple of {world}"
+                )
+            ddp = DistributedDataParallel(
+                net, device_ids=[device.index] if device.type == "cuda" else None
+            )
+            train_forward = torch.compile(ddp) if cfg.compile else ddp
+            share = batch_size // world
+            local = slice(distributed.rank() * share, (distributed.rank() + 1) * share)
         optimizer = _make_optimizer(net, cfg)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps, n_epochs))
         scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
@@ -275,6 +310,8 @@ class TorchModel:
             torch.cuda.reset_peak_memory_stats(device)
         history = state["history"]
         lower_is_better = self.metric is None or not self.metric.greater_is_better
+        lookahead = _Lookahead(net) if cfg.lookahead_steps else None
+        extra: dict[str, Any] = {}
 
         for epoch in range(start_epoch, n_epochs):
             started = time.perf_counter()
@@ -285,12 +322,17 @@ class TorchModel:
             lr = optimizer.param_groups[0]["lr"]
             for step in range(steps):
                 idx = perm[step * batch_size : (step + 1) * batch_size]
-                xb = self.batch_transform(_rows(X_dev, idx, device), True, generator, stats_dev)
+                if self.transform_takes_rows:  # e.g. alternating flips: per-row, per-epoch
+                    extra = {"rows": idx, "epoch": epoch}
+                xb = self.batch_transform(
+                    _rows(X_dev, idx, device), True, generator, stats_dev, **extra
+                )
                 if cfg.channels_last and images:
                     xb = xb.contiguous(memory_format=torch.channels_last)
+                _fail_for_test(epoch, step, steps)
                 with precision.autocast(device):
-                    out = forward(xb)
-                loss = self._loss(out.float(), y_dev[idx], cfg.label_smoothing)
+                    out = train_forward(_share(xb, local))  # this process's share of the batch
+                loss = self._loss(out.float(), _share(y_dev[idx], local), cfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if cfg.grad_clip > 0:
@@ -300,9 +342,22 @@ class TorchModel:
                 scaler.update()
                 lr = optimizer.param_groups[0]["lr"]
                 scheduler.step()  # per step: warm-up and decay are in steps, not epochs
+                if lookahead is not None and (
+                    (step + 1) % cfg.lookahead_steps == 0 or step == steps - 1
+                ):
+                    progress = (epoch * steps + step + 1) / (n_epochs * steps)
+                    lookahead.step(net, _lookahead_alpha(cfg.lookahead_alpha, progress))
+                    # The epoch ends on a sync: the net holds the slow weights.
                 loss_sum += loss.detach()  # no .item() here: it would sync the GPU every step
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("epoch %d batch %d/%d loss %.5f", epoch, step + 1, steps, loss.item())
+            if world > 1:
+                import torch.distributed as dist
+
+                dist.all_reduce(loss_sum)  # the mean over every process's share
+                loss_sum /= world
+                for buffer in net.buffers():  # rank 0's BatchNorm statistics everywhere,
+                    dist.broadcast(buffer, 0)  # so every rank scores and decides alike
             state["train_seconds"].append(timer.seconds())
             state["train_samples"].append(steps * batch_size)
             train_loss = loss_sum.item() / steps
@@ -345,7 +400,8 @@ class TorchModel:
             done = state["stopped_early"] or epoch == n_epochs - 1
 
             # Checkpoint (atomic: an interrupt leaves the previous one), then the hooks.
-            if path is not None:
+            # Under --nproc rank 0 writes it; the others read it when they resume.
+            if path is not None and not distributed.is_follower():
                 _write_checkpoint(
                     path,
                     {
@@ -436,8 +492,11 @@ class TorchModel:
             "stopped_early": state["stopped_early"],
             "resumed_at_epoch": state.get("resumed_at"),
             "device": str(device),
+            "n_processes": distributed.world_size() if distributed.active() else 1,
             "precision": precision.name,
             "samples_per_second": sum(samples) / sum(seconds) if sum(seconds) > 0 else math.nan,
+            # Training seconds per epoch (CUDA events on a GPU; evaluation not included).
+            "epoch_train_seconds": [round(float(v), 4) for v in state["train_seconds"]],
             "n_parameters": sum(p.numel() for p in net.parameters()),
             "peak_rss_mb": _peak_rss_mb(),
         }
@@ -489,16 +548,44 @@ class TorchModel:
                 if y_dev is not None:
                     loss_sum += self._loss(out, y_dev[rows], 0.0, reduction="sum")
                 pred = self._to_pred(out)
-                if cfg.tta == "flip" and isinstance(xb, torch.Tensor) and xb.ndim == 4:
-                    with precision.autocast(device):
-                        flipped = forward(xb.flip(-1)).float()  # mirror left-right (W axis)
-                    pred = (pred + self._to_pred(flipped)) / 2
+                if cfg.tta != "none" and isinstance(xb, torch.Tensor) and xb.ndim == 4:
+                    pred = self._tta(forward, xb, pred, precision, device)
                 preds.append(pred)
         _module_of(forward).train(was_training)
         if not preds:
             shape = (0, self.n_classes) if self.task == "multiclass" else (0,)
             return np.zeros(shape), math.nan
         return torch.cat(preds).double().cpu().numpy(), loss_sum.item() / n_rows
+
+    def _tta(
+        self,
+        forward: Callable[..., Any],
+        xb: torch.Tensor,
+        pred: torch.Tensor,
+        precision: Precision,
+        device: torch.device,
+    ) -> torch.Tensor:
+        """``pred`` averaged with the mirrored batch's (``flip``), then with shifted ones.
+
+        ``flip_shift``: half the weight on (image, mirror), a quarter each on the pair
+        shifted one pixel down-right and the pair shifted one pixel up-left (reflected
+        borders), as cifar10-airbench's test-time augmentation.
+        """
+
+        def flip_pair(x: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+            with precision.autocast(device):
+                if base is None:
+                    base = self._to_pred(forward(x).float())
+                flipped = self._to_pred(forward(x.flip(-1)).float())  # mirror left-right
+            return (base + flipped) / 2
+
+        pair = flip_pair(xb, pred)
+        if self.config.tta == "flip":
+            return pair
+        padded = F.pad(xb, (1, 1, 1, 1), mode="reflect")  # (B, C, H+2, W+2)
+        down_right = padded[..., :-2, :-2].contiguous(memory_format=_memory_format(xb))
+        up_left = padded[..., 2:, 2:].contiguous(memory_format=_memory_format(xb))
+        return 0.5 * pair + 0.25 * (flip_pair(down_right) + flip_pair(up_left))
 
     def learned(self) -> dict[str, Any]:
         """History (dict of per-epoch lists), best epoch, throughput, memory, parameters."""
@@ -618,6 +705,41 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, n_epochs: int) -> Callable
     return factor
 
 
+class _Lookahead:
+    """Lookahead's slow weights (Zhang et al., 2019) over a net's float state.
+
+    ``step(net, alpha)``: slow += alpha * (fast - slow), then fast = slow. Parameters and float
+    buffers (BatchNorm statistics) alike, as cifar10-airbench's weight averaging does.
+    torch has no Lookahead optimiser; it is this short, so it lives here.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        self.slow = [t.detach().clone() for t in _float_state(net)]
+
+    @torch.no_grad()
+    def step(self, net: nn.Module, alpha: float) -> None:
+        for slow, fast in zip(self.slow, _float_state(net), strict=True):
+            slow.lerp_(fast, alpha)
+            fast.copy_(slow)
+
+
+def _lookahead_alpha(final: float, progress: float) -> float:
+    """The Lookahead step at ``progress`` (0..1 of training): 1 (plain SGD) at the start,
+    ``final`` at the end, along ``progress ** 3`` (cifar10-airbench's averaging ramp: the
+    averaging matters once the learning rate is low)."""
+    return 1.0 - (1.0 - final) * progress**3
+
+
+def _float_state(net: nn.Module) -> list[torch.Tensor]:
+    return [t for t in net.state_dict().values() if t.is_floating_point()]
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    if x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 # ------------------------------------------------------------------------ data on device
 def _place(X: Any, device: torch.device) -> Any:
     """``X`` (array, frame, tensor or a dict of them) as tensors on ``device``, once."""
@@ -651,6 +773,15 @@ def _rows(X: Any, idx: Any, device: torch.device) -> Any:
     if isinstance(idx, torch.Tensor) and idx.device != X.device:
         idx = idx.to(X.device)
     return X[idx].to(device, non_blocking=True)
+
+
+def _share(xb: Any, local: slice | None) -> Any:
+    """Rows ``local`` of a batch (tensor or dict of tensors); all of it when ``None``."""
+    if local is None:
+        return xb
+    if isinstance(xb, dict):
+        return {k: _share(v, local) for k, v in xb.items()}
+    return xb[local]
 
 
 def _n_rows(X: Any) -> int:
@@ -715,6 +846,17 @@ def _read_checkpoint(path: Path, fingerprint: str) -> dict[str, Any]:
             "it or start a fresh run"
         )
     return saved
+
+
+def _fail_for_test(epoch: int, step: int, steps: int) -> None:
+    """Fault injection for the distributed tests: ``KK_TEST_DIE_AT=RANK:EPOCH`` makes that
+    rank of ``kk train --nproc`` exit hard halfway through that epoch (0-based)."""
+    spec = os.environ.get("KK_TEST_DIE_AT")
+    if not spec or step != steps // 2:
+        return
+    die_rank, die_epoch = (int(v) for v in spec.split(":"))
+    if distributed.rank() == die_rank and epoch == die_epoch:
+        os._exit(3)
 
 
 # ------------------------------------------------------------------------ measurements

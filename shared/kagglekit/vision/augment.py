@@ -161,7 +161,17 @@ def cutout_images(
     return x.masked_fill(mask.unsqueeze(1), 0)
 
 
-PrepareFn = Callable[[torch.Tensor, bool, "torch.Generator | None"], torch.Tensor]
+def alternating_flip_mask(rows: torch.Tensor, epoch: int) -> torch.Tensor:
+    """Which rows to mirror in ``epoch``: a fixed bit per row index, flipped every epoch.
+
+    The bit is bit 16 of ``row * 2654435761`` (Knuth's multiplicative hash, mod 2**32),
+    so half the rows start mirrored and each row alternates from then on.
+    """
+    bits = ((rows.long() * 2654435761) % 2**32 >> 16) & 1  # (B,) fixed per row
+    return bits.bool() ^ bool(epoch % 2)
+
+
+PrepareFn = Callable[..., torch.Tensor]  # (x, train, generator, *, rows=None, epoch=0)
 
 
 def make_batch_transform(
@@ -173,6 +183,7 @@ def make_batch_transform(
     pad_mode: str = "reflect",
     cutout: int = 0,
     channels_last: bool = False,
+    alternate_flip: bool = False,
 ) -> PrepareFn:
     """Build ``prepare(x_uint8, train, generator) -> float32`` for the trainer.
 
@@ -197,6 +208,11 @@ def make_batch_transform(
         Side of the zeroed square; 0 switches it off.
     channels_last
         Return channels-last memory (faster convolutions with mixed precision on GPUs).
+    alternate_flip
+        With ``flip``: derandomised flips (cifar10-airbench). Each row has a fixed
+        pseudo-random bit (a hash of its index); it is mirrored in the epochs where that
+        bit differs from the epoch's parity, so every image is seen both ways in any two
+        epochs in a row. Needs ``rows=`` and ``epoch=`` on training calls.
 
     Returns
     -------
@@ -218,7 +234,12 @@ def make_batch_transform(
     memory = torch.channels_last if channels_last else torch.contiguous_format
 
     def prepare(
-        x: torch.Tensor, train: bool, generator: torch.Generator | None = None
+        x: torch.Tensor,
+        train: bool,
+        generator: torch.Generator | None = None,
+        *,
+        rows: torch.Tensor | None = None,
+        epoch: int = 0,
     ) -> torch.Tensor:
         if x.dtype != torch.uint8 or x.ndim != 4:
             raise KKError(
@@ -238,7 +259,11 @@ def make_batch_transform(
                 dy = _uniform_ints(batch, -shift, shift, generator, x.device)
                 dx = _uniform_ints(batch, -shift, shift, generator, x.device)
                 x = translate_images(x, dy, dx, pad_mode=pad_mode)
-            if flip:
+            if flip and alternate_flip:
+                if rows is None:
+                    raise KKError("prepare: alternate_flip needs the batch's rows= indices")
+                x = hflip_images(x, alternating_flip_mask(rows, epoch).to(x.device))
+            elif flip:
                 mask = torch.rand(batch, generator=generator, device=generator.device) < 0.5
                 x = hflip_images(x, mask.to(x.device))
         out = normalize(x, mean, std)

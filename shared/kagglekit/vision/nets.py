@@ -9,6 +9,9 @@ The nets return logits (B, n_outputs); the trainer owns the loss.
 - ``lenet5``: LeCun's LeNet-5 (1998).
 - ``cnn``: VGG-style 3x3 conv blocks with max pooling; batch norm and dropout optional.
 - ``resnet``: a ResNet-9 (Page's DAWNBench CIFAR-10 net), widths configurable.
+- ``fastnet``: a net in the spirit of Keller Jordan's cifar10-airbench: a frozen
+  patch-whitening first convolution set from the training images, three conv-pool-BN
+  groups with BatchNorm tuned for short training, a scaled linear head.
 - ``timm_backbone``: any ``timm`` model, when timm is installed.
 """
 
@@ -236,6 +239,135 @@ def resnet(
     )
 
 
+class PatchWhitening(nn.Module):
+    """A frozen ``k`` x ``k`` convolution that whitens image patches, then GELU.
+
+    ``init_from_data(x)`` (the trainer calls it once, on normalised training images)
+    sets the filters to the eigenvectors of the ``C*k*k`` patch covariance divided by
+    the square root of their eigenvalues, each with its negation (so GELU keeps both
+    signs): ``2*C*k*k`` output channels, decorrelated and of unit variance on the data.
+    The filters are not trained (``requires_grad = False``); the bias is.
+    No PyTorch layer does this, hence written here (cifar10-airbench's first layer).
+    """
+
+    def __init__(self, c_in: int, kernel: int = 2, eps: float = 5e-4) -> None:
+        super().__init__()
+        self.kernel, self.eps = kernel, eps
+        self.out_channels = 2 * c_in * kernel * kernel
+        self.conv = nn.Conv2d(c_in, self.out_channels, kernel, padding=0, bias=True)
+        self.conv.weight.requires_grad_(False)
+        self.act = nn.GELU()
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Set the filters from images ``x`` (B, C, H, W), float, already normalised."""
+        k = self.kernel
+        patches = x.float().unfold(2, k, 1).unfold(3, k, 1)  # (B, C, H-k+1, W-k+1, k, k)
+        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, x.shape[1] * k * k).double()
+        cov = patches.T @ patches / len(patches)  # (C*k*k, C*k*k)
+        eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+        filters = eigenvectors.T / torch.sqrt(eigenvalues.clamp_min(0) + self.eps)[:, None]
+        filters = filters.reshape(-1, x.shape[1], k, k)
+        self.conv.weight.copy_(torch.cat([filters, -filters]).to(self.conv.weight))
+        self.conv.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+
+class _ShortBatchNorm(nn.BatchNorm2d):
+    """BatchNorm for a few epochs of training: fast running statistics, no learnt scale.
+
+    Running statistics follow the batches closely (``momentum = 0.4``: the last few
+    batches count, as the net changes fast) and the scale stays 1 (only the shift is
+    learnt), as in cifar10-airbench.
+    """
+
+    def __init__(self, width: int, momentum: float = 0.4, eps: float = 1e-12) -> None:
+        super().__init__(width, eps=eps, momentum=momentum)
+        self.weight.requires_grad_(False)
+
+
+def _conv_group(c_in: int, c_out: int, bn_momentum: float) -> nn.Sequential:
+    """conv3x3 -> max pool 2 -> BN -> GELU -> conv3x3 -> BN -> GELU (airbench's ConvGroup)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.MaxPool2d(2),
+        _ShortBatchNorm(c_out, bn_momentum),
+        nn.GELU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        _ShortBatchNorm(c_out, bn_momentum),
+        nn.GELU(),
+    )
+
+
+class FastNet(nn.Module):
+    """Whitening -> three conv groups -> global max pool -> linear / ``logit_scale``."""
+
+    def __init__(
+        self,
+        c_in: int,
+        n_outputs: int,
+        widths: Sequence[int],
+        whiten_kernel: int,
+        bn_momentum: float,
+        logit_scale: float,
+    ) -> None:
+        super().__init__()
+        self.whiten = PatchWhitening(c_in, whiten_kernel)
+        w1, w2, w3 = (int(v) for v in widths)
+        self.groups = nn.Sequential(
+            _conv_group(self.whiten.out_channels, w1, bn_momentum),  # (B, w1, 15, 15) at 32
+            _conv_group(w1, w2, bn_momentum),  # (B, w2, 7, 7)
+            _conv_group(w2, w3, bn_momentum),  # (B, w3, 3, 3)
+        )
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.head = nn.Linear(w3, n_outputs, bias=False)
+        self.logit_scale = logit_scale
+
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """The trainer's data hook: set the whitening filters from training images."""
+        self.whiten.init_from_data(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.whiten(x)  # (B, 2*C*k*k, H-k+1, W-k+1)
+        x = self.pool(self.groups(x)).flatten(1)  # (B, w3)
+        return self.head(x) * self.logit_scale  # (B, n_outputs)
+
+
+def fastnet(
+    input_shape: Shape,
+    n_outputs: int,
+    *,
+    widths: Sequence[int] = (64, 256, 256),
+    whiten_kernel: int = 2,
+    bn_momentum: float = 0.4,
+    logit_scale: float = 1 / 9,
+) -> nn.Module:
+    """A net in the spirit of cifar10-airbench (Jordan, 2024), written from its ideas.
+
+    A frozen patch-whitening ``whiten_kernel`` x ``whiten_kernel`` convolution whose
+    filters come from the training images (``init_from_data``), then three groups of
+    conv -> pool -> BN -> GELU -> conv -> BN -> GELU of ``widths`` channels, global max
+    pooling and a bias-free linear head scaled by ``logit_scale``. BatchNorm has no
+    learnt scale and fast running statistics (``bn_momentum``), for short training.
+    The trainer adds the rest of the recipe (Lookahead, label smoothing, flip-and-shift
+    TTA) and the batch augmentation the alternating flips and translations.
+    """
+    c, h, w = _check_shape(input_shape, n_outputs, "fastnet")
+    if len(widths) != 3:
+        raise KKError(f"fastnet: widths needs 3 entries (one per conv group), got {list(widths)}")
+    if not 1 <= whiten_kernel <= min(h, w) // 8:
+        raise KKError(
+            f"fastnet: whiten_kernel = {whiten_kernel} does not fit {h} x {w} inputs; use 2"
+        )
+    if min(h, w) - whiten_kernel + 1 < 8:
+        raise KKError(f"fastnet: {h} x {w} inputs are too small for three pooling groups")
+    if not 0 < bn_momentum <= 1:
+        raise KKError(f"fastnet: bn_momentum must be in (0, 1], got {bn_momentum}; try 0.4")
+    return FastNet(c, n_outputs, widths, whiten_kernel, bn_momentum, logit_scale)
+
+
 def timm_backbone(
     input_shape: Shape,
     n_outputs: int,
@@ -288,6 +420,7 @@ NETS: dict[str, NetFactory] = {
     "lenet5": lenet5,
     "cnn": cnn,
     "resnet": resnet,
+    "fastnet": fastnet,
     "timm_backbone": timm_backbone,
 }
 

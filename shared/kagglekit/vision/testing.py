@@ -180,6 +180,8 @@ def check_image_project_on_fixture(
             params["channels"] = [min(int(c), 8) for c in params.get("channels", [32, 64, 128])]
         if entry.get("backend") == "resnet":
             params["widths"] = [min(int(w), 16) for w in params.get("widths", [64, 128, 256, 512])]
+        if entry.get("backend") == "fastnet":
+            params["widths"] = [min(int(w), 16) for w in params.get("widths", [64, 256, 256])]
     cfg = validate_config(raw, source=f"{project_dir}/config.toml for the fixture")
     comp = cfg.competition
     n_classes = len(cfg.data.params.get("label_names", [])) or 3
