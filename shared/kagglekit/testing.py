@@ -318,6 +318,36 @@ def check_project_on_fixture(
     }
 
 
+def train_and_score(
+    project: Any, cfg: Any, model: str | None, *, smoke: bool = True
+) -> dict[str, Any]:
+    """Smoke-test (optional), train ``model`` (None: the default) and score its submission.
+
+    The one tail of every kind's fixture run (``vision.testing``, ``text.testing``,
+    ``recsys.testing``): what a user sees after ``kk train --smoke``, ``kk train`` and
+    ``kk score`` on a generated project.
+    """
+    from kagglekit import submission, training
+
+    smoke_result = training.smoke_test(project, cfg, model_name=model) if smoke else None
+    result = training.train(project, cfg, model_name=model)
+    sub = submission.read_submission(result.submission_path)
+    solution = submission.local_solution(project, cfg)
+    scores = submission.score_submission(
+        sub, solution, cfg.competition, classes=result.run.record.get("classes") or []
+    )
+    return {
+        "status": result.run.status,
+        "smoke_score": None if smoke_result is None else smoke_result.score,
+        "cv_mean": result.cv.mean,
+        "n_test": len(solution),
+        "n_submission_rows": len(sub),
+        "local_score": scores["all"],
+        "record": result.run.record,
+        "result": result,
+    }
+
+
 def ready_copy(project_dir: Path | str, workdir: Path, cfg: Any, mirror: Path) -> Any:
     """A copy of a project's config and features in ``workdir``, fetched and with folds.
 

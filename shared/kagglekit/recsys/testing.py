@@ -117,9 +117,8 @@ def check_recsys_project_on_fixture(
     """
     import tomllib
 
-    from kagglekit import submission, training
     from kagglekit.config import validate_config
-    from kagglekit.testing import ready_copy
+    from kagglekit.testing import ready_copy, train_and_score
 
     raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
     name = raw.get("default_model") if model is None else model
@@ -148,25 +147,18 @@ def check_recsys_project_on_fixture(
         target_column=comp.target_column,
     )
     project = ready_copy(project_dir, workdir, cfg, mirror)
-    smoke = training.smoke_test(project, cfg, model_name=name)
-    result = training.train(project, cfg, model_name=name)
-    base = training.train(project, cfg, model_name="_baseline")
-    solution = submission.local_solution(project, cfg)
-    scores = {}
-    for run in (result, base):
-        sub = submission.read_submission(run.submission_path)
-        scores[run.run.record["model"]] = submission.score_submission(
-            sub, solution, comp, classes=run.run.record.get("classes") or []
-        )["all"]
+    outcome = train_and_score(project, cfg, name)
+    base = train_and_score(project, cfg, "_baseline", smoke=False)
+    result = outcome["result"]
     return {
         "status": result.run.status,
-        "smoke_score": smoke.score,
+        "smoke_score": outcome["smoke_score"],
         "cv_mean": result.cv.mean,
-        "baseline_cv_mean": base.cv.mean,
+        "baseline_cv_mean": base["cv_mean"],
         "greater_is_better": result.metric.greater_is_better,
-        "n_test": len(solution),
-        "n_submission_rows": len(submission.read_submission(result.submission_path)),
-        "local_score": scores[name],
-        "baseline_local_score": scores["_baseline"],
+        "n_test": outcome["n_test"],
+        "n_submission_rows": outcome["n_submission_rows"],
+        "local_score": outcome["local_score"],
+        "baseline_local_score": base["local_score"],
         "learned": result.cv.folds[0].learned,
     }

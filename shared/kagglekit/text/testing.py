@@ -102,9 +102,8 @@ def check_text_project_on_fixture(
     """
     import tomllib
 
-    from kagglekit import submission, training
     from kagglekit.config import validate_config
-    from kagglekit.testing import ready_copy
+    from kagglekit.testing import ready_copy, train_and_score
 
     raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
     name = raw.get("default_model") if model is None else model
@@ -132,19 +131,6 @@ def check_text_project_on_fixture(
         sample_submission_file=comp.sample_submission_file,
     )
     project = ready_copy(project_dir, workdir, cfg, mirror)
-    smoke = training.smoke_test(project, cfg, model_name=name)
-    result = training.train(project, cfg, model_name=name)
-    sub = submission.read_submission(result.submission_path)
-    solution = submission.local_solution(project, cfg)
-    scores = submission.score_submission(
-        sub, solution, comp, classes=result.run.record.get("classes") or []
-    )
-    return {
-        "status": result.run.status,
-        "smoke_score": smoke.score,
-        "cv_mean": result.cv.mean,
-        "n_test": len(solution),
-        "n_submission_rows": len(sub),
-        "local_score": scores["all"],
-        "record": result.run.record,
-    }
+    outcome = train_and_score(project, cfg, name)
+    del outcome["result"]
+    return outcome

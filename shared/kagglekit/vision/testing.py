@@ -165,7 +165,6 @@ def check_image_project_on_fixture(
     """
     import tomllib
 
-    from kagglekit import submission, training
     from kagglekit.config import validate_config
 
     raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
@@ -197,21 +196,8 @@ def check_image_project_on_fixture(
         train_file=comp.train_file,
         test_file=comp.test_file,
     )
-    from kagglekit.testing import ready_copy
+    from kagglekit.testing import ready_copy, train_and_score
 
     project = ready_copy(project_dir, workdir, cfg, mirror)
-    smoke = training.smoke_test(project, cfg, model_name=name)
-    result = training.train(project, cfg, model_name=name)
-    sub = submission.read_submission(result.submission_path)
-    solution = submission.local_solution(project, cfg)
-    scores = submission.score_submission(
-        sub, solution, comp, classes=result.run.record.get("classes") or []
-    )
-    return {
-        "status": result.run.status,
-        "smoke_score": smoke.score,
-        "cv_mean": result.cv.mean,
-        "n_test": len(solution),
-        "n_submission_rows": len(sub),
-        "local_score": scores["all"],
-    }
+    outcome = train_and_score(project, cfg, name)
+    return {k: v for k, v in outcome.items() if k not in ("record", "result")}
