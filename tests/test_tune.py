@@ -27,6 +27,7 @@ from kagglekit.config import SearchChoices, SearchRange, validate_config
 from kagglekit.errors import KKError
 from kagglekit.models import get_backend
 from kagglekit.project import Project, open_project
+from kagglekit.tasks import get_task
 from kagglekit.testing import make_tiny_project, run_kk_inprocess, tiny_config
 from kagglekit.tuning_spaces import DEFAULT_SPACES, search_space
 
@@ -93,6 +94,14 @@ def _trials(
 # --- search spaces ----------------------------------------------------------------------
 
 
+METRIC_OF_TASK = {
+    "binary": "accuracy",
+    "multiclass": "accuracy",
+    "regression": "rmse",
+    "ranking": "map@10",
+}
+
+
 @pytest.mark.parametrize("backend_name", sorted(DEFAULT_SPACES))
 def test_default_space_uses_real_parameter_names(backend_name: str) -> None:
     backend = get_backend(backend_name)
@@ -104,8 +113,8 @@ def test_default_space_uses_real_parameter_names(backend_name: str) -> None:
                 "id_column": "id",
                 "target_column": "t",
                 "task": backend.tasks[0],
-                "metric": "accuracy" if backend.tasks[0] != "regression" else "rmse",
-                "submission_format": "labels" if backend.tasks[0] != "regression" else "values",
+                "metric": METRIC_OF_TASK[backend.tasks[0]],
+                "submission_format": get_task(backend.tasks[0]).formats[0],
             },
             "models": {"m": {"backend": backend_name}},
         }
