@@ -7,7 +7,7 @@ override of the fastnet defaults given on the command line:
     .venv/bin/python bench/fastnet_recipe.py 10000 '{"epochs":3}' '{"epochs":3,"lr":1.0}'
 
 Prints the per-epoch validation accuracy and the wall seconds of each. Needs the mirror
-(``/work/shared/data`` or KK_DATA_MIRROR) with ``cifar10/``.
+(KK_DATA_MIRROR or ../shared/data) with ``cifar10/``.
 """
 
 from __future__ import annotations

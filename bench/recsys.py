@@ -14,8 +14,8 @@ ranking task's metrics; popularity is the baseline of the ratios.
 
 Run under the shared lock; ``--threads`` caps BLAS (threadpoolctl) and ``implicit``::
 
-    flock /work/wt/heavy.lock .venv/bin/python bench/recsys.py --threads 1
-    flock /work/wt/heavy.lock .venv/bin/python bench/recsys.py --threads 2
+    .venv/bin/python bench/recsys.py --threads 1
+    .venv/bin/python bench/recsys.py --threads 2
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ the recsys template end to end (both shapes), and MovieLens 100k (realdata)."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from kagglekit.project import Project
 from kagglekit.recsys.ranking import fuse, ranking_scores, top_items
 from kagglekit.recsys.testing import tiny_interactions, write_interactions_competition
 from kagglekit.tasks import get_task
+from kagglekit.testing import mirror_dir
 
 
 def _project(tmp_path: Path, task: str = "regression", **params: object) -> tuple[Project, object]:
@@ -369,9 +369,7 @@ def test_the_fixture_writes_both_shapes(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_movielens_100k_loads_and_mf_beats_the_biases(tmp_path: Path) -> None:
-    mirror = Path(os.environ.get("KK_DATA_MIRROR", "/work/shared/data")) / "movielens-100k"
-    if not (mirror / "u.data").is_file():
-        pytest.skip("MovieLens 100k is not in the mirror")
+    mirror = mirror_dir("movielens-100k")
     project, cfg = _project(tmp_path, format="movielens100k", test_last_n=5)
     (project.raw_dir / "u.data").write_bytes((mirror / "u.data").read_bytes())
     ds = loaders.load_dataset(project, cfg, verify=False)
