@@ -16,6 +16,7 @@ Three layers, applied in this order:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import logging
 import os
@@ -772,6 +773,9 @@ class GroupTargetRate(_FrameStep):
 # Steps fitted on the feature frame as the project function returns it (before encoding
 # and the model's preprocessing), like a project's own FOLD_STEPS ...
 RAW_STEPS: dict[str, type[BaseEstimator]] = {"group_target_rate": GroupTargetRate}
+# ... and the text kind's features for a table's free-text columns (kagglekit.text.columns,
+# imported when a step names it: TF-IDF and its imports stay out of other runs) ...
+LAZY_RAW_STEPS: dict[str, str] = {"text": "kagglekit.text.columns:TextColumns"}
 # ... and steps appended after the preprocessing, on its numeric output.
 PACKAGE_STEPS: dict[str, type[BaseEstimator]] = {"kmeans": ClusterFeatures, "pca": PCAFeatures}
 
@@ -783,8 +787,11 @@ def _make_step(
     step: StepConfig, registry: dict[str, type[BaseEstimator]], seed: int
 ) -> BaseEstimator:
     cls = registry.get(step.kind)
+    if cls is None and step.kind in LAZY_RAW_STEPS:
+        module, _, name = LAZY_RAW_STEPS[step.kind].partition(":")
+        cls = getattr(importlib.import_module(module), name)
     if cls is None:
-        raise unknown_name("feature step", step.kind, registry)
+        raise unknown_name("feature step", step.kind, {**registry, **LAZY_RAW_STEPS})
     params = dict(step.params)
     if "random_state" in cls().get_params() and "random_state" not in params:
         params["random_state"] = seed
