@@ -240,3 +240,24 @@ def test_kk_ensemble_json_and_runs_listing(
     assert any(r["run_id"] == summary["run_id"] and r["status"] == "COMPLETE" for r in rows)
     bad = runner.invoke(app, ["ensemble", "tiny", "--method", "vote"])
     assert isinstance(bad.exception, KKError) and "vote" in str(bad.exception)
+
+
+def test_a_holdout_project_gets_an_honest_nested_score(projects_dir: Path) -> None:
+    # One split: the weights cannot be chosen on another fold, so the holdout's rows are
+    # cut into parts, each scored with weights chosen on the others.
+    project = _setup(projects_dir, "hold", "binary", n_rows=300)
+    overrides = ['cv.kind="holdout"', "cv.valid_size=0.4"]
+    cfg = project.config(overrides)
+    folds_mod.assign_project_folds(project, cfg)
+    for model in TINY_MODELS:
+        training.train(project, cfg, model_name=model, overrides=overrides)
+    record = ensembling.ensemble(project, cfg, method="hill").run.record
+    assert len(record["nested_fold_scores"]) == ensembling.HOLDOUT_PARTS
+    assert 0.0 <= record["nested_cv_mean"] <= 1.0
+    # In-sample weights can only flatter: the score they reach on the rows they were
+    # chosen on is at least as high as the best member's.
+    assert record["cv_mean"] >= max(
+        r.record["cv_mean"]
+        for r in records.list_runs(project.runs_dir)
+        if "ensemble" not in r.record["model"]
+    )

@@ -251,6 +251,9 @@ def hill_climb(
     return HillClimb(counts=counts, score=score, history=history)
 
 
+HOLDOUT_PARTS = 5
+
+
 def nested_hill_climb(
     preds: np.ndarray,
     y: np.ndarray,
@@ -264,9 +267,19 @@ def nested_hill_climb(
     """Honest per-split scores of hill climbing: weights chosen without the scored fold.
 
     For each split, hill climbing runs on the other folds of the same repeat and the
-    weights it finds are scored on the split's validation rows.
+    weights it finds are scored on the split's validation rows. A holdout's validation
+    rows are cut into ``HOLDOUT_PARTS`` parts that play the folds' role.
     """
     sets = eval_sets(folds)
+    if folds.n_splits == 1:
+        # A holdout has no other fold to choose weights on: its validation rows are cut
+        # into parts, and each part is scored with weights chosen on the other parts.
+        rng = np.random.default_rng(0)
+        sets = [
+            (repeat, np.sort(part))
+            for repeat, idx in sets
+            for part in np.array_split(rng.permutation(idx), HOLDOUT_PARTS)
+        ]
     scores = []
     for k, (repeat, idx) in enumerate(sets):
         inner = [s for j, s in enumerate(sets) if j != k and s[0] == repeat]
@@ -514,8 +527,7 @@ def ensemble(
             scores = split_scores(oof_blend, prepared.y, sets, metric, threshold=comp.threshold)
             extra["counts"] = dict(zip(member_ids, fit.counts.tolist(), strict=True))
             extra["history"] = [[member_ids[i], s] for i, s in fit.history]
-            # One split per repeat (a holdout) leaves no other fold to choose weights on.
-            if nested and folds.n_splits > 1:
+            if nested:
                 nested_scores = nested_hill_climb(
                     oof_r,
                     prepared.y,
