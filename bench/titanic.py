@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,26 +60,15 @@ def score_models(
         cfg = project.config(overrides)
         prepared = training.prepare(project, cfg)
         metric = get_metric(cfg.competition.metric)
-        threshold = cfg.competition.threshold
-        train = prepared.dataset.side
-        ticket = train["Ticket"].to_numpy()
-        female = (train["Sex"] == "female").to_numpy(dtype=np.float64)
-        scores: dict[str, np.ndarray] = {}
-        rule, mates = [], []
-        for s in prepared.folds.splits():
-            rule.append(metric(prepared.y[s.valid_idx], female[s.valid_idx], threshold=threshold))
-            mates.append(np.isin(ticket[s.valid_idx], ticket[s.train_idx]).mean())
-        scores["gender rule (baseline)"] = np.array(rule)
+        ticket = prepared.dataset.side["Ticket"].to_numpy()
+        scores: dict[str, np.ndarray] = {"gender rule (baseline)": gender_rule(prepared, metric)}
+        mates = [
+            np.isin(ticket[s.valid_idx], ticket[s.train_idx]).mean()
+            for s in prepared.folds.splits()
+        ]
         for name in names or list(cfg.models):
             started = time.perf_counter()
-            result = training.cross_validate(
-                prepared.X,
-                prepared.y,
-                prepared.folds,
-                training.model_factory(cfg, name, prepared),
-                metric,
-                threshold=threshold,
-            )
+            result = model_cv(cfg, prepared, name, metric)
             scores[name] = result.scores
             print(
                 f"  {' '.join(overrides[3:]) or 'stratified'}: {name} {result.mean:.4f} "
@@ -87,6 +77,30 @@ def score_models(
                 flush=True,
             )
         return scores, float(np.mean(mates)), cfg.default_model, prepared.folds.n_splits
+
+
+def gender_rule(prepared: Any, metric: Any) -> np.ndarray:
+    """The gender rule's score on each fold (every woman survives, every man dies)."""
+    female = (prepared.dataset.side["Sex"] == "female").to_numpy(dtype=np.float64)
+    return np.array(
+        [
+            metric(prepared.y[s.valid_idx], female[s.valid_idx], threshold=0.5)
+            for s in prepared.folds.splits()
+        ]
+    )
+
+
+def model_cv(cfg: Any, prepared: Any, name: str, metric: Any, *, with_test: bool = False) -> Any:
+    """One model entry through kagglekit's CV loop on the prepared folds."""
+    return training.cross_validate(
+        prepared.X,
+        prepared.y,
+        prepared.folds,
+        training.model_factory(cfg, name, prepared),
+        metric,
+        X_test=prepared.X_test if with_test else None,
+        threshold=cfg.competition.threshold,
+    )
 
 
 def pseudo_split(mirror: Path, out: Path, seed: int, share: float) -> pd.DataFrame:
@@ -123,25 +137,11 @@ def pseudo_test(
                 metric = get_metric(cfg.competition.metric)
                 rows = pd.Index(prepared.test_ids).get_indexer(held["PassengerId"])
                 truth = held["Survived"].to_numpy()
-                female = (prepared.dataset.side["Sex"] == "female").to_numpy(dtype=np.float64)
-                cv_rule = np.mean(
-                    [
-                        metric(prepared.y[s.valid_idx], female[s.valid_idx], threshold=0.5)
-                        for s in prepared.folds.splits()
-                    ]
-                )
+                cv_rule = gender_rule(prepared, metric).mean()
                 test_rule = metric(truth, (held["Sex"] == "female").to_numpy(float), threshold=0.5)
                 out[scheme].setdefault("gender rule (baseline)", []).append((cv_rule, test_rule))
                 for name in names or list(cfg.models):
-                    result = training.cross_validate(
-                        prepared.X,
-                        prepared.y,
-                        prepared.folds,
-                        training.model_factory(cfg, name, prepared),
-                        metric,
-                        X_test=prepared.X_test,
-                        threshold=cfg.competition.threshold,
-                    )
+                    result = model_cv(cfg, prepared, name, metric, with_test=True)
                     assert result.test_pred is not None
                     score = metric(
                         truth, result.test_pred[rows], threshold=cfg.competition.threshold
