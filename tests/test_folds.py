@@ -248,3 +248,39 @@ def test_damaged_fold_metadata_is_one_line_and_force_repairs_it(projects_dir: Pa
     repaired = folds.assign_project_folds(project, cfg, force=True)
     assert repaired.hash == first.hash
     assert folds.folds_meta(project)["hash"] == first.hash  # type: ignore[index]
+
+
+def test_group_mate_shares_count_validation_and_test_mates() -> None:
+    # Folds 0 | 1 | 2 over rows x x | y z | z z: row 3's z-mates are in fold 2, and rows 4-5
+    # see row 3; x's mates share its fold, y has none. Test: x has train rows, v has none.
+    assignment = np.array([[0, 0, 1, 1, 2, 2], [2, 2, 1, 1, 0, 0]])
+    groups = ["x", "x", "y", "z", "z", "z"]
+    assert folds.group_mate_shares(assignment, groups, ["x", "v"]) == (0.5, 0.5)
+    # Rows never validated (-1, a holdout's training rows) are not counted, but are mates.
+    holdout = np.array([[-1, 0, -1, -1, 0, -1]])
+    assert folds.group_mate_shares(holdout, groups, []) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "valid_share"), [("stratified_group", "0.0%"), ("matched_group", "100.0%")]
+)
+def test_kk_folds_prints_the_group_mate_shares(
+    projects_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    valid_share: str,
+) -> None:
+    from kagglekit.testing import run_kk_inprocess
+
+    project = _ready(projects_dir)  # colour: 3 groups, all of them in test too
+    cfg = project.config_path
+    cfg.write_text(
+        cfg.read_text().replace('kind = "stratified"', f'kind = "{kind}"\ngroup_column = "colour"')
+    )
+    code, out, err = run_kk_inprocess(capsys, monkeypatch, "folds", "tiny")
+    assert code == 0, err
+    assert (
+        f"labelled 'colour'-mate: {valid_share} of validation rows, 100.0% of test rows"
+        in " ".join(out.split())
+    )

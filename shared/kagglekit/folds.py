@@ -422,11 +422,42 @@ def load_folds(project: Project, *, ids: pd.Series, id_column: str) -> Folds:
 
 @dataclass(frozen=True)
 class FoldAssignment:
-    """What ``kk folds`` did: the hash, whether it changed, and runs it made incomparable."""
+    """What ``kk folds`` did: the hash, whether it changed, and runs it made incomparable.
+
+    ``group_mates``: (validation share, test share) from :func:`group_mate_shares` where
+    ``cv.group_column`` is also a test column, else None.
+    """
 
     hash: str
     changed: bool
     incomparable_runs: list[str]
+    group_mates: tuple[float, float] | None = None
+
+
+def group_mate_shares(assignment: np.ndarray, groups: Any, test_groups: Any) -> tuple[float, float]:
+    """How often a validation row and a test row have a labelled group-mate.
+
+    Returns (the share of validation rows whose group has a row among their fold's other
+    rows, averaged over repeats; the share of test rows whose group has a train row).
+    Where groups span train and test (a ticket, a family, a user), a model that learns
+    from group-mates scores validation rows as it will score test rows only if the two
+    shares are alike: ``kk folds`` prints them so the user can choose the scheme
+    (``matched_group`` makes them alike, ``stratified_group`` sets the first to 0).
+
+    >>> a = np.array([[0, 0, 1, 1, 2, 2]])
+    >>> group_mate_shares(a, ["x", "x", "y", "z", "z", "z"], ["x", "v"])
+    (0.5, 0.5)
+    """
+    train_codes, test_codes = MatchedGroupKFold._codes(groups, test_groups)
+    shares = []
+    for fold_of in np.atleast_2d(assignment):
+        has = np.zeros(len(train_codes), dtype=bool)
+        for k in np.unique(fold_of[fold_of >= 0]):
+            valid = fold_of == k
+            has[valid] = np.isin(train_codes[valid], train_codes[~valid])
+        shares.append(has[fold_of >= 0].mean())
+    test_share = float(np.isin(test_codes, train_codes).mean()) if len(test_codes) else 0.0
+    return float(np.mean(shares)), test_share
 
 
 def assign_project_folds(
@@ -467,8 +498,14 @@ def assign_project_folds(
         meta = None  # a damaged metadata file: --force writes both files again
     old_hash = meta["hash"] if meta else None
     on_disk = atomic.sha256_file(project.folds_path) if project.folds_path.exists() else None
+    mates = None
+    test_side = dataset.test_side
+    if cv.group_column and test_side is not None and cv.group_column in test_side.columns:
+        mates = group_mate_shares(
+            assignment, dataset.column(cv.group_column), test_side[cv.group_column].to_numpy()
+        )
     if old_hash == new_hash and on_disk == new_hash:
-        return FoldAssignment(new_hash, changed=False, incomparable_runs=[])
+        return FoldAssignment(new_hash, changed=False, incomparable_runs=[], group_mates=mates)
     # Same hash but an edited file: rewriting restores the folds the runs used.
     users = (
         []
@@ -483,4 +520,4 @@ def assign_project_folds(
             f"new runs incomparable with those: rerun with --force if you mean it"
         )
     save_folds(project, frame, cfg.cv)
-    return FoldAssignment(new_hash, changed=True, incomparable_runs=users)
+    return FoldAssignment(new_hash, changed=True, incomparable_runs=users, group_mates=mates)

@@ -62,10 +62,19 @@ def folds(
     scheme = f"{cv.kind} {splits} x{cv.n_repeats} (seed {cv.seed})"
     if not result.changed:
         console.print(f"folds unchanged: {scheme}, hash {result.hash[:12]}")
+    else:
+        console.print(
+            f"[green]folds saved[/green]: {scheme}, hash {result.hash[:12]} -> {proj.folds_path}"
+        )
+    if result.group_mates is not None:
+        valid, test = result.group_mates
+        console.print(
+            f"rows with a labelled '{cv.group_column}'-mate: {valid:.1%} of validation rows, "
+            f'{test:.1%} of test rows (cv.kind = "matched_group" makes them alike, '
+            f'"stratified_group" gives validation none)'
+        )
+    if not result.changed:
         return
-    console.print(
-        f"[green]folds saved[/green]: {scheme}, hash {result.hash[:12]} -> {proj.folds_path}"
-    )
     if result.incomparable_runs:
         console.print(
             f"[yellow]{len(result.incomparable_runs)} run(s) used the old folds and are not comparable "
