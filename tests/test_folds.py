@@ -284,3 +284,22 @@ def test_kk_folds_prints_the_group_mate_shares(
         f"labelled 'colour'-mate: {valid_share} of validation rows, 100.0% of test rows"
         in " ".join(out.split())
     )
+
+
+def test_no_group_mate_line_for_time_series_folds(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Time-series folds train on earlier rows only: "every other row" shares would mislead."""
+    from kagglekit.testing import run_kk_inprocess
+
+    project = _ready(projects_dir)
+    cfg = project.config_path
+    cfg.write_text(
+        cfg.read_text().replace(
+            'kind = "stratified"',
+            'kind = "timeseries"\norder_column = "x1"\ngroup_column = "colour"',
+        )
+    )
+    code, out, err = run_kk_inprocess(capsys, monkeypatch, "folds", "tiny")
+    assert code == 0, err
+    assert "folds saved" in out and "-mate" not in out

@@ -289,9 +289,15 @@ def assign_fold_arrays(
     rows = np.arange(n_rows) if order is None else np.argsort(order, kind="stable")
     assignment = np.full((cv.n_repeats, n_rows), -1, dtype=np.int64)
     X_dummy = np.zeros((n_rows, 1))
+    # Only splitters that read groups get them (scikit-learn warns "groups ... ignored" to
+    # the others, e.g. a stratified scheme with a group_column kept for `kk folds`' check).
+    uses_groups = cv.kind in ("group", "stratified_group", "matched_group") or cv.kind.startswith(
+        "user_"
+    )
+    split_groups = groups[rows] if groups is not None and uses_groups else None
     for repeat in range(cv.n_repeats):
         splitter = make_splitter(cv, repeat=repeat, stratified=stratified, test_groups=test_groups)
-        splits = splitter.split(X_dummy[rows], y[rows], None if groups is None else groups[rows])
+        splits = splitter.split(X_dummy[rows], y[rows], split_groups)
         for fold, (_, valid_pos) in enumerate(splits):
             assignment[repeat, rows[valid_pos]] = fold
     return assignment
@@ -425,7 +431,8 @@ class FoldAssignment:
     """What ``kk folds`` did: the hash, whether it changed, and runs it made incomparable.
 
     ``group_mates``: (validation share, test share) from :func:`group_mate_shares` where
-    ``cv.group_column`` is also a test column, else None.
+    ``cv.group_column`` is also a test column (not for time-series or user_* folds), else
+    None.
     """
 
     hash: str
@@ -448,7 +455,7 @@ def group_mate_shares(assignment: np.ndarray, groups: Any, test_groups: Any) -> 
     >>> group_mate_shares(a, ["x", "x", "y", "z", "z", "z"], ["x", "v"])
     (0.5, 0.5)
     """
-    train_codes, test_codes = MatchedGroupKFold._codes(groups, test_groups)
+    train_codes, _ = MatchedGroupKFold._codes(groups, test_groups)
     shares = []
     for fold_of in np.atleast_2d(assignment):
         has = np.zeros(len(train_codes), dtype=bool)
@@ -456,7 +463,7 @@ def group_mate_shares(assignment: np.ndarray, groups: Any, test_groups: Any) -> 
             valid = fold_of == k
             has[valid] = np.isin(train_codes[valid], train_codes[~valid])
         shares.append(has[fold_of >= 0].mean())
-    test_share = float(np.isin(test_codes, train_codes).mean()) if len(test_codes) else 0.0
+    test_share = MatchedGroupKFold(2, test_groups=test_groups).test_share(groups)
     return float(np.mean(shares)), test_share
 
 
@@ -500,7 +507,10 @@ def assign_project_folds(
     on_disk = atomic.sha256_file(project.folds_path) if project.folds_path.exists() else None
     mates = None
     test_side = dataset.test_side
-    if cv.group_column and test_side is not None and cv.group_column in test_side.columns:
+    # Only where a fold trains on every other row: time-series folds train on the past
+    # alone, and the user_* kinds split within each user by design.
+    mates_apply = cv.kind != "timeseries" and not cv.kind.startswith("user_")
+    if mates_apply and cv.group_column and cv.group_column in test_side.columns:
         mates = group_mate_shares(
             assignment, dataset.column(cv.group_column), test_side[cv.group_column].to_numpy()
         )
