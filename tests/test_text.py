@@ -241,6 +241,35 @@ def test_tokenizer_and_model_that_do_not_match_are_refused(tmp_path: Path) -> No
         load_pretrained(str(model), str(big))
 
 
+def test_transformer_side_columns_are_the_first_segment_of_a_pair(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    y = np.arange(160) % 2
+    # The label is in the keyword only: the texts are filler words drawn alike for both.
+    keyword = np.where(y == 1, "fire", "music")
+    texts = [" ".join(rng.choice(["the", "a", "is", "in", "on", "my"], 6)) for _ in y]
+    rows = Texts.of(texts, pd.DataFrame({"keyword": keyword, "location": [""] * len(y)}))
+    params: dict[str, Any] = {"epochs": 12, "batch_size": 16, "warmup_epochs": 0, "lr": 3e-3,
+                              "max_length": 32,
+                              "model": str(tiny_transformer(tmp_path / "m"))}  # fmt: skip
+    scores = {}
+    for side in (True, False):
+        model = get_backend("transformer").build(_ctx(**params, side=side))
+        model.fit(rows[np.arange(120)], y[:120])
+        if side:
+            A, _ = model._encode(rows[np.arange(2)])
+            tok = model.tokenizer
+            first = tok.convert_ids_to_tokens([int(i) for i in A["input_ids"][0]])
+            assert first[:3] == ["[CLS]", keyword[0], "[SEP]"]  # "fire | " drops the empty one
+            assert A["token_type_ids"][0, 3] == 1 and A["token_type_ids"][0, 1] == 0
+        p = model.predict(rows[np.arange(120, 160)])
+        scores[side] = float(np.mean((p > 0.5) == y[120:]))
+    assert scores[True] >= 0.85 and scores[True] - scores[False] >= 0.2, scores  # 40 rows
+    with pytest.raises(KKError, match=r"params.side names place .* side columns are \[keyword, "):
+        get_backend("transformer").build(_ctx(**params, side=["place"])).fit(rows, y)
+
+
 @pytest.mark.parametrize("net", ["lstm", "transformer"])
 def test_token_models_train_on_the_shared_trainer_and_count_truncated_texts(
     net: str, tmp_path: Path

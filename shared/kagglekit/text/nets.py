@@ -85,7 +85,10 @@ class EncoderNet(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = batch["attention_mask"]  # (B, T)
-        hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=mask).last_hidden_state
+        extra = {"token_type_ids": batch["token_type_ids"]} if "token_type_ids" in batch else {}
+        hidden = self.encoder(
+            input_ids=batch["input_ids"], attention_mask=mask, **extra
+        ).last_hidden_state
         m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         pooled = (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)  # (B, H)
         return self.head(self.drop(pooled))  # (B, n_outputs)

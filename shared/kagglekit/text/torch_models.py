@@ -8,7 +8,9 @@ padded to the longest text of the set, cut at ``max_length``) and hands them to
 epochs, best-epoch weights, checkpoints and resume, progress, pruning). Each batch is
 trimmed to its longest text on the device (``_trim``), so short tweets do not pay for
 the padding of long ones. How many texts were cut at ``max_length`` is in ``learned()``
-and so in the run record.
+and so in the run record. ``side = true`` (or a list of side column names) gives the
+transformer the side columns (a tweet's ``keyword``, ``location``) as the first segment of
+a sentence pair, ``[CLS] keyword [SEP] text [SEP]``, the tokenizer's own pair encoding.
 
 Nets: ``RecurrentNet`` (embedding, optionally initialised from word2vec trained on the
 fold's training texts, a bidirectional LSTM or GRU, max and mean pooling, a linear head)
@@ -35,7 +37,7 @@ from kagglekit.torch import TrainConfig, split_params, torch_backend
 PAD, UNK = 0, 1
 RNN_PARAMS = {"max_length", "max_vocab", "min_count", "embed_dim", "hidden", "layers", "cell",
               "dropout", "word2vec", "w2v_epochs", "freeze_embeddings", "threshold_holdout"}  # fmt: skip
-TRANSFORMER_PARAMS = {"model", "tokenizer", "max_length", "dropout", "threshold_holdout"}
+TRANSFORMER_PARAMS = {"model", "tokenizer", "max_length", "dropout", "threshold_holdout", "side"}
 
 # Starting points measured on the disaster tweets on 2 CPU cores (bench/nlp.py).
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -81,7 +83,12 @@ class WordEncoder:
 
 
 class HFEncoder:
-    """A Hugging Face tokenizer: ``input_ids`` and ``attention_mask``, cut at max_length."""
+    """A Hugging Face tokenizer: ``input_ids`` and ``attention_mask``, cut at max_length.
+
+    With ``firsts`` (one string per text) each row is the pair ``(first, text)`` as the
+    tokenizer encodes pairs, with its ``token_type_ids`` where it has them; the longer
+    segment is cut first, so a long side value cannot push the whole text out.
+    """
 
     def __init__(self, tokenizer: Any, *, max_length: int) -> None:
         self.tokenizer, self.max_length = tokenizer, max_length
@@ -89,16 +96,19 @@ class HFEncoder:
     def fit(self, texts: np.ndarray) -> HFEncoder:
         return self  # pretrained: nothing to learn from the fold
 
-    def encode(self, texts: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+    def encode(
+        self, texts: np.ndarray, firsts: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], int]:
         tok = self.tokenizer
-        lengths = [len(ids) for ids in tok(list(texts), truncation=False)["input_ids"]]
+        args = [list(texts)] if firsts is None else [list(firsts), list(texts)]
+        lengths = [len(ids) for ids in tok(*args, truncation=False)["input_ids"]]
         n_cut = sum(n > self.max_length for n in lengths)
-        enc = tok(list(texts), truncation=True, max_length=self.max_length, padding="longest",
+        enc = tok(*args, truncation=True, max_length=self.max_length, padding="longest",
                   return_tensors="np")  # fmt: skip
-        return {
-            "input_ids": enc["input_ids"].astype(np.int64),
-            "attention_mask": enc["attention_mask"].astype(np.int64),
-        }, n_cut
+        keys = ["input_ids", "attention_mask"]
+        if firsts is not None and "token_type_ids" in enc:
+            keys.append("token_type_ids")
+        return {k: enc[k].astype(np.int64) for k in keys}, n_cut
 
 
 # -------------------------------------------------------------------------- hf loading
@@ -198,6 +208,24 @@ class TorchTextModel:
         nets.RecurrentNet(**options)  # bad params fail here, before any epoch
         return lambda: nets.RecurrentNet(**options)
 
+    def _encode(self, rows: Any) -> tuple[dict[str, np.ndarray], int]:
+        """Token ids of ``Texts`` rows; with ``side``, (side values, text) pairs."""
+        side = self.net_params.get("side", False)
+        if self.net != "transformer" or side is False or side == []:
+            return self.encoder_.encode(rows.text)
+        have = [str(c) for c in rows.side.columns]
+        names = have if side is True else [side] if isinstance(side, str) else list(side)
+        missing = [n for n in names if n not in have]
+        if missing or not names:
+            raise KKError(
+                f"transformer: params.side names {', '.join(map(str, missing)) or 'no column'} "
+                f"but the texts' side columns are [{', '.join(have)}]; list them in "
+                "[data.params] side_columns, or set params.side = false"
+            )
+        values = rows.side[names].to_numpy()
+        firsts = np.array([" | ".join(v for v in row if v) for row in values], dtype=object)
+        return self.encoder_.encode(rows.text, firsts)
+
     def _path(self) -> str:
         from kagglekit.text.embeddings import resolve_model
 
@@ -208,25 +236,26 @@ class TorchTextModel:
         from kagglekit.torch.trainer import TorchModel
 
         ctx = self.ctx
-        texts = as_texts(X).text
+        rows = as_texts(X)
         # threshold_holdout: a stratified share of the training rows is held out of the fit
         # to tune the decision threshold on (never the scored rows); 0 = the configured one.
         holdout = float(self.net_params.get("threshold_holdout", 0.0))
         self.tuned_ = ctx.threshold
-        tune_idx = None
+        tune_rows = None
         if holdout > 0 and thr.needs_tuning(ctx.task, ctx.metric, True):
             from sklearn.model_selection import train_test_split
 
             fit_idx, tune_idx = train_test_split(
-                np.arange(len(texts)), test_size=holdout, stratify=y, random_state=ctx.seed
+                np.arange(len(rows.text)), test_size=holdout, stratify=y, random_state=ctx.seed
             )
-            texts_tune, y_tune = texts[tune_idx], np.asarray(y)[tune_idx]
-            texts, y = texts[fit_idx], np.asarray(y)[fit_idx]
+            tune_rows, y_tune = rows[tune_idx], np.asarray(y)[tune_idx]
+            rows, y = rows[fit_idx], np.asarray(y)[fit_idx]
+        texts = rows.text
         self.encoder_ = self._encoder().fit(texts)
-        A, n_cut = self.encoder_.encode(texts)
+        A, n_cut = self._encode(rows)
         A_valid, n_cut_valid = (None, 0)
         if X_valid is not None:
-            A_valid, n_cut_valid = self.encoder_.encode(as_texts(X_valid).text)
+            A_valid, n_cut_valid = self._encode(as_texts(X_valid))
         n_classes = ctx.n_classes or int(ctx.info.get("n_classes", 0))
         n_outputs = n_classes if ctx.task == "multiclass" else 1
         self.model_ = TorchModel(
@@ -242,8 +271,8 @@ class TorchTextModel:
             progress=ctx.extras.get("progress"),
         )
         self.model_.fit(A, y, X_valid=A_valid, y_valid=y_valid, fold=fold)
-        if tune_idx is not None:
-            A_tune, n_cut_tune = self.encoder_.encode(texts_tune)
+        if tune_rows is not None:
+            A_tune, n_cut_tune = self._encode(tune_rows)
             n_cut += n_cut_tune
             self.tuned_ = thr.tune_threshold(y_tune, self.model_.predict(A_tune), ctx.metric)
         width = next(iter(A.values())).shape[1]
@@ -257,7 +286,7 @@ class TorchTextModel:
     def predict(self, X: Any) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise KKError("the text model was used before fit; fit it first")
-        A, n_cut = self.encoder_.encode(as_texts(X).text)
+        A, n_cut = self._encode(as_texts(X))
         self.n_cut_predicted += n_cut
         pred = self.model_.predict(A)
         if self.tuned_ != self.ctx.threshold:
