@@ -268,6 +268,8 @@ def test_transformer_side_columns_are_the_first_segment_of_a_pair(tmp_path: Path
     assert scores[True] >= 0.85 and scores[True] - scores[False] >= 0.2, scores  # 40 rows
     with pytest.raises(KKError, match=r"params.side names place .* side columns are \[keyword, "):
         get_backend("transformer").build(_ctx(**params, side=["place"])).fit(rows, y)
+    with pytest.raises(KKError, match=r"params.side = 3 must be true, false or a list"):
+        get_backend("transformer").build(_ctx(**params, side=3))
 
 
 @pytest.mark.parametrize("net", ["lstm", "transformer"])

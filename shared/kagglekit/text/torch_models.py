@@ -172,6 +172,15 @@ class TorchTextModel:
             )
             self.max_length = int(self.net_params.get("max_length", 128))
             _check_max_length(self.max_length, self.hf_config, self.model_name)
+            side = self.net_params.get("side", False)
+            names = [side] if isinstance(side, str) else side
+            if not isinstance(side, bool) and not (
+                isinstance(names, list) and all(isinstance(n, str) for n in names)
+            ):
+                raise KKError(
+                    f"transformer: params.side = {side!r} must be true, false or a list of "
+                    'side column names, e.g. side = ["keyword"]'
+                )
 
     def _encoder(self) -> Any:
         p = self.net_params
