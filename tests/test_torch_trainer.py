@@ -164,6 +164,26 @@ def test_the_best_epochs_weights_are_kept() -> None:
     assert not np.array_equal(seen[1], seen[3])
 
 
+def test_keep_last_keeps_the_last_epoch_and_still_scores_each() -> None:
+    # keep = "last": the scored rows choose nothing (honest CV for a fixed schedule), but
+    # each epoch is still scored for the history and the pruning hook.
+    data = split(*blobs())
+    metric, seen = scripted([0.5, 0.9, 0.6, 0.4])
+    calls: list[int] = []
+    fold = FoldContext(repeat=0, fold=0, on_epoch=lambda e, s: calls.append(e))
+    model = fit(make_model(metric=metric, epochs=4, keep="last"), data, fold)
+    assert model.learned()["best_epoch"] == 3 and calls == [0, 1, 2, 3]
+    np.testing.assert_array_equal(model.predict(data["X_valid"]), seen[3])
+    assert model.learned()["history"]["valid_score"] == [0.5, 0.9, 0.6, 0.4]
+
+
+def test_keep_last_refuses_patience_and_unknown_keeps() -> None:
+    with pytest.raises(KKError, match=r"^patience = 2 stops .* set patience = 0 or keep = 'best'"):
+        TrainConfig(keep="last", patience=2)
+    with pytest.raises(KKError, match="keep"):
+        TrainConfig(keep="final")
+
+
 def test_lower_is_better_metrics_pick_the_lowest_epoch() -> None:
     data = split(*blobs())
     metric, seen = scripted([0.5, 0.3, 0.1, 0.4], greater_is_better=False)

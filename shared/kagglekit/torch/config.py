@@ -18,6 +18,7 @@ OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("onecycle", "cosine", "step", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 TTAS = ("none", "flip", "flip_shift")
+KEEPS = ("best", "last")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -49,7 +50,14 @@ class TrainConfig:
         Clip the global gradient norm at this value; 0 = off.
     patience
         Stop after this many epochs without a better validation score; 0 = never stop
-        early. The best epoch's weights are kept either way.
+        early.
+    keep
+        Which epoch's weights are the fit: ``"best"`` = the epoch with the best validation
+        score; in ``kk train`` those are the rows the fold is scored on, so, like a
+        booster's early stopping, it flatters CV a little (the max of several epochs'
+        scores). ``"last"`` = the last epoch's, whatever the validation rows say (they are
+        still scored each epoch, for the history and for pruning): the honest CV of a
+        fixed schedule; it takes ``patience = 0``, since stopping early also reads them.
     device, precision
         ``"auto"`` | ``"cpu"`` | ``"cuda"`` | ``"cuda:N"`` | ``"mps"``; ``"auto"`` |
         ``"fp32"`` | ``"bf16"`` | ``"fp16"`` (see ``kagglekit.torch.device``).
@@ -88,6 +96,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     grad_clip: float = 0.0
     patience: int = 0
+    keep: str = "best"
     device: str = "auto"
     precision: str = "auto"
     channels_last: bool = True
@@ -133,6 +142,7 @@ class TrainConfig:
             ("schedule", self.schedule, SCHEDULES),
             ("precision", self.precision, PRECISIONS),
             ("tta", self.tta, TTAS),
+            ("keep", self.keep, KEEPS),
         ):
             if value not in choices:
                 raise unknown_name(name, value, choices)
@@ -140,6 +150,11 @@ class TrainConfig:
             raise KKError(
                 f"device = {self.device!r} is not known; use 'auto', 'cpu', 'cuda', "
                 "'cuda:N' or 'mps'"
+            )
+        if self.keep == "last" and self.patience > 0:
+            raise KKError(
+                f"patience = {self.patience} stops on the validation rows' score, which "
+                "keep = 'last' does not read; set patience = 0 or keep = 'best'"
             )
         if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
             raise KKError(

@@ -160,7 +160,7 @@ class TorchModel:
         """Train on ``X, y``; pick the best epoch on ``X_valid, y_valid``; resume if saved.
 
         Without validation rows the last epoch's weights are kept and ``on_epoch`` is not
-        called. With ``fold.checkpoint_dir`` a checkpoint is written after every epoch; a
+        called; with ``keep = "last"`` the last epoch's are kept too. With ``fold.checkpoint_dir`` a checkpoint is written after every epoch; a
         fit that finds one with the same fingerprint resumes after its epoch (or, when
         that fold had finished, loads its best weights and returns without training).
         """
@@ -376,6 +376,7 @@ class TorchModel:
             best = state["best_score"]
             improved = (
                 not has_valid  # nothing to choose by: keep the last epoch
+                or cfg.keep == "last"
                 or state["best_epoch"] < 0
                 or (math.isnan(best) and not math.isnan(score))  # NaN is worse than any score
                 or (score < best if lower_is_better else score > best)  # a tie keeps the earlier
