@@ -14,6 +14,7 @@ from kagglekit.records import Run
 from kagglekit.reports import (
     END_MARKER,
     START_MARKER,
+    last_epoch_cv,
     results_table_markdown,
     update_readme_section,
 )
@@ -69,6 +70,31 @@ def test_table_refuses_runs_on_different_folds() -> None:
     runs = [_run("a", "m1", 0.5), _run("b", "m2", 0.6, fold_hash="ffffffffffff0000")]
     with pytest.raises(KKError, match="different fold assignments"):
         results_table_markdown(runs)
+
+
+def _fold(score: float, history: list[float], best: int) -> dict[str, Any]:
+    return {"repeat": 0, "fold": 0, "score": score,
+            "learned": {"best_epoch": best, "history": {"valid_score": history}}}  # fmt: skip
+
+
+def test_last_epoch_cv_undoes_the_epoch_picked_on_the_scored_rows() -> None:
+    # Fold 0 kept epoch 0 (0.80) over its last (0.78); fold 1 kept its last: mean 0.79.
+    folds = [_fold(0.80, [0.80, 0.78], 0), _fold(0.80, [0.70, 0.80], 1)]
+    assert last_epoch_cv({"fold_scores": folds}) == pytest.approx(0.79)
+    # A history that scores otherwise than the fold (TTA, a tuned threshold) says nothing.
+    assert last_epoch_cv({"fold_scores": [_fold(0.85, [0.80, 0.78], 0)]}) is None
+    assert last_epoch_cv({"fold_scores": [{"repeat": 0, "fold": 0, "score": 0.8}]}) is None
+
+
+def test_table_shows_the_last_epoch_column_only_where_an_epoch_was_picked() -> None:
+    picked = _run("a", "net", 0.80, fold_scores=[_fold(0.80, [0.80, 0.70], 0)])
+    plain = _run("b", "svm", 0.75)
+    table = results_table_markdown([picked, plain])
+    assert "accuracy, last epoch (CV) |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| net "))
+    assert "| 0.7000 |" in row
+    kept_last = _run("c", "net", 0.80, fold_scores=[_fold(0.80, [0.70, 0.80], 1)])
+    assert "last epoch" not in results_table_markdown([kept_last, plain])
 
 
 def test_update_readme_section_replaces_only_the_section(tmp_path: Path) -> None:
