@@ -160,9 +160,10 @@ class TorchModel:
         """Train on ``X, y``; pick the best epoch on ``X_valid, y_valid``; resume if saved.
 
         Without validation rows the last epoch's weights are kept and ``on_epoch`` is not
-        called; with ``keep = "last"`` the last epoch's are kept too. With ``fold.checkpoint_dir`` a checkpoint is written after every epoch; a
-        fit that finds one with the same fingerprint resumes after its epoch (or, when
-        that fold had finished, loads its best weights and returns without training).
+        called; with ``keep = "last"`` the last epoch's are kept too. With
+        ``fold.checkpoint_dir`` a checkpoint is written after every epoch; a fit that finds
+        one with the same fingerprint resumes after its epoch (or, when that fold had
+        finished, loads its kept weights and returns without training).
         """
         cfg = self.config
         if cfg.num_threads:
