@@ -165,6 +165,7 @@ class TorchTextModel:
         self.net, self.net_params, self.config, self.ctx = net, dict(net_params), config, ctx
         self._learned: dict[str, Any] = {}
         self.n_cut_predicted = 0
+        self.side: bool | list[str] = False
         if net == "transformer":
             self.model_name = str(self.net_params.get("model", "all-MiniLM-L6-v2"))
             self.tokenizer, self.hf_config = load_pretrained(
@@ -172,15 +173,7 @@ class TorchTextModel:
             )
             self.max_length = int(self.net_params.get("max_length", 128))
             _check_max_length(self.max_length, self.hf_config, self.model_name)
-            side = self.net_params.get("side", False)
-            names = [side] if isinstance(side, str) else side
-            if not isinstance(side, bool) and not (
-                isinstance(names, list) and all(isinstance(n, str) for n in names)
-            ):
-                raise KKError(
-                    f"transformer: params.side = {side!r} must be true, false or a list of "
-                    'side column names, e.g. side = ["keyword"]'
-                )
+            self.side = _side_names(self.net_params.get("side", False))
 
     def _encoder(self) -> Any:
         p = self.net_params
@@ -219,11 +212,10 @@ class TorchTextModel:
 
     def _encode(self, rows: Any) -> tuple[dict[str, np.ndarray], int]:
         """Token ids of ``Texts`` rows; with ``side``, (side values, text) pairs."""
-        side = self.net_params.get("side", False)
-        if self.net != "transformer" or side is False or side == []:
+        if self.net != "transformer" or self.side is False or self.side == []:
             return self.encoder_.encode(rows.text)
         have = [str(c) for c in rows.side.columns]
-        names = have if side is True else [side] if isinstance(side, str) else list(side)
+        names = have if self.side is True else self.side
         missing = [n for n in names if n not in have]
         if missing or not names:
             raise KKError(
@@ -305,6 +297,19 @@ class TorchTextModel:
     def learned(self) -> dict[str, Any]:
         base = self.model_.learned() if hasattr(self, "model_") else {}
         return {**base, **self._learned, "n_truncated_predicted": self.n_cut_predicted}
+
+
+def _side_names(side: Any) -> bool | list[str]:
+    """``params.side`` as false (off), true (every side column) or a list of names."""
+    if isinstance(side, bool):
+        return side
+    names = [side] if isinstance(side, str) else side
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise KKError(
+            f"transformer: params.side = {side!r} must be true, false or a list of "
+            'side column names, e.g. side = ["keyword"]'
+        )
+    return list(names)
 
 
 def _trim(xb: Any, train: bool, generator: Any, stats: Any) -> Any:
