@@ -237,7 +237,11 @@ def test_a_rank_that_dies_fails_the_run_and_kk_train_resumes(tmp_path: Path) -> 
     died = _kk(*args, env={**env, "KK_TEST_DIE_AT": "1:1"})
     assert died.returncode == 1 and "run kk train cifar10 again to resume" in died.stderr
     (run,) = _runs(root)
-    assert run.status == "FAILED"
+    # Rank 0 records FAILED when torchrun's SIGTERM reaches its Python code; when it is
+    # inside a gloo collective with the dead peer it cannot, torchrun SIGKILLs it after its
+    # grace period and the RUNNING record with a dead pid reads ABANDONED (seen once in a
+    # loaded `make test`). Either way the run is not COMPLETE and kk train resumes it.
+    assert run.status in ("FAILED", "ABANDONED")
     checkpoint = torch.load(next(run.folder.rglob("checkpoint.pt")), weights_only=True)
     assert checkpoint["epoch"] == 0 and not checkpoint["done"]  # the last finished epoch
     again = _kk(*args, env=env)

@@ -7,8 +7,10 @@ trainer (``kagglekit.torch.trainer``) wraps the net in ``DistributedDataParallel
 each process computes the gradient of its share of every global batch. Rank 0 alone
 writes the run folder and the checkpoints; the other ranks read rank 0's folder (to
 resume) and write nothing. When a process dies, torchrun stops the others (SIGTERM,
-which here raises ``KeyboardInterrupt`` so rank 0 records the run as FAILED); the
-checkpoint of the last finished epoch stays, and ``kk train`` again resumes from it.
+which here raises ``KeyboardInterrupt`` so rank 0 records the run as FAILED; a rank 0
+stuck in a collective with the dead peer is killed after torchrun's grace period, and its
+record reads ABANDONED); the checkpoint of the last finished epoch stays, and ``kk train``
+again resumes from it either way.
 
 No torch at import: ``kk --help`` stays fast, and a single-process run never loads it here.
 """
@@ -64,7 +66,9 @@ def resolve_backend(requested: str, nproc: int) -> str:
     gloo on a CPU one core per process at least.
     """
     if requested not in BACKENDS:
-        raise KKError(f"--dist-backend {requested!r} is not known; use one of {', '.join(BACKENDS)}")
+        raise KKError(
+            f"--dist-backend {requested!r} is not known; use one of {', '.join(BACKENDS)}"
+        )
     if nproc < 1:
         raise KKError(f"--nproc {nproc} must be >= 1")
     from kagglekit.models.base import require
