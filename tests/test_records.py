@@ -61,6 +61,39 @@ def test_running_record_of_a_dead_process_reads_abandoned(tmp_path: Path) -> Non
     assert records.load_run(run.folder).status == "FAILED"  # finished runs keep their status
 
 
+def test_the_ddp_launcher_marks_a_run_its_killed_rank_0_left_running_failed(
+    tmp_path: Path,
+) -> None:
+    """torchrun SIGKILLs a rank 0 stuck in a collective with a dead peer, so that rank
+    cannot record FAILED; the launcher does it from the folder rank 0 wrote down."""
+    from kagglekit import distributed
+
+    run_file = tmp_path / "run"
+    assert not distributed.fail_if_left_running(run_file, "x")  # rank 0 never started a run
+    runs = tmp_path / "runs"
+    killed = records.start_run(runs, model="m", repo_dir=tmp_path)
+    killed.update(pid=_dead_pid())
+    run_file.write_text(str(killed.folder))
+    assert distributed.fail_if_left_running(run_file, "a training process failed (exit 1)")
+    again = records.load_run(killed.folder)
+    assert again.status == "FAILED"
+    assert again.record["error"] == "a training process failed (exit 1)"
+    assert "ended_at" in again.record
+    # A record its own process finished keeps its status and error.
+    stopped = records.start_run(runs, model="m", repo_dir=tmp_path)
+    stopped.finish("FAILED", error="KeyboardInterrupt: stopped by signal 15")
+    run_file.write_text(str(stopped.folder))
+    assert not distributed.fail_if_left_running(run_file, "other")
+    assert records.load_run(stopped.folder).record["error"].startswith("KeyboardInterrupt")
+    # A run whose process still runs is not touched.
+    live = records.start_run(runs, model="m", repo_dir=tmp_path)
+    run_file.write_text(str(live.folder))
+    assert not distributed.fail_if_left_running(run_file, "other")
+    assert records.load_run(live.folder).status == "RUNNING"
+    run_file.write_text(str(tmp_path / "gone"))  # a folder removed since: nothing to mark
+    assert not distributed.fail_if_left_running(run_file, "other")
+
+
 def test_find_and_list_runs(tmp_path: Path) -> None:
     a = records.start_run(tmp_path, model="alpha", repo_dir=tmp_path)
     b = records.start_run(tmp_path, model="beta", repo_dir=tmp_path)

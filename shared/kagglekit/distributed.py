@@ -7,10 +7,12 @@ trainer (``kagglekit.torch.trainer``) wraps the net in ``DistributedDataParallel
 each process computes the gradient of its share of every global batch. Rank 0 alone
 writes the run folder and the checkpoints; the other ranks read rank 0's folder (to
 resume) and write nothing. When a process dies, torchrun stops the others (SIGTERM,
-which here raises ``KeyboardInterrupt`` so rank 0 records the run as FAILED; a rank 0
-stuck in a collective with the dead peer is killed after torchrun's grace period, and its
-record reads ABANDONED); the checkpoint of the last finished epoch stays, and ``kk train``
-again resumes from it either way.
+which here raises ``KeyboardInterrupt`` so rank 0 records the run as FAILED). A rank 0
+stuck in a collective with the dead peer cannot run that handler and is killed after
+torchrun's grace period, leaving its record RUNNING; rank 0 tells the launcher its run
+folder (``KK_DDP_RUN_FILE``), so the launcher marks such a record FAILED once torchrun
+has exited. The checkpoint of the last finished epoch stays, and ``kk train`` again
+resumes from it.
 
 No torch at import: ``kk --help`` stays fast, and a single-process run never loads it here.
 """
@@ -21,13 +23,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kagglekit.errors import KKError
 
 ENV_FLAG = "KK_DDP"
 ENV_BACKEND = "KK_DDP_BACKEND"
+ENV_RUN_FILE = "KK_DDP_RUN_FILE"  # where rank 0 writes its run folder for the launcher
 BACKENDS = ("auto", "gloo", "nccl")
 
 
@@ -118,10 +123,15 @@ def launch(argv: Sequence[str], nproc: int, backend: str) -> int:
 
     ``argv`` is the ``kk`` command line after the program name; ``--nproc`` and
     ``--dist-backend`` are taken out of it. Each process gets ``KK_DDP=1``, the chosen
-    backend and (on a CPU) an equal share of the cores as its thread count.
+    backend and (on a CPU) an equal share of the cores as its thread count. A run that
+    torchrun's processes leave RUNNING when they end (a rank 0 killed, not stopped) is
+    marked FAILED here, so it reads as what happened.
     """
     chosen = resolve_backend(backend, nproc)
     env = dict(os.environ, **{ENV_FLAG: "1", ENV_BACKEND: chosen})
+    run_dir = tempfile.mkdtemp(prefix="kk-ddp-")
+    run_file = Path(run_dir) / "run"
+    env[ENV_RUN_FILE] = str(run_file)
     if chosen == "gloo":
         env["OMP_NUM_THREADS"] = str(max(1, n_cores() // nproc))
     command = [
@@ -134,7 +144,43 @@ def launch(argv: Sequence[str], nproc: int, backend: str) -> int:
         "kagglekit.cli",
         *_without_nproc(argv),
     ]
-    return subprocess.run(command, env=env, check=False).returncode
+    code = None
+    try:
+        code = subprocess.run(command, env=env, check=False).returncode
+        return code
+    finally:
+        why = f"exit {code}" if code is not None else "the launcher was interrupted"
+        fail_if_left_running(run_file, f"a training process of --nproc {nproc} failed ({why})")
+        run_file.unlink(missing_ok=True)
+        os.rmdir(run_dir)
+
+
+def note_run(folder: Path) -> None:
+    """On rank 0 of a launched run: tell the launcher which run folder it writes."""
+    path = os.environ.get(ENV_RUN_FILE)
+    if path and world_size() > 1 and rank() == 0:
+        from kagglekit import atomic
+
+        atomic.write_text(Path(path), str(folder))
+
+
+def fail_if_left_running(run_file: Path, error: str) -> bool:
+    """Mark the run named in ``run_file`` FAILED if its process is gone but its record
+    still says RUNNING; True if it did. A record its process finished is left as it is."""
+    from kagglekit import records
+    from kagglekit.errors import KKError
+
+    if not run_file.is_file():
+        return False  # rank 0 died before it started a run (or never got that far)
+    folder = Path(run_file.read_text().strip())
+    try:
+        run = records.load_run(folder)
+    except KKError:  # a missing or damaged folder: nothing to mark
+        return False
+    if run.status != "ABANDONED":
+        return False
+    run.finish("FAILED", error=error)
+    return True
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -550,6 +550,7 @@ def train(
         )
     try:
         if distributed.world_size() > 1:
+            distributed.note_run(run.folder)  # the launcher marks it FAILED if we are killed
             distributed.broadcast_object(str(run.folder))  # the followers read it (_follow)
         if on_start is not None:
             on_start(prepared.folds.n_splits * prepared.folds.n_repeats)
