@@ -427,6 +427,30 @@ def test_resume_after_an_interrupt_gives_the_uninterrupted_result(tmp_path: Path
     assert resumed.learned()["best_epoch"] == whole.learned()["best_epoch"]
 
 
+def test_keep_last_resumes_exactly_and_checkpoints_one_copy_of_the_weights(
+    tmp_path: Path,
+) -> None:
+    # keep = "last" copies the weights only at the last epoch: a mid-run checkpoint holds
+    # the net once (no best_state), and resuming from it gives the uninterrupted fit.
+    data = split(*blobs())
+    config = {"epochs": 4, "optimizer": "sgd", "schedule": "onecycle", "keep": "last"}
+    whole = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "a"))
+    fold = FoldContext(0, 0, checkpoint_dir=tmp_path / "b", on_epoch=_raise_at(1))
+    with pytest.raises(Interrupt):
+        fit(make_model(**config), data, fold)
+    saved = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert saved["best_state"] is None and saved["net"] is not None and saved["best_epoch"] == 1
+    resumed = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "b"))
+    assert resumed.learned()["resumed_at_epoch"] == 2 and resumed.learned()["best_epoch"] == 3
+    np.testing.assert_allclose(
+        resumed.predict(data["X_valid"]), whole.predict(data["X_valid"]), atol=1e-6, rtol=0
+    )
+    done = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert done["done"] and done["net"] is None and done["best_state"] is not None
+    again = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "b"))
+    np.testing.assert_array_equal(again.predict(data["X_valid"]), resumed.predict(data["X_valid"]))
+
+
 def test_a_finished_fold_refits_instantly_from_its_checkpoint(tmp_path: Path) -> None:
     data = split(*blobs())
     first = fit(make_model(), data, FoldContext(0, 0, checkpoint_dir=tmp_path))

@@ -384,9 +384,14 @@ class TorchModel:
             )
             if improved:
                 state["best_epoch"], state["best_score"] = epoch, score
-                state["best_state"] = {
-                    k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()
-                }
+                # When every epoch is kept (no validation rows, or keep = "last"), only the
+                # last epoch's copy is ever loaded: before it the checkpoint's "net" holds
+                # the same weights, so skip the copy (and its second image in checkpoints).
+                every_epoch_kept = not has_valid or cfg.keep == "last"
+                if not every_epoch_kept or epoch == n_epochs - 1:
+                    state["best_state"] = {
+                        k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()
+                    }
                 state["bad_epochs"] = 0
             else:
                 state["bad_epochs"] += 1
