@@ -161,6 +161,36 @@ def test_project_reads_cifar_batches_and_kaggles_png_layout(
         assert [line.split(",")[0] for line in sub[1:]] == [str(i) for i in range(1, 41)]
 
 
+def test_early_stopping_holdout_chooses_epochs_off_the_scored_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A torch model's epoch chosen on a share of the training images: the record says how
+    many, and the report adds no last-epoch column (nothing was picked on scored rows)."""
+    from kagglekit import reports
+
+    root = _project(tmp_path)
+    monkeypatch.setenv("KK_PROJECTS_DIR", str(root.parent))
+    holdout = ["--set", "models.lenet5.early_stopping_holdout=0.25"]
+    epochs = ["--set", "models.lenet5.params.epochs=3", "--set", "models.lenet5.params.lr=0.1"]
+    code, _, err = run_kk_inprocess(
+        capsys, monkeypatch, "train", "cifar10", "-m", "lenet5", *SMALL, *epochs, *holdout
+    )
+    assert code == 0, err
+    (run,) = _runs(root)
+    (fold,) = run.record["fold_scores"]
+    learned = fold["learned"]
+    assert learned["early_stopping_holdout_rows"] == fold["n_train"] // 4
+    assert len(learned["history"]["valid_score"]) == 3
+    # Its CV is already free of a pick on the scored rows: the "last epoch" CV is the CV.
+    assert reports.last_epoch_cv(run.record) == run.record["cv_mean"]
+    keep_last = ["--set", "models.lenet5.params.keep=last"]
+    code, _, err = run_kk_inprocess(
+        capsys, monkeypatch, "train", "cifar10", "-m", "lenet5", *SMALL, *holdout, *keep_last
+    )
+    assert code == 1 and err.count("\n") == 1
+    assert "early_stopping_holdout = 0.25 holds training rows out" in err and "keep = 'last'" in err
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

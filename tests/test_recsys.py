@@ -446,3 +446,24 @@ def test_projects_movielens_is_the_template_rendered_with_its_recorded_answers(
     )
     readme = (movielens / "README.md").read_text()
     assert 0 <= readme.find("<!-- kk:results:start -->") < readme.find("<!-- kk:results:end -->")
+
+
+def test_neumf_chooses_its_epoch_on_held_out_training_ratings_with_early_stopping_holdout() -> None:
+    """NeuMF keeps its best epoch on the fold's validation ratings by default (the rows
+    the fold is scored on); early_stopping_holdout chooses on training ratings instead."""
+    import dataclasses
+
+    pytest.importorskip("torch")
+    X, r, info = _data()
+    valid = np.random.default_rng(0).random(len(X)) < 0.2
+    params = {"epochs": 3, "batch_size": 64, "factors": 4, "hidden": [8]}
+    fit = {"X_valid": X[valid], "y_valid": r[valid]}
+    plain = get_backend("neumf").build(_ctx("regression", info, **params))
+    plain.fit(X[~valid], r[~valid], **fit)
+    assert "early_stopping_holdout_rows" not in plain.learned()
+    ctx = dataclasses.replace(_ctx("regression", info, **params), early_stopping_holdout=0.25)
+    held = get_backend("neumf").build(ctx).fit(X[~valid], r[~valid], **fit)
+    n_train = int((~valid).sum())
+    assert held.learned()["early_stopping_holdout_rows"] == n_train - int(n_train * 0.75)
+    assert len(held.learned()["history"]["valid_score"]) == 3
+    assert np.isfinite(held.predict(X[valid])).all()

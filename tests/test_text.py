@@ -3,6 +3,7 @@ the embedding cache and the token models, on tiny synthetic texts (no download).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,12 @@ def test_token_models_train_on_the_shared_trainer_and_count_truncated_texts(
     held = get_backend(net).build(_ctx(**params, threshold_holdout=0.25))
     held.fit(Texts.of(texts[:64]), y[:64], X_valid=Texts.of(texts[64:]), y_valid=y[64:])
     assert 0.05 <= held.learned()["threshold"] <= 0.95  # tuned on 16 held-out training rows
+    # early_stopping_holdout: the epoch is chosen on 16 of the 64 training texts, not on
+    # the 32 validation texts the fold is scored on.
+    stop_ctx = dataclasses.replace(_ctx(**params), early_stopping_holdout=0.25)
+    stopping = get_backend(net).build(stop_ctx)
+    stopping.fit(Texts.of(texts[:64]), y[:64], X_valid=Texts.of(texts[64:]), y_valid=y[64:])
+    assert stopping.learned()["early_stopping_holdout_rows"] == 16
     if net == "transformer":
         with pytest.raises(KKError, match=r"more than model .* positions"):
             get_backend(net).build(_ctx(**{**params, "max_length": 100}))

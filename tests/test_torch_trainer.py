@@ -61,6 +61,7 @@ def make_model(
     metric: Any = None,
     seed: int = 0,
     net: Callable[[], nn.Module] | None = None,
+    holdout: float = 0.0,
     **config: Any,
 ) -> TorchModel:
     settings: dict[str, Any] = {"epochs": 4, "batch_size": 32, "lr": 0.05, "device": "cpu"}
@@ -73,6 +74,7 @@ def make_model(
         n_classes=n_classes if task == "multiclass" else 0,
         seed=seed,
         metric=metric or get_metric(default_metric),
+        holdout=holdout,
     )
 
 
@@ -175,6 +177,39 @@ def test_keep_last_keeps_the_last_epoch_and_still_scores_each() -> None:
     assert model.learned()["best_epoch"] == 3 and calls == [0, 1, 2, 3]
     np.testing.assert_array_equal(model.predict(data["X_valid"]), seen[3])
     assert model.learned()["history"]["valid_score"] == [0.5, 0.9, 0.6, 0.4]
+
+
+def test_early_stopping_holdout_chooses_the_epoch_on_training_rows_not_the_scored_ones() -> None:
+    # early_stopping_holdout = 0.25: a stratified quarter of the 120 training rows is held
+    # out of the fit and every epoch is scored on those 30, never on the 40 validation rows
+    # the fold is scored on; the best of them is kept, patience counts on them.
+    data = split(*blobs())
+    metric, seen = scripted([0.5, 0.9, 0.6, 0.4])
+    model = fit(make_model(metric=metric, epochs=4, holdout=0.25), data)
+    assert [len(p) for p in seen] == [30, 30, 30, 30]
+    learned = model.learned()
+    assert learned["best_epoch"] == 1 and learned["early_stopping_holdout_rows"] == 30
+    assert model.predict(data["X_valid"]).shape == (40,)  # it still predicts the fold's rows
+    # Token-id dicts (texts) are split row-wise the same way.
+    X, y = blobs()
+    ids = {"a": X[:120].astype(np.float32), "b": X[:120].astype(np.float32)}
+    held = TorchModel(
+        lambda: _TwoInputs(), TrainConfig(epochs=1, batch_size=32, device="cpu"),
+        task="binary", n_classes=0, seed=0, metric=get_metric("roc_auc"), holdout=0.25,
+    ).fit(ids, y[:120])  # fmt: skip
+    assert held.learned()["early_stopping_holdout_rows"] == 30
+    assert len(held.learned()["history"]["valid_score"]) == 1  # scored on the held rows
+    with pytest.raises(KKError, match=r"early_stopping_holdout = 1.5 must be in \[0, 1\)"):
+        make_model(holdout=1.5)
+
+
+class _TwoInputs(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(10, 1)
+
+    def forward(self, batch: dict[str, Any]) -> Any:
+        return self.head(torch.cat([batch["a"], batch["b"]], dim=1))
 
 
 def test_keep_last_refuses_patience_and_unknown_keeps() -> None:

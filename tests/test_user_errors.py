@@ -165,3 +165,28 @@ def test_kk_version(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monk
 
     code, out, err = run_kk_inprocess(capsys, monkeypatch, "--version")
     assert (code, out.strip(), err) == (0, f"kk (kagglekit) {__version__}", "")
+
+
+@pytest.mark.parametrize(
+    ("setting", "needles"),
+    [
+        ("early_stopping_holdout=0.1", ["early_stopping_holdout = 0.1", "nothing to hold"]),
+        ("early_stopping_rounds=50", ["early_stopping_rounds = 50", "cannot stop early"]),
+    ],
+)
+def test_early_stopping_settings_a_backend_cannot_use_are_refused(
+    setting: str,
+    needles: list[str],
+    projects_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A linear model chooses no rounds or epochs: a setting it would silently ignore is
+    one line before any fold, naming the setting and the fix."""
+    _fetched(projects_dir, capsys, monkeypatch)
+    args = ["train", "tiny", "--model", "linear", "--set", f"models.linear.{setting}"]
+    line = _one_line(run_kk_inprocess(capsys, monkeypatch, *args))
+    assert all(n in line for n in needles) and "remove it" in line
+    assert not (projects_dir / "tiny" / "runs").exists() or not any(
+        (projects_dir / "tiny" / "runs").iterdir()
+    )

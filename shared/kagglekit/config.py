@@ -232,7 +232,9 @@ class ModelConfig(_Strict):
     fold's validation rows (``early_stopping_rounds``; 0 trains all rounds), which picks the
     round count with the labels the fold is scored on and flatters CV a little;
     ``early_stopping_holdout = 0.1`` stops on that share of the fold's training rows instead,
-    so the validation fold is never seen while fitting.
+    so the validation fold is never seen while fitting. Torch models (and NeuMF) keep their
+    best epoch and count ``patience`` on the same held-out rows when it is set; a backend
+    that chooses no rounds or epochs refuses it.
     """
 
     backend: str

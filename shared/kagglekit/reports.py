@@ -45,17 +45,21 @@ def last_epoch_cv(record: dict[str, Any]) -> float | None:
     The trainer's ``keep = "best"`` keeps the epoch that scored best on the rows each fold
     is scored on, so ``cv_mean`` is a max over epochs. A fold whose kept epoch is its last
     counts its score; another counts its last epoch's score from the epoch history, where
-    that history scores as the fold does (the kept epoch's score equals the fold's). None
-    when a fold has no history or its history scores otherwise (TTA, a tuned threshold).
+    that history scores as the fold does (the kept epoch's score equals the fold's). A fold
+    whose epoch was chosen on held-out training rows (``early_stopping_holdout``) counts its
+    score: nothing was picked on its scored rows. None when a fold has no history or its
+    history scores otherwise (TTA, a tuned threshold).
     """
     scores = []
     for fold in record.get("fold_scores") or []:
         learned = fold.get("learned") or {}
         history = (learned.get("history") or {}).get("valid_score") or []
         best, score = learned.get("best_epoch"), fold.get("score")
-        if not history or best is None or score is None:
+        if learned.get("early_stopping_holdout_rows") and score is not None:
+            scores.append(float(score))
+        elif not history or best is None or score is None:
             return None
-        if best == len(history) - 1:
+        elif best == len(history) - 1:
             scores.append(float(score))
         elif abs(float(history[best]) - float(score)) <= 1e-9:
             scores.append(float(history[-1]))

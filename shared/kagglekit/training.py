@@ -387,6 +387,18 @@ def model_factory(
         )
     merged = {**entry.params, **(params or {})}
     backend.check_params(merged, task)
+    holdout = entry.early_stopping_holdout
+    if holdout > 0 and not backend.holds_out:
+        raise KKError(
+            f"models.{name}.early_stopping_holdout = {holdout} but backend '{backend.name}' "
+            "chooses no rounds or epochs on validation rows, so it has nothing to hold "
+            "training rows out for; remove it"
+        )
+    if holdout > 0 and merged.get("keep") == "last":
+        raise KKError(
+            f"models.{name}.early_stopping_holdout = {holdout} holds training rows out to "
+            "choose the epoch on, but params.keep = 'last' chooses none; remove one of them"
+        )
     ctx = BuildContext(
         task=task,
         n_classes=len(prepared.classes or []),

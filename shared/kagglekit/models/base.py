@@ -21,6 +21,25 @@ def take(X: Any, idx: np.ndarray) -> Any:
     return X[idx]
 
 
+def holdout_split(
+    y: np.ndarray, share: float, seed: int, *, stratify: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (fit, held out) of a ``share`` of the training rows held out of the fit
+    (to stop on, or to tune a threshold on): stratified by ``y`` for classes."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y))
+    try:
+        fit_idx, held_idx = train_test_split(
+            rows, test_size=share, random_state=seed, stratify=y if stratify else None
+        )
+    except ValueError:
+        # A class with one training row, or fewer held-out rows than classes: a plain
+        # split still gives rows to hold out.
+        fit_idx, held_idx = train_test_split(rows, test_size=share, random_state=seed)
+    return fit_idx, held_idx
+
+
 class FitFailure(KKError):
     """A model could not be fitted with these settings (a value the backend rejects, a GPU
     out of memory): one line for the user, and only that trial's failure for a tuner,
@@ -125,6 +144,9 @@ class Backend:
     install_hint: str = ""
     accepts: tuple[str, ...] = ("frame",)
     check_values: Callable[[BuildContext], None] | None = None
+    # It chooses rounds or epochs on validation rows, so early_stopping_holdout (a share
+    # of the training rows to choose on instead of the scored rows) means something to it.
+    holds_out: bool = False
 
     @property
     def is_tabular(self) -> bool:

@@ -21,6 +21,7 @@ from kagglekit.models.base import (
     Backend,
     BuildContext,
     FoldContext,
+    holdout_split,
     register_backend,
     require,
     take,
@@ -123,19 +124,9 @@ class TabularModel:
 
     def _holdout(self, X: Any, y: np.ndarray) -> tuple[Any, Any, np.ndarray, np.ndarray]:
         """Split the training rows into rows to fit on and rows to stop on."""
-        from sklearn.model_selection import train_test_split
-
-        rows = np.arange(len(y))
-        share, seed = self.early_stopping_holdout, self.seed
-        try:
-            stratify = None if self.task == "regression" else y
-            fit_idx, stop_idx = train_test_split(
-                rows, test_size=share, random_state=seed, stratify=stratify
-            )
-        except ValueError:
-            # A class with one training row, or fewer holdout rows than classes: a plain
-            # split still gives rows to stop on.
-            fit_idx, stop_idx = train_test_split(rows, test_size=share, random_state=seed)
+        fit_idx, stop_idx = holdout_split(
+            y, self.early_stopping_holdout, self.seed, stratify=self.task != "regression"
+        )
         return take(X, fit_idx), take(X, stop_idx), y[fit_idx], y[stop_idx]
 
     def _for_booster(self, Xt: Any) -> Any:
@@ -246,6 +237,7 @@ def _register_tabular(
             strict_params=strict_params,
             accepts=("frame",),
             check_values=lambda ctx: check_param_values(backend, ctx),
+            holds_out=family == "gbdt",
         )
     )
 

@@ -78,6 +78,7 @@ class NeuMFModel(PairsModel):
         super().__init__(ctx)
         self.progress = ctx.extras.get("progress")
         self.metric = ctx.metric
+        self.early_stopping_holdout = ctx.early_stopping_holdout
 
     def _fit(self, users: np.ndarray, items: np.ndarray, values: np.ndarray) -> None:
         from kagglekit.torch.trainer import TorchModel
@@ -106,10 +107,13 @@ class NeuMFModel(PairsModel):
             metric=None if self.ranking else self.metric,
             smoke=self.smoke,
             progress=self.progress,
+            # Ratings: early_stopping_holdout chooses the epoch (and counts patience) on a
+            # share of the training ratings instead of the fold's validation rows.
+            holdout=0.0 if self.ranking else self.early_stopping_holdout,
         )
         if self.ranking or self.valid_ is None:
             self.net_model_.fit(X, y)
-        else:  # ratings: the best epoch on the fold's validation rows is kept (and patience)
+        else:  # ratings: the best epoch on the validation rows is kept (and patience)
             self.net_model_.fit(X, y, X_valid=self.valid_[0], y_valid=self.valid_[1])
         self._learned.update(self.net_model_.learned())
 
@@ -124,6 +128,7 @@ register_backend(
         build=NeuMFModel,
         known_params=lambda task: set(TRAIN_PARAM_NAMES) | NET_PARAMS,
         family="recsys",
+        holds_out=True,
         accepts=("pairs",),
         install_hint="pip install 'kagglekit[recsys]'",
     )

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from kagglekit.errors import KKError
-from kagglekit.models.base import BuildContext, FoldContext, register_backend
+from kagglekit.models.base import BuildContext, FoldContext, holdout_split, register_backend
 from kagglekit.text import threshold as thr
 from kagglekit.text.features import tokenize
 from kagglekit.text.loaders import as_texts
@@ -244,11 +244,7 @@ class TorchTextModel:
         self.tuned_ = ctx.threshold
         tune_rows = None
         if holdout > 0 and thr.needs_tuning(ctx.task, ctx.metric, True):
-            from sklearn.model_selection import train_test_split
-
-            fit_idx, tune_idx = train_test_split(
-                np.arange(len(rows.text)), test_size=holdout, stratify=y, random_state=ctx.seed
-            )
+            fit_idx, tune_idx = holdout_split(np.asarray(y), holdout, ctx.seed, stratify=True)
             tune_rows, y_tune = rows[tune_idx], np.asarray(y)[tune_idx]
             rows, y = rows[fit_idx], np.asarray(y)[fit_idx]
         texts = rows.text
@@ -270,6 +266,7 @@ class TorchTextModel:
             batch_transform=_trim,
             smoke=ctx.smoke,
             progress=ctx.extras.get("progress"),
+            holdout=ctx.early_stopping_holdout,
         )
         self.model_.fit(A, y, X_valid=A_valid, y_valid=y_valid, fold=fold)
         if tune_rows is not None:

@@ -97,6 +97,7 @@ def torch_backend(
             smoke=ctx.smoke,
             progress=ctx.extras.get("progress"),
             transform_takes_rows=bool(transform and transform.takes_rows),
+            holdout=ctx.early_stopping_holdout,
         )
 
     return Backend(
@@ -105,6 +106,7 @@ def torch_backend(
         build=build,
         known_params=lambda task: set(known),
         family="torch",
+        holds_out=True,
         strict_params=True,
         install_hint=INSTALL_HINT,
         accepts=tuple(accepts),

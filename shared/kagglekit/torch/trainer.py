@@ -28,7 +28,7 @@ import numpy as np
 
 from kagglekit import atomic, distributed
 from kagglekit.errors import KKError
-from kagglekit.models.base import FitFailure, FoldContext, require
+from kagglekit.models.base import FitFailure, FoldContext, holdout_split, require, take
 from kagglekit.torch.config import TrainConfig
 from kagglekit.torch.device import Precision, choose_device, choose_precision, seed_everything
 
@@ -127,6 +127,7 @@ class TorchModel:
         smoke: bool = False,
         progress: Callable[[dict[str, Any]], None] | None = None,
         transform_takes_rows: bool = False,
+        holdout: float = 0.0,
     ) -> None:
         if task not in TASKS:
             raise KKError(f"task {task!r} is not one the torch trainer serves ({', '.join(TASKS)})")
@@ -144,6 +145,9 @@ class TorchModel:
         self.smoke = smoke
         self.progress = progress
         self.transform_takes_rows = transform_takes_rows
+        if not 0.0 <= holdout < 1.0:
+            raise KKError(f"early_stopping_holdout = {holdout} must be in [0, 1), e.g. 0.1")
+        self.holdout = holdout
         self.net_: nn.Module | None = None
         self._learned: dict[str, Any] = {}
 
@@ -166,6 +170,18 @@ class TorchModel:
         finished, loads its kept weights and returns without training).
         """
         cfg = self.config
+        n_held = 0  # rows held out of the fit (early_stopping_holdout)
+        if self.holdout > 0:
+            # early_stopping_holdout: the epoch is chosen (and patience counts) on a share
+            # of the training rows, so the rows the fold is scored on are never seen.
+            y = np.asarray(y)
+            fit_idx, held_idx = holdout_split(
+                y, self.holdout, self.seed, stratify=self.task != "regression"
+            )
+            X_valid, y_valid = _take_rows(X, held_idx), y[held_idx]
+            X, y = _take_rows(X, fit_idx), y[fit_idx]
+            n_held = len(held_idx)
+        self._n_held = n_held
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         device = choose_device(cfg.device)
@@ -509,6 +525,8 @@ class TorchModel:
         }
         if device.type == "cuda":
             self._learned["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        if getattr(self, "_n_held", 0):  # the epoch was chosen on these training rows
+            self._learned["early_stopping_holdout_rows"] = self._n_held
 
     # -------------------------------------------------------------------------- predict
     def predict(self, X: Any) -> np.ndarray:
@@ -789,6 +807,13 @@ def _share(xb: Any, local: slice | None) -> Any:
     if isinstance(xb, dict):
         return {k: _share(v, local) for k, v in xb.items()}
     return xb[local]
+
+
+def _take_rows(X: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of host data: an array or a dict of arrays (token ids and masks)."""
+    if isinstance(X, dict):
+        return {k: take(v, idx) for k, v in X.items()}
+    return take(X, idx)
 
 
 def _n_rows(X: Any) -> int:
