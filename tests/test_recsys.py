@@ -467,3 +467,7 @@ def test_neumf_chooses_its_epoch_on_held_out_training_ratings_with_early_stoppin
     assert held.learned()["early_stopping_holdout_rows"] == n_train - int(n_train * 0.75)
     assert len(held.learned()["history"]["valid_score"]) == 3
     assert np.isfinite(held.predict(X[valid])).all()
+    # A ranking NeuMF keeps its last epoch: the setting would do nothing, so it is refused.
+    ranking = dataclasses.replace(_ctx("ranking", info, **params), early_stopping_holdout=0.25)
+    with pytest.raises(KKError, match=r"^neumf: early_stopping_holdout = 0.25 .*; remove it$"):
+        get_backend("neumf").build(ranking)

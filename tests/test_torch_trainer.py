@@ -190,6 +190,11 @@ def test_early_stopping_holdout_chooses_the_epoch_on_training_rows_not_the_score
     learned = model.learned()
     assert learned["best_epoch"] == 1 and learned["early_stopping_holdout_rows"] == 30
     assert model.predict(data["X_valid"]).shape == (40,)  # it still predicts the fold's rows
+    # patience counts on the held-out rows too: two epochs worse than epoch 1 stop it.
+    metric, seen = scripted([0.5, 0.9, 0.6, 0.4, 0.95, 0.99])
+    stopped = fit(make_model(metric=metric, epochs=6, patience=2, holdout=0.25), data)
+    assert stopped.learned()["stopped_early"] and stopped.learned()["n_epochs_run"] == 4
+    assert [len(p) for p in seen] == [30, 30, 30, 30]
     # Token-id dicts (texts) are split row-wise the same way.
     X, y = blobs()
     ids = {"a": X[:120].astype(np.float32), "b": X[:120].astype(np.float32)}

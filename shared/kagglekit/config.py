@@ -301,8 +301,9 @@ class ProjectConfig(_Strict):
             if entry.early_stopping_holdout > 0 and entry.early_stopping_rounds == 0:
                 raise KKError(
                     f"models.{name}.early_stopping_holdout = {entry.early_stopping_holdout} "
-                    "needs early stopping; set early_stopping_rounds above 0 (e.g. 100) or "
-                    "drop the holdout"
+                    "needs early stopping; for a booster set early_stopping_rounds above 0 "
+                    "(e.g. 100), for a torch model remove early_stopping_rounds (it chooses "
+                    "epochs by itself), or drop the holdout"
                 )
         if self.default_model not in self.models:
             hint = did_you_mean(self.default_model, self.models)

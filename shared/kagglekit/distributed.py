@@ -20,6 +20,7 @@ No torch at import: ``kk --help`` stays fast, and a single-process run never loa
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,8 +152,8 @@ def launch(argv: Sequence[str], nproc: int, backend: str) -> int:
     finally:
         why = f"exit {code}" if code is not None else "the launcher was interrupted"
         fail_if_left_running(run_file, f"a training process of --nproc {nproc} failed ({why})")
-        run_file.unlink(missing_ok=True)
-        os.rmdir(run_dir)
+        # ignore_errors: a rank 0 killed mid-write leaves a temp file; never hide the exit.
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def note_run(folder: Path) -> None:

@@ -40,7 +40,8 @@ def _best_per_model(runs: Sequence[Run]) -> list[Run]:
 
 
 def last_epoch_cv(record: dict[str, Any]) -> float | None:
-    """The CV mean a torch run would have had with its last epochs' weights, or None.
+    """The CV mean of a torch run without an epoch picked on its scored rows, or None:
+    what it would have had with its last epochs' weights.
 
     The trainer's ``keep = "best"`` keeps the epoch that scored best on the rows each fold
     is scored on, so ``cv_mean`` is a max over epochs. A fold whose kept epoch is its last
@@ -137,7 +138,8 @@ def results_table_markdown(runs: Sequence[Run]) -> str:
         + (
             f"The last-epoch column is the {metric} of each fold's last epoch, from the "
             "runs' epoch histories: the CV without picking the best epoch on the rows the "
-            "fold is scored on (the trainer's keep = 'best'). "
+            "fold is scored on (the trainer's keep = 'best'); a run that chose its epochs "
+            "on held-out training rows (early_stopping_holdout) shows its CV there. "
             if picked
             else ""
         )

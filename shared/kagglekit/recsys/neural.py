@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from kagglekit.errors import KKError
 from kagglekit.models.base import Backend, BuildContext, register_backend
 from kagglekit.recsys.models import PairsModel
 from kagglekit.torch.config import TRAIN_PARAM_NAMES, TrainConfig, split_params
@@ -79,6 +80,11 @@ class NeuMFModel(PairsModel):
         self.progress = ctx.extras.get("progress")
         self.metric = ctx.metric
         self.early_stopping_holdout = ctx.early_stopping_holdout
+        if self.ranking and self.early_stopping_holdout > 0:
+            raise KKError(
+                f"neumf: early_stopping_holdout = {self.early_stopping_holdout} chooses epochs "
+                "on rating rows, but a ranking neumf keeps its last epoch; remove it"
+            )
 
     def _fit(self, users: np.ndarray, items: np.ndarray, values: np.ndarray) -> None:
         from kagglekit.torch.trainer import TorchModel

@@ -96,6 +96,10 @@ class TorchModel:
         kept in the checkpoint and passed to every ``batch_transform`` call.
     smoke
         At most 2 epochs of at most 5 batches: every model runs in seconds.
+    holdout
+        ``early_stopping_holdout``: a share of the training rows (stratified for classes)
+        held out of the fit; the epoch is chosen and ``patience`` counted on them instead
+        of on ``X_valid`` (0: on ``X_valid``, the rows a CV fold is scored on).
     transform_takes_rows
         Training batches' ``batch_transform`` also gets ``rows=`` (the batch's row indices)
         and ``epoch=`` keywords (augmentations that depend on the row and epoch).
@@ -161,7 +165,8 @@ class TorchModel:
         y_valid: np.ndarray | None = None,
         fold: FoldContext | None = None,
     ) -> TorchModel:
-        """Train on ``X, y``; pick the best epoch on ``X_valid, y_valid``; resume if saved.
+        """Train on ``X, y``; pick the best epoch on ``X_valid, y_valid`` (on held-out
+        training rows instead with ``holdout``); resume if saved.
 
         Without validation rows the last epoch's weights are kept and ``on_epoch`` is not
         called; with ``keep = "last"`` the last epoch's are kept too. With
