@@ -13,7 +13,10 @@ from kagglekit.errors import KKError, did_you_mean, unknown_name
 
 
 def take(X: Any, idx: np.ndarray) -> Any:
-    """Rows ``idx`` of a DataFrame, array, tensor or list, keeping its type."""
+    """Rows ``idx`` of a DataFrame, array, tensor or list, keeping its type; of each value
+    of a dict of them (token ids and masks)."""
+    if isinstance(X, dict):
+        return {k: take(v, idx) for k, v in X.items()}
     if hasattr(X, "iloc"):  # a pandas DataFrame or Series (pandas is not imported here)
         return X.iloc[idx]
     if isinstance(X, list):

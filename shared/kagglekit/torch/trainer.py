@@ -183,8 +183,8 @@ class TorchModel:
             fit_idx, held_idx = holdout_split(
                 y, self.holdout, self.seed, stratify=self.task != "regression"
             )
-            X_valid, y_valid = _take_rows(X, held_idx), y[held_idx]
-            X, y = _take_rows(X, fit_idx), y[fit_idx]
+            X_valid, y_valid = take(X, held_idx), y[held_idx]
+            X, y = take(X, fit_idx), y[fit_idx]
             n_held = len(held_idx)
         self._n_held = n_held
         if cfg.num_threads:
@@ -812,13 +812,6 @@ def _share(xb: Any, local: slice | None) -> Any:
     if isinstance(xb, dict):
         return {k: _share(v, local) for k, v in xb.items()}
     return xb[local]
-
-
-def _take_rows(X: Any, idx: np.ndarray) -> Any:
-    """Rows ``idx`` of host data: an array or a dict of arrays (token ids and masks)."""
-    if isinstance(X, dict):
-        return {k: take(v, idx) for k, v in X.items()}
-    return take(X, idx)
 
 
 def _n_rows(X: Any) -> int:
