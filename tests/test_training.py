@@ -184,9 +184,13 @@ def test_train_writes_a_complete_run(projects_dir: Path, task: str) -> None:
     assert len(sub) == n_test and rec["files"]["submission"] == "submission.csv"
     assert result.summary()["cv_mean"] == rec["cv_mean"]
     # nothing but the run's own files, no temp files left behind
+    # (and each fold model's test predictions, for pseudo-labels, where a task has labels)
+    per_fold = [] if task == "regression" else ["test_folds.npy"]
     assert sorted(p.name for p in run.folder.iterdir()) == [
-        "oof.npy", "record.json", "submission.csv", "test.npy"
+        "oof.npy", "record.json", "submission.csv", "test.npy", *per_fold
     ]  # fmt: skip
+    if per_fold:
+        np.testing.assert_allclose(run.load_array("test_folds").mean(axis=0), test)
 
 
 def test_early_stopping_holdout_reaches_every_fold_model(projects_dir: Path) -> None:

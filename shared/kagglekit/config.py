@@ -223,6 +223,15 @@ def parse_search_param(where: str, raw: Any) -> SearchParam:
         raise KKError(f"{where} = {raw!r} is invalid: {msg}; {hint}") from None
 
 
+class PseudoLabelConfig(_Strict):
+    """Pseudo-labels from an earlier run on the same folds (``kagglekit.pseudo``): fold k
+    also trains on the test rows that run's fold-k model labelled with at least
+    ``confidence`` (P of the label it gives; 0.5 < confidence < 1)."""
+
+    run: str = Field(min_length=1)
+    confidence: float = Field(0.9, gt=0.5, lt=1.0)
+
+
 class ModelConfig(_Strict):
     """A named model entry: a backend from the registry and its parameters.
 
@@ -234,7 +243,8 @@ class ModelConfig(_Strict):
     ``early_stopping_holdout = 0.1`` stops on that share of the fold's training rows instead,
     so the validation fold is never seen while fitting. Torch models (and NeuMF) keep their
     best epoch and count ``patience`` on the same held-out rows when it is set; a backend
-    that chooses no rounds or epochs refuses it.
+    that chooses no rounds or epochs refuses it. ``pseudo_labels`` adds confidently
+    labelled test rows to each fold's training rows (``PseudoLabelConfig``).
     """
 
     backend: str
@@ -245,6 +255,7 @@ class ModelConfig(_Strict):
     steps: list[StepConfig] = []
     search: dict[str, SearchParam] = {}
     params_file: str = ""
+    pseudo_labels: PseudoLabelConfig | None = None
 
 
 class ParamsFile(_Strict):

@@ -42,6 +42,9 @@ class Task:
     name: ClassVar[str] = ""
     formats: ClassVar[tuple[str, ...]] = ()
     is_classification: ClassVar[bool] = False
+    # Whether a run keeps each fold model's test predictions (test_folds.npy), which
+    # pseudo-labelling reads; a ranking's lists are big and have no labels to lend.
+    keeps_fold_tests: ClassVar[bool] = False
     # What kk report draws from the best run's OOF predictions.
     oof_plots: ClassVar[tuple[str, ...]] = ()
 
@@ -157,6 +160,7 @@ class Task:
 @dataclass(frozen=True)
 class _Classification(Task):
     is_classification: ClassVar[bool] = True
+    keeps_fold_tests: ClassVar[bool] = True
     oof_plots: ClassVar[tuple[str, ...]] = ("confusion_matrix", "roc_curve")
     formats: ClassVar[tuple[str, ...]] = ("labels", "probabilities")
 

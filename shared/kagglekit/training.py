@@ -21,6 +21,7 @@ import pandas as pd
 from kagglekit import atomic, loaders, records, submission
 from kagglekit import features as feat
 from kagglekit import folds as folds_mod
+from kagglekit import pseudo as pseudo_mod
 from kagglekit import tasks as tasks_mod
 from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.errors import KKError, unknown_name
@@ -28,6 +29,7 @@ from kagglekit.metrics import Metric, get_metric
 from kagglekit.models import Backend, Model, backend_names, get_backend
 from kagglekit.models.base import BuildContext, FitFailure, FoldContext, take
 from kagglekit.project import Project
+from kagglekit.pseudo import PseudoLabels
 from kagglekit.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,9 @@ class CVResult:
     oof: np.ndarray  # (n_repeats, n_rows) or (n_repeats, n_rows, n_classes); NaN = never validated
     test_pred: np.ndarray | None  # (n_test,) or (n_test, n_classes)
     folds: list[FoldResult]
+    # Each fold model's own test predictions, stacked in split order: what a later run
+    # pseudo-labels each of its folds from (kagglekit.pseudo), without a leak across folds.
+    test_folds: np.ndarray | None = None
 
     @property
     def scores(self) -> np.ndarray:
@@ -157,6 +162,7 @@ def cross_validate(
     on_fold: Callable[[FoldResult, list[FoldResult]], None] | None = None,
     on_epoch: Callable[[folds_mod.Split, int, float], None] | None = None,
     store: FoldStore | None = None,
+    pseudo: PseudoLabels | None = None,
 ) -> CVResult:
     """Cross-validate ``make_model`` over saved folds.
 
@@ -167,6 +173,7 @@ def cross_validate(
     ``on_epoch(split, epoch, score)`` after each epoch of models that train in epochs.
     With a ``store``, finished folds are saved as they end and taken from it when the
     same run goes on after an interrupt, and epoch-trained models checkpoint in it.
+    With ``pseudo``, each fold also trains on the test rows its teacher fold labelled.
     """
     task = task or (
         tasks_mod.get_task("multiclass") if n_outputs > 1 else tasks_mod.get_task("binary")
@@ -175,7 +182,7 @@ def cross_validate(
     oof = task.empty_predictions(folds.n_repeats, n_rows, n_outputs)
     test_preds: list[np.ndarray] = []
     results: list[FoldResult] = []
-    for split in folds.splits():
+    for index, split in enumerate(folds.splits()):
         done = store.load(split) if store is not None else None
         if done is not None:
             pred, test_pred, result = done
@@ -183,8 +190,9 @@ def cross_validate(
                 "fold %d.%d already finished: taken from the run folder", split.repeat, split.fold
             )
         else:
+            extra = None if pseudo is None else (pseudo, index)
             pred, test_pred, result = _fit_fold(
-                X, y, split, make_model, metric, X_test, threshold, on_epoch, store
+                X, y, split, make_model, metric, X_test, threshold, on_epoch, store, extra
             )
             if store is not None:
                 store.save(split, pred, test_pred, result)
@@ -202,7 +210,8 @@ def cross_validate(
                 f"repeat {repeat}: {int((validated & ~filled).sum())} validated rows got no OOF prediction"
             )
     test_mean = task.combine(test_preds) if test_preds else None
-    return CVResult(oof=oof, test_pred=test_mean, folds=results)
+    test_folds = np.stack(test_preds) if test_preds and task.keeps_fold_tests else None
+    return CVResult(oof=oof, test_pred=test_mean, folds=results, test_folds=test_folds)
 
 
 def _fit_fold(
@@ -215,11 +224,15 @@ def _fit_fold(
     threshold: float,
     on_epoch: Callable[[folds_mod.Split, int, float], None] | None,
     store: FoldStore | None,
+    pseudo: tuple[PseudoLabels, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, FoldResult]:
     """Fit one fold's fresh model; its validation and test predictions and its result."""
     started = time.perf_counter()
     model = make_model()
     X_valid, y_valid = take(X, split.valid_idx), y[split.valid_idx]
+    X_train, y_train = take(X, split.train_idx), y[split.train_idx]
+    if pseudo is not None:
+        X_train, y_train = pseudo[0].extend(pseudo[1], X_train, y_train)
     context = FoldContext(
         repeat=split.repeat,
         fold=split.fold,
@@ -228,8 +241,8 @@ def _fit_fold(
     )
     try:
         model.fit(
-            take(X, split.train_idx),
-            y[split.train_idx],
+            X_train,
+            y_train,
             X_valid=X_valid,
             y_valid=y_valid,
             fold=context,
@@ -238,6 +251,9 @@ def _fit_fold(
         raise _fit_error(err, split) from err
     pred = model.predict(X_valid)
     test_pred = model.predict(X_test) if X_test is not None else None
+    learned = model.learned()
+    if pseudo is not None:
+        learned["pseudo_label_rows"] = len(y_train) - len(split.train_idx)
     result = FoldResult(
         repeat=split.repeat,
         fold=split.fold,
@@ -245,7 +261,7 @@ def _fit_fold(
         seconds=round(time.perf_counter() - started, 4),
         n_train=len(split.train_idx),
         n_valid=len(split.valid_idx),
-        learned=model.learned(),
+        learned=learned,
     )
     return pred, test_pred, result
 
@@ -523,8 +539,9 @@ def train(
     prepared = prepare(project, cfg)
     make_model = model_factory(cfg, name, prepared, params, on_progress=on_progress)
     check_submission_format(prepared, cfg.competition)
+    pseudo = pseudo_mod.load(project, cfg, name, prepared)
     if distributed.is_follower():
-        return _follow(prepared, make_model, metric, cfg)
+        return _follow(prepared, make_model, metric, cfg, pseudo)
     resolved = cfg.model_dump(mode="json")
     if params:
         resolved["models"][name]["params"] = {**entry.params, **params}
@@ -559,6 +576,7 @@ def train(
             classes=prepared.classes,
             n_train=len(prepared.y),
             n_test=len(prepared.test_ids),
+            **({"pseudo_labels": pseudo.summary()} if pseudo is not None else {}),
         )
     try:
         if distributed.world_size() > 1:
@@ -579,6 +597,7 @@ def train(
             task=prepared.task,
             on_fold=on_fold,
             store=store,
+            pseudo=pseudo,
         )
         if result.test_pred is None:  # pragma: no cover - X_test is always given here
             raise RuntimeError("cross_validate returned no test predictions")
@@ -591,6 +610,8 @@ def train(
         if result.oof.shape[0] > 1:
             run.save_array("oof_repeats", result.oof)
         run.save_array("test", result.test_pred)
+        if result.test_folds is not None:
+            run.save_array("test_folds", result.test_folds)
         sub_path = write_run_submission(run, prepared, cfg.competition, result.test_pred)
         run.finish(
             "COMPLETE",
@@ -630,7 +651,11 @@ class _ReadOnlyFoldStore(FoldStore):
 
 
 def _follow(
-    prepared: Prepared, make_model: Callable[[], Model], metric: Metric, cfg: ProjectConfig
+    prepared: Prepared,
+    make_model: Callable[[], Model],
+    metric: Metric,
+    cfg: ProjectConfig,
+    pseudo: PseudoLabels | None,
 ) -> RunResult:
     """A rank other than 0 of ``kk train --nproc``: the same CV loop, nothing written."""
     from kagglekit import distributed
@@ -647,6 +672,7 @@ def _follow(
         n_outputs=n_outputs(cfg, prepared.classes),
         task=prepared.task,
         store=_ReadOnlyFoldStore(folder / "folds"),
+        pseudo=pseudo,
     )
     run = records.load_run(folder)
     return RunResult(run=run, cv=result, metric=metric, submission_path=folder / "submission.csv")
@@ -688,7 +714,9 @@ def smoke_test(
     )
     assignment = np.r_[np.full(n_train, -1), np.zeros(n_valid, dtype=np.int64)][None, :]
     small = folds_mod.Folds(assignment=assignment, hash="smoke", kind="holdout", n_splits=1)
-    X_test = take(prepared.X_test, np.arange(min(len(prepared.test_ids), 64)))
+    n_test = min(len(prepared.test_ids), 64)
+    X_test = take(prepared.X_test, np.arange(n_test))
+    pseudo = pseudo_mod.for_smoke(pseudo_mod.load(project, cfg, name, prepared), n_test)
     result = cross_validate(
         take(prepared.X, rows),
         prepared.y[rows],
@@ -699,6 +727,7 @@ def smoke_test(
         threshold=cfg.competition.threshold,
         n_outputs=n_outputs(cfg, prepared.classes),
         task=prepared.task,
+        pseudo=pseudo,
     )
     fold = result.folds[0]
     return SmokeResult(

@@ -37,11 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kagglekit import atomic, training
+from kagglekit import pseudo as pseudo_mod
 from kagglekit.config import ProjectConfig, read_params_file
 from kagglekit.errors import KKError, unknown_name
 from kagglekit.metrics import get_metric
 from kagglekit.models.base import FitFailure
 from kagglekit.project import Project
+from kagglekit.pseudo import PseudoLabels
 from kagglekit.records import pid_alive
 from kagglekit.tuning_spaces import SearchSpace, search_space
 
@@ -404,6 +406,7 @@ class _Objective:
     space: SearchSpace
     prune: bool
     beats: Path | None
+    pseudo: PseudoLabels | None = None
     fatal: list[BaseException] = field(default_factory=list)
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -451,6 +454,7 @@ class _Objective:
                     task=self.prepared.task,
                     on_fold=on_fold,
                     on_epoch=on_epoch,
+                    pseudo=self.pseudo,
                 )
         except FitFailure:
             raise  # these parameters did not fit (or ran out of GPU memory): this trial fails
@@ -525,6 +529,7 @@ def run_worker(
     cfg = project.config(list(spec.overrides))
     name, entry = cfg.model(spec.model)
     prepared = prepared or training.prepare(project, cfg)
+    pseudo = pseudo_mod.load(project, cfg, name, prepared)
     study = load_study(spec, seed_offset=seed_offset)
     objective = _Objective(
         cfg=cfg,
@@ -533,6 +538,7 @@ def run_worker(
         space=search_space(name, entry),
         prune=prune,
         beats=heartbeat_dir(spec),
+        pseudo=pseudo,
     )
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +22,26 @@ def take(X: Any, idx: np.ndarray) -> Any:
     if isinstance(X, list):
         return [X[i] for i in idx]
     return X[idx]
+
+
+def concat(parts: Sequence[Any]) -> Any:
+    """Rows of ``parts`` one after another, keeping their type: ``take``'s inverse."""
+    first = parts[0]
+    if hasattr(type(first), "concat"):  # a row container of our own (text.loaders.Texts)
+        return type(first).concat(parts)
+    if isinstance(first, dict):
+        return {k: concat([p[k] for p in parts]) for k in first}
+    if hasattr(first, "iloc"):
+        import pandas as pd
+
+        return pd.concat(parts, ignore_index=True)
+    if isinstance(first, list):
+        return [row for p in parts for row in p]
+    if hasattr(first, "new_tensor"):  # a torch tensor (torch is not imported here)
+        import torch
+
+        return torch.cat(list(parts))
+    return np.concatenate(parts)
 
 
 def holdout_split(

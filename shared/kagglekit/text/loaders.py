@@ -12,6 +12,7 @@ Rows are ``Texts``: the texts and their side columns, indexed together, so the C
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,14 @@ class Texts:
 
     def __getitem__(self, idx: Any) -> Texts:
         return Texts(self.text[idx], self.side.iloc[idx].reset_index(drop=True))
+
+    @classmethod
+    def concat(cls, parts: Sequence[Texts]) -> Texts:
+        """The rows of ``parts`` one after another (``models.base.concat`` calls it)."""
+        return cls(
+            np.concatenate([p.text for p in parts]),
+            pd.concat([p.side for p in parts], ignore_index=True),
+        )
 
     @classmethod
     def of(cls, texts: Any, side: pd.DataFrame | None = None) -> Texts:
