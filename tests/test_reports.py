@@ -14,6 +14,7 @@ from kagglekit.records import Run
 from kagglekit.reports import (
     END_MARKER,
     START_MARKER,
+    ablation_table_markdown,
     last_epoch_cv,
     results_table_markdown,
     update_readme_section,
@@ -95,6 +96,32 @@ def test_table_shows_the_last_epoch_column_only_where_an_epoch_was_picked() -> N
     assert "| 0.7000 |" in row
     kept_last = _run("c", "net", 0.80, fold_scores=[_fold(0.80, [0.70, 0.80], 1)])
     assert "last epoch" not in results_table_markdown([kept_last, plain])
+
+
+def test_ablation_table_lists_every_run_of_a_model_with_what_set_changed() -> None:
+    runs = [
+        _run("a1", "finetune", 0.83),
+        _run("a2", "finetune", 0.84, overrides=["models.finetune.params.lr=1e-4"]),
+        _run(
+            "a3",
+            "finetune",
+            0.85,
+            overrides=["models.finetune.pseudo_labels.run=t1", "cv.n_splits=5"],
+            local_scores={"all": 0.8123},
+        ),
+        _run("a4", "tfidf", 0.80),  # never changed with --set: not in the table
+    ]
+    body = [
+        line
+        for line in ablation_table_markdown(runs).splitlines()
+        if line.startswith("| finetune") or line.startswith("| tfidf")
+    ]
+    assert body == [
+        "| finetune | `pseudo_labels.run=t1`, `cv.n_splits=5` | 0.8500 | 0.8123 | 1.2 | `a3` |",
+        "| finetune | `lr=1e-4` | 0.8400 |  | 1.2 | `a2` |",
+        "| finetune | config as is | 0.8300 |  | 1.2 | `a1` |",
+    ]
+    assert ablation_table_markdown(runs[3:]) == ""
 
 
 def test_update_readme_section_replaces_only_the_section(tmp_path: Path) -> None:

@@ -14,6 +14,9 @@ Configured per model entry (``config.toml``)::
     params = { ... }
     pseudo_labels = { run = "20261203-...-finetune-1a2b", confidence = 0.9 }
 
+The pseudo-labelled rows come after the fold's own training rows; a model's own
+holdouts (``early_stopping_holdout``, ``threshold_holdout``) draw from both.
+
 Hand-written because no library does it over arbitrary models: the CV loop is ours.
 """
 

@@ -794,8 +794,11 @@ def ablation_table_markdown(runs: Sequence[Run]) -> str:
     for model in ablated:
         for run in ranked_by_cv([r for r in complete if r.record["model"] == model]):
             rec = run.record
-            prefix = f"models.{model}.params."
-            changes = [str(o).removeprefix(prefix) for o in rec.get("overrides") or []]
+            prefix = f"models.{model}."
+            changes = [
+                str(o).removeprefix(prefix).removeprefix("params.")
+                for o in rec.get("overrides") or []
+            ]
             test = (rec.get("local_scores") or {}).get("all")
             lines.append(
                 f"| {model} | {', '.join(f'`{c}`' for c in changes) or 'config as is'} | "
