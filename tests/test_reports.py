@@ -172,3 +172,67 @@ def test_kk_report_regenerates_the_readme(projects_dir: Path) -> None:
     second = runner.invoke(app, ["report", "tiny"])
     assert "results unchanged" in second.output
     assert readme.read_text() == text
+
+
+def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table(
+    projects_dir: Path,
+) -> None:
+    """runs/ is not committed: the report keeps each record it reports under
+    reports/records/, and a machine without the run folders regenerates the same tables."""
+    import json
+    import shutil
+
+    from kagglekit.project import open_project
+    from kagglekit.records import RECORDS_DIR, archive_records, archived_runs
+    from kagglekit.reports import current_runs
+
+    paths = make_tiny_project(projects_dir, "tiny")
+    (paths["project"] / "README.md").write_text(f"# tiny\n\n{START_MARKER}\n{END_MARKER}\n")
+    runner = CliRunner()
+    for args in (
+        ["fetch", "tiny", "--from", str(paths["mirror"])],
+        ["folds", "tiny"],
+        ["train", "tiny", "--model", "linear"],
+        ["train", "tiny", "--model", "linear", "--set", "models.linear.params.C=0.5"],
+        ["report", "tiny"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    project = open_project("tiny", projects_dir)
+    copies = sorted((project.root / RECORDS_DIR).glob("*.json"))
+    local = current_runs(project)
+    assert [c.stem for c in copies] == [r.run_id for r in local] and len(copies) == 2
+    for copy in copies:
+        record = json.loads(copy.read_text())
+        assert "host" not in record and "pid" not in record
+        assert (
+            record["cv_mean"] == next(r for r in local if r.run_id == copy.stem).record["cv_mean"]
+        )
+    before = (project.root / "README.md").read_text()
+    # Reporting again writes no copy; a run here and its copy count once.
+    assert archive_records(local, project.root / RECORDS_DIR) == []
+    assert [r.run_id for r in current_runs(project)] == [r.run_id for r in local]
+
+    shutil.rmtree(project.runs_dir)  # a fresh clone: the copies only
+    again = runner.invoke(app, ["report", "tiny"])
+    assert again.exit_code == 0, again.output
+    after = (project.root / "README.md").read_text()
+    table = before.split("### Runs with --set")[0]
+    assert after.split("### Runs with --set")[0] == table
+    assert "| linear | `C=0.5` |" in after and "| linear | config as is |" in after
+    assert "Confusion matrix" in before and "Confusion matrix" not in after  # needs the OOF
+    copy = archived_runs(project.root / RECORDS_DIR, project.runs_dir)[0]
+    assert copy.archived and copy.status == "COMPLETE"
+    with pytest.raises(KKError, match=r"has only its record here .* rerun it"):
+        copy.load_array("oof")
+
+
+def test_a_damaged_record_copy_is_named_with_the_fix(tmp_path: Path) -> None:
+    from kagglekit.records import archived_runs
+
+    (tmp_path / "20261204-000000-linear-abcd.json").write_text('{"run_id": "20261204-0000')
+    with pytest.raises(KKError, match=r"20261204-000000-linear-abcd\.json cannot be read.*git"):
+        archived_runs(tmp_path, tmp_path / "runs")
+    (tmp_path / "20261204-000000-linear-abcd.json").write_text('{"run_id": "other"}')
+    with pytest.raises(KKError, match="its run_id is not"):
+        archived_runs(tmp_path, tmp_path / "runs")

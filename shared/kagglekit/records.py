@@ -56,6 +56,7 @@ GENERATED_PATHSPECS = (
     ":(top,exclude)README.md",
     ":(top,exclude,glob)projects/*/README.md",
     ":(top,exclude,glob)projects/*/reports/*.png",
+    ":(top,exclude,glob)projects/*/reports/records/*.json",
     ":(top,exclude,glob)projects/*/submissions.jsonl",
 )
 
@@ -122,6 +123,9 @@ class Run:
 
     folder: Path
     record: dict[str, Any]
+    # True for a record read from a project's committed copies (``archived_runs``): its
+    # run folder, arrays and checkpoints are not on this machine.
+    archived: bool = False
 
     @property
     def run_id(self) -> str:
@@ -157,6 +161,11 @@ class Run:
 
     def load_array(self, name: str) -> np.ndarray:
         path = self.folder / f"{name}.npy"
+        if self.archived and not path.exists():
+            raise KKError(
+                f"run {self.run_id} has only its record here (reports/records/), not its "
+                f"{name}.npy: rerun it on this machine (`kk train` with its model and --set)"
+            )
         if not path.exists():
             raise KKError(f"run {self.run_id} has no {name}.npy (status {self.status})")
         return np.load(path, allow_pickle=False)
@@ -245,6 +254,56 @@ def scan_runs(runs_dir: Path) -> tuple[list[Run], list[DamagedRun]]:
 def list_runs(runs_dir: Path) -> list[Run]:
     """Every readable run under ``runs_dir``, oldest first (``scan_runs`` names the damaged)."""
     return scan_runs(runs_dir)[0]
+
+
+# Committed copies of the records a project's report was made from. ``runs/`` is not
+# committed (checkpoints and arrays are big), so without these a fresh clone or another machine would
+# regenerate a README table without the runs it reported. A copy is the record alone,
+# less what names this machine (host, pid): enough for every table, the CV plot and the
+# learning curves, not for an ensemble or an OOF plot, which need the run's arrays.
+RECORDS_DIR = "reports/records"
+_NOT_ARCHIVED = ("host", "pid")
+
+
+def archive_records(runs: Iterable[Run], folder: Path) -> list[Path]:
+    """Copy each COMPLETE local run's record to ``folder/<run_id>.json``; the files written.
+
+    A copy is rewritten only when its content differs, so reporting twice writes nothing.
+    """
+    written = []
+    for run in runs:
+        if run.archived or run.status != "COMPLETE":
+            continue
+        slim = {k: v for k, v in run.record.items() if k not in _NOT_ARCHIVED}
+        path = Path(folder) / f"{run.run_id}.json"
+        text = json.dumps(slim, indent=2, sort_keys=True, default=str) + "\n"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(path, text)
+            written.append(path)
+    return written
+
+
+def archived_runs(folder: Path, runs_dir: Path) -> list[Run]:
+    """The records copied into ``folder`` by ``archive_records``, oldest first.
+
+    Each ``Run`` points at where its folder would be under ``runs_dir`` and is marked
+    ``archived``. A copy that cannot be read is an error naming the file: it is committed
+    text, so a bad merge or a hand edit is the likely cause.
+    """
+    out = []
+    for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or record.get("run_id") != path.stem:
+                raise ValueError(f"its run_id is not {path.stem!r}")
+        except (OSError, ValueError) as err:
+            raise KKError(
+                f"run record copy {path} cannot be read ({err}); restore it with git "
+                "(`git checkout -- PATH`) or delete it"
+            ) from None
+        out.append(Run(Path(runs_dir) / path.stem, record, archived=True))
+    return out
 
 
 def duplicate_key(run: Run) -> str | None:

@@ -556,6 +556,11 @@ def plot_learning_curves(run: Run, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _with_oof(runs: Sequence[Run]) -> list[Run]:
+    """The runs whose OOF predictions are on this machine."""
+    return [r for r in runs if (r.folder / "oof.npy").is_file()]
+
+
 def _best_run(runs: Sequence[Run]) -> Run | None:
     done = ranked_by_cv(runs)
     return done[0] if done else None
@@ -635,19 +640,22 @@ def write_plots(
             plots.append(
                 Plot(path, f"Feature importance of the best tree model ({tree.record['model']})")
             )
-        best = _best_run(runs)
-        if best is not None and y is not None and (best.folder / "oof.npy").is_file():
+        best = _best_run(_with_oof(runs))
+        if best is not None and y is not None:
             oof = best.load_array("oof")
             rows = ~np.isnan(oof.reshape(len(oof), -1)).any(axis=1)
+            # Only the record of a run copied from reports/records/ is here: the OOF plots
+            # show the best run whose predictions are, and say so when it is not the best.
+            which = "the best run" if best is _best_run(runs) else "the best run with its OOF here"
             model = best.record["model"]
             oof_plots = get_task(task).oof_plots if task else ()
             if "confusion_matrix" in oof_plots:
                 path = plot_confusion_matrix(
                     best, y[rows], oof[rows], out_dir / "confusion_matrix.png", threshold=threshold
                 )
-                plots.append(Plot(path, f"Confusion matrix of the best run ({model}, OOF)"))
+                plots.append(Plot(path, f"Confusion matrix of {which} ({model}, OOF)"))
                 path = plot_roc_curve(best, y[rows], oof[rows], out_dir / "roc_curve.png")
-                plots.append(Plot(path, f"ROC curve of the best run ({model}, OOF)"))
+                plots.append(Plot(path, f"ROC curve of {which} ({model}, OOF)"))
             if images is not None and oof.ndim == 2 and len(images) == len(y):
                 grid = plot_misclassified(
                     best,
@@ -658,12 +666,10 @@ def write_plots(
                     label_names=label_names,
                 )
                 if grid is not None:
-                    plots.append(
-                        Plot(grid, f"Most confident mistakes of the best run ({model}, OOF)")
-                    )
+                    plots.append(Plot(grid, f"Most confident mistakes of {which} ({model}, OOF)"))
             elif "residuals" in oof_plots:
                 path = plot_residuals(best, y[rows], oof[rows], out_dir / "residuals.png")
-                plots.append(Plot(path, f"Residuals of the best run ({model}, OOF)"))
+                plots.append(Plot(path, f"Residuals of {which} ({model}, OOF)"))
         nn = learning_curve_runs(runs)
         if nn:
             nn_best = _best_run(nn) or nn[-1]
@@ -725,14 +731,23 @@ class ProjectReport:
 
 
 def current_runs(project: Project) -> list[Run]:
-    """The project's runs on its current folds (only those are comparable)."""
+    """The project's runs on its current folds (only those are comparable), oldest first.
+
+    The runs under ``runs/`` and, for runs not there, the record copies an earlier
+    ``kk report`` committed under ``reports/records/`` (``records.archived_runs``): a
+    fresh clone that made the same folds reports what the last report did.
+    """
     from kagglekit.folds import folds_meta
-    from kagglekit.records import list_runs
+    from kagglekit.records import RECORDS_DIR, archived_runs, list_runs
 
     meta = folds_meta(project)
     if meta is None:
         raise KKError(f"project '{project.name}' has no folds yet; run `kk folds {project.name}`")
-    return [r for r in list_runs(project.runs_dir) if r.record.get("fold_hash") == meta["hash"]]
+    local = list_runs(project.runs_dir)
+    here = {r.run_id for r in local}
+    copies = archived_runs(project.root / RECORDS_DIR, project.runs_dir)
+    runs = sorted([*local, *(r for r in copies if r.run_id not in here)], key=lambda r: r.run_id)
+    return [r for r in runs if r.record.get("fold_hash") == meta["hash"]]
 
 
 def _encoded_target(
@@ -832,6 +847,8 @@ def write_project_report(project: Project) -> ProjectReport:
     Running it twice changes nothing the second time: the section text and every PNG are
     only rewritten when their content differs.
     """
+    from kagglekit.records import RECORDS_DIR, archive_records
+
     cfg = project.config()
     runs = current_runs(project)
     if not any(r.status == "COMPLETE" for r in runs):
@@ -839,11 +856,12 @@ def write_project_report(project: Project) -> ProjectReport:
             f"project '{project.name}' has no complete run on its current folds; "
             f"run `kk train {project.name}` first"
         )
+    archive_records(runs, project.root / RECORDS_DIR)
     readme = project.root / "README.md"
     if not readme.is_file():
         # Check the markers before drawing anything.
         update_readme_section(readme, "")
-    best = _best_run(runs)
+    best = _best_run(_with_oof(runs))
     classes = best.record.get("classes") if best is not None else None
     y = _encoded_target(project, cfg, classes)
     oof_file = None if best is None else best.folder / "oof.npy"
