@@ -225,6 +225,11 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
     assert copy.archived and copy.status == "COMPLETE"
     with pytest.raises(KKError, match=r"has only its record here .* rerun it"):
         copy.load_array("oof")
+    # Deleting a copy drops its run from the next report.
+    (project.root / RECORDS_DIR / f"{copy.run_id}.json").unlink()
+    assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
+    assert copy.run_id not in (project.root / "README.md").read_text()
+    assert [r.run_id for r in current_runs(project)] == [c.stem for c in copies[1:]]
 
 
 def test_a_damaged_record_copy_is_named_with_the_fix(tmp_path: Path) -> None:

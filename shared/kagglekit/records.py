@@ -211,14 +211,21 @@ def start_run(runs_dir: Path, *, model: str, repo_dir: Path, **fields: Any) -> R
     return run
 
 
+def _read_record(path: Path, *, run_id: str | None = None) -> dict[str, Any]:
+    """The record in ``path``; ValueError when it is no run record (or not ``run_id``'s)."""
+    record = json.loads(path.read_text(encoding="utf-8"))  # JSONDecodeError is a ValueError
+    if not isinstance(record, dict) or "run_id" not in record:
+        raise ValueError("not a run record: no run_id")
+    if run_id is not None and record["run_id"] != run_id:
+        raise ValueError(f"its run_id is not {run_id!r}")
+    return record
+
+
 def load_run(folder: Path) -> Run:
     path = folder / RECORD
     try:
-        record = json.loads(path.read_text())
-        if not isinstance(record, dict) or "run_id" not in record:
-            raise ValueError("not a run record: no run_id")
-        return Run(folder, record)
-    except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
+        return Run(folder, _read_record(path))
+    except (OSError, ValueError) as err:
         raise KKError(
             f"run record {path} cannot be read ({err}); the run folder is damaged"
         ) from None
@@ -257,10 +264,11 @@ def list_runs(runs_dir: Path) -> list[Run]:
 
 
 # Committed copies of the records a project's report was made from. ``runs/`` is not
-# committed (checkpoints and arrays are big), so without these a fresh clone or another machine would
-# regenerate a README table without the runs it reported. A copy is the record alone,
-# less what names this machine (host, pid): enough for every table, the CV plot and the
-# learning curves, not for an ensemble or an OOF plot, which need the run's arrays.
+# committed (checkpoints and arrays are big), so without these a fresh clone or another
+# machine would regenerate a README table without the runs it reported. A copy is the
+# record alone, less what names this machine (host, pid): enough for every table, the CV
+# plot and the learning curves, not for an ensemble or an OOF plot, which need the run's
+# arrays. Deleting a copy (and its run folder) drops the run from the next report.
 RECORDS_DIR = "reports/records"
 _NOT_ARCHIVED = ("host", "pid")
 
@@ -276,7 +284,7 @@ def archive_records(runs: Iterable[Run], folder: Path) -> list[Path]:
             continue
         slim = {k: v for k, v in run.record.items() if k not in _NOT_ARCHIVED}
         path = Path(folder) / f"{run.run_id}.json"
-        text = json.dumps(slim, indent=2, sort_keys=True, default=str) + "\n"
+        text = atomic.json_text(slim)
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic.write_text(path, text)
@@ -294,9 +302,7 @@ def archived_runs(folder: Path, runs_dir: Path) -> list[Run]:
     out = []
     for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(record, dict) or record.get("run_id") != path.stem:
-                raise ValueError(f"its run_id is not {path.stem!r}")
+            record = _read_record(path, run_id=path.stem)
         except (OSError, ValueError) as err:
             raise KKError(
                 f"run record copy {path} cannot be read ({err}); restore it with git "
