@@ -273,6 +273,28 @@ def test_transformer_side_columns_are_the_first_segment_of_a_pair(tmp_path: Path
         get_backend("transformer").build(_ctx(**params, side=3))
 
 
+def test_encoder_layer_groups_cover_every_parameter_once_bottom_first(tmp_path: Path) -> None:
+    from kagglekit.text.nets import EncoderNet
+
+    net = EncoderNet(str(tiny_transformer(tmp_path / "m")), 1)
+    groups = net.layer_groups()
+    layers = net.encoder.config.num_hidden_layers
+    assert len(groups) == layers + 2  # the embeddings, each layer, the top (pooler, head)
+    ids = [id(p) for g in groups for p in g]
+    assert sorted(ids) == sorted(id(p) for p in net.parameters())  # each once
+    names = {id(p): n for n, p in net.named_parameters()}
+    assert all("embeddings" in names[id(p)] for p in groups[0])
+    assert all(".layer.0." in names[id(p)] for p in groups[1])
+    assert {id(p) for p in net.head.parameters()} <= {id(p) for p in groups[-1]}
+    # On the transformer backend it is a trainer setting like lr.
+    texts, y = tiny_texts(48, seed=3)
+    params = {"epochs": 1, "batch_size": 16, "max_length": 8, "layer_decay": 0.8,
+              "model": str(tiny_transformer(tmp_path / "m"))}  # fmt: skip
+    model = get_backend("transformer").build(_ctx(**params))
+    model.fit(Texts.of(texts[:32]), y[:32], X_valid=Texts.of(texts[32:]), y_valid=y[32:])
+    assert model.model_.config.layer_decay == 0.8
+
+
 @pytest.mark.parametrize("net", ["lstm", "transformer"])
 def test_token_models_train_on_the_shared_trainer_and_count_truncated_texts(
     net: str, tmp_path: Path

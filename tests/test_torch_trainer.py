@@ -317,6 +317,48 @@ def test_each_optimizer_and_schedule_steps_and_follows_the_schedule(
     np.testing.assert_allclose(model.learned()["history"]["lr"], expected, rtol=1e-6)
 
 
+class Stacked(nn.Module):
+    """Three linear layers that name their groups, bottom first, as an encoder does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.low, self.mid, self.head = nn.Linear(5, 8), nn.Linear(8, 8), nn.Linear(8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.mid(torch.relu(self.low(x)))))
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        return [
+            list(self.low.parameters()),
+            list(self.mid.parameters()),
+            list(self.head.parameters()),
+        ]
+
+
+def test_layer_decay_gives_each_lower_group_a_smaller_rate_and_logs_the_heads() -> None:
+    X, y = blobs(n=128)
+    model = make_model(net=Stacked, layer_decay=0.5, lr=0.1, schedule="constant", epochs=2)
+    model.fit(X, y)
+    from kagglekit.torch.trainer import _make_optimizer
+
+    optimizer = _make_optimizer(Stacked(), model.config)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.025, 0.05, 0.1])
+    assert model.learned()["history"]["lr"] == pytest.approx([0.1, 0.1])  # the head's rate
+    # 1 (the default) is one group at lr, and leaves the checkpoint fingerprint as it was.
+    assert len(_make_optimizer(Stacked(), TrainConfig(lr=0.1)).param_groups) == 1
+    assert "layer_decay" not in TrainConfig().fingerprint_fields()
+    assert TrainConfig(layer_decay=0.8).fingerprint_fields()["layer_decay"] == 0.8
+
+
+def test_layer_decay_is_refused_outside_zero_one_and_for_nets_without_groups() -> None:
+    for bad in (0.0, 1.5, -0.2):
+        with pytest.raises(KKError, match=rf"layer_decay = {bad} must be in \(0, 1\]; try 0.8"):
+            TrainConfig(layer_decay=bad)
+    X, y = blobs(n=64)
+    with pytest.raises(KKError, match="needs a net that names its layer groups.*Sequential"):
+        make_model(layer_decay=0.8).fit(X, y)
+
+
 def test_lr_factor_warms_up_then_follows_each_schedule() -> None:
     def factors(**kw: Any) -> list[float]:
         f = lr_factor(TrainConfig(epochs=4, **kw), 2, 4)

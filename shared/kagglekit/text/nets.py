@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,9 @@ class RecurrentNet(nn.Module):
         return self.head(self.drop(torch.cat([peak, mean], dim=1)))  # (B, n_outputs)
 
 
+_LAYER = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
+
+
 class EncoderNet(nn.Module):
     """A Hugging Face encoder (``AutoModel.from_pretrained``), masked mean pooling, a head.
 
@@ -92,3 +96,19 @@ class EncoderNet(nn.Module):
         m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         pooled = (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)  # (B, H)
         return self.head(self.drop(pooled))  # (B, n_outputs)
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters by depth, bottom first, for layer-wise lr decay: the embeddings,
+        each numbered encoder layer (``....layer.N.`` in BERT-style names, ``layers.N.``
+        in others), then everything else (pooler, final norm, the head) on top."""
+        below: dict[int, list[nn.Parameter]] = {}
+        top: list[nn.Parameter] = list(self.head.parameters())
+        for name, param in self.encoder.named_parameters():
+            layer = _LAYER.search(name)
+            if layer is not None:
+                below.setdefault(int(layer.group(1)) + 1, []).append(param)
+            elif "embeddings" in name:
+                below.setdefault(0, []).append(param)
+            else:
+                top.append(param)
+        return [below[depth] for depth in sorted(below)] + [top]

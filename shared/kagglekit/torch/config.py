@@ -38,6 +38,13 @@ class TrainConfig:
     lr, momentum, nesterov, weight_decay
         Peak learning rate; SGD's momentum and Nesterov flag (AdamW ignores them);
         weight decay on every parameter (decoupled for AdamW, L2 for SGD).
+    layer_decay
+        Layer-wise learning-rate decay for fine-tuning a pretrained net (ULMFiT's
+        discriminative fine-tuning, Howard & Ruder 2018; ELECTRA's layer-wise decay, Clark
+        et al. 2020): the top layer group (the new head) trains at ``lr``, each group below
+        at ``layer_decay`` times the one above, so the general lower layers move least.
+        Needs a net that names its groups (``layer_groups()``, bottom first: the
+        transformer backend's encoder does); 1 = every parameter at ``lr``.
     schedule, warmup_epochs, step_size, gamma
         Per-step learning-rate factor after a linear warm-up of ``warmup_epochs`` (may be
         a fraction): ``onecycle`` = straight down to 0 at the last step (a triangle with
@@ -89,6 +96,7 @@ class TrainConfig:
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 0.0
+    layer_decay: float = 1.0
     schedule: str = "cosine"
     warmup_epochs: float = 0.0
     step_size: int = 10
@@ -124,6 +132,8 @@ class TrainConfig:
         _at_least("lookahead_steps", self.lookahead_steps, 0)
         if not 0 < self.lookahead_alpha <= 1:
             raise KKError(f"lookahead_alpha = {self.lookahead_alpha} must be in (0, 1]; try 0.5")
+        if not 0 < self.layer_decay <= 1:
+            raise KKError(f"layer_decay = {self.layer_decay} must be in (0, 1]; try 0.8")
         if self.lr <= 0:
             raise KKError(f"lr = {self.lr} must be > 0; try lr = 1e-3 (adamw) or 0.05 (sgd)")
         if not 0 <= self.momentum < 1:
@@ -163,7 +173,10 @@ class TrainConfig:
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """The settings that change the trained weights (for checkpoint fingerprints)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("tta", "num_threads")}
+        fields_ = {k: v for k, v in asdict(self).items() if k not in ("tta", "num_threads")}
+        if fields_["layer_decay"] == 1.0:  # added later: off keeps older checkpoints resumable
+            del fields_["layer_decay"]
+        return fields_
 
 
 TRAIN_PARAM_NAMES: frozenset[str] = frozenset(f.name for f in fields(TrainConfig))

@@ -341,7 +341,7 @@ class TorchModel:
             net.train()
             perm = torch.randperm(n_rows, device=device, generator=generator)
             loss_sum = torch.zeros((), device=device)
-            lr = optimizer.param_groups[0]["lr"]
+            lr = optimizer.param_groups[-1]["lr"]  # the peak (head) rate
             for step in range(steps):
                 idx = perm[step * batch_size : (step + 1) * batch_size]
                 if self.transform_takes_rows:  # e.g. alternating flips: per-row, per-epoch
@@ -362,7 +362,7 @@ class TorchModel:
                     nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
-                lr = optimizer.param_groups[0]["lr"]
+                lr = optimizer.param_groups[-1]["lr"]  # the peak (head) rate
                 scheduler.step()  # per step: warm-up and decay are in steps, not epochs
                 if lookahead is not None and (
                     (step + 1) % cfg.lookahead_steps == 0 or step == steps - 1
@@ -695,15 +695,36 @@ class TorchModel:
 
 # ------------------------------------------------------------------ optimiser and schedule
 def _make_optimizer(net: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = _param_groups(net, cfg)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
-            net.parameters(),
+            params,
             lr=cfg.lr,
             momentum=cfg.momentum,
             nesterov=cfg.nesterov and cfg.momentum > 0,
             weight_decay=cfg.weight_decay,
         )
-    return torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _param_groups(net: nn.Module, cfg: TrainConfig) -> Any:
+    """Every parameter at ``cfg.lr``, or with ``layer_decay`` < 1 one group per layer group
+    of the net, bottom first, at ``lr * layer_decay ** (groups above it)``: the top group
+    (the head) is last, so ``param_groups[-1]`` carries the peak rate."""
+    if cfg.layer_decay == 1.0:
+        return net.parameters()
+    layer_groups = getattr(net, "layer_groups", None)
+    if not callable(layer_groups):
+        raise KKError(
+            f"layer_decay = {cfg.layer_decay} needs a net that names its layer groups "
+            f"(the transformer backend's encoder); {type(net).__name__} does not: set "
+            "layer_decay = 1"
+        )
+    groups = [list(g) for g in layer_groups() if len(g)]
+    top = len(groups) - 1
+    return [
+        {"params": g, "lr": cfg.lr * cfg.layer_decay ** (top - i)} for i, g in enumerate(groups)
+    ]
 
 
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int, n_epochs: int) -> Callable[[int], float]:
