@@ -355,7 +355,7 @@ def test_layer_decay_is_refused_outside_zero_one_and_for_nets_without_groups() -
         with pytest.raises(KKError, match=rf"layer_decay = {bad} must be in \(0, 1\]; try 0.8"):
             TrainConfig(layer_decay=bad)
     X, y = blobs(n=64)
-    with pytest.raises(KKError, match="needs a net that names its layer groups.*Sequential"):
+    with pytest.raises(KKError, match=r"needs a net that names its layer groups.*Sequential"):
         make_model(layer_decay=0.8).fit(X, y)
 
 
