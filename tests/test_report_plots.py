@@ -149,6 +149,20 @@ def test_portfolio_index(projects_dir: Path) -> None:
     assert "| regression | rmse |  |  |" in rows["[fresh](projects/fresh/)"]
     assert "portfolio unchanged" in runner.invoke(app, ["report"]).output
     assert readme.read_text() == text
+    # A project whose folds are not here (its runs are on another machine) keeps its row;
+    # one that has folds but no runs is blank, as "fresh" was before it had folds.
+    (projects_dir / "tiny" / "data" / "folds.json").unlink()
+    assert runner.invoke(app, ["report"]).exit_code == 0
+    assert readme.read_text() == text
+    runs = projects_dir / "tiny" / "runs"
+    runs.rename(runs.with_name("runs-elsewhere"))
+    assert runner.invoke(app, ["folds", "tiny"]).exit_code == 0
+    assert runner.invoke(app, ["report"]).exit_code == 0
+    blank = [line for line in readme.read_text().splitlines() if line.startswith("| [tiny]")]
+    assert blank == [
+        "| [tiny](projects/tiny/README.md) | binary | accuracy |  | 0.79000 / 0.78000 |"
+    ]
+    runs.with_name("runs-elsewhere").rename(runs)
     readme.write_text("# no markers\n")
     bad = runner.invoke(app, ["report"])
     assert isinstance(bad.exception, KKError) and PORTFOLIO_START in str(bad.exception)
