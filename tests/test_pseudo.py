@@ -113,6 +113,23 @@ def test_real_pseudo_labels_change_the_fold_models(projects_dir: Path) -> None:
     assert not np.allclose(student.load_array("oof"), teacher.load_array("oof"))
 
 
+def test_a_teacher_from_another_machine_serves_from_its_committed_copy(
+    projects_dir: Path,
+) -> None:
+    import shutil
+
+    project = _ready(projects_dir)
+    teacher = training.train(project, project.config(), model_name="linear").run
+    records.archive_records([teacher], project.root / records.RECORDS_DIR)  # kk report
+    shutil.rmtree(teacher.folder)  # a fresh clone: the committed copy only
+    overrides = _pl(teacher.run_id, confidence=0.8)
+    student = training.train(
+        project, project.config(overrides), model_name="linear", overrides=overrides
+    ).run
+    assert student.record["pseudo_labels"]["run"] == teacher.run_id
+    assert all(f["learned"]["pseudo_label_rows"] > 0 for f in student.record["fold_scores"])
+
+
 def test_smoke_and_tune_use_pseudo_labels(projects_dir: Path) -> None:
     project = _ready(projects_dir)
     teacher = training.train(project, project.config(), model_name="linear").run

@@ -213,23 +213,70 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
     assert archive_records(local, project.root / RECORDS_DIR) == []
     assert [r.run_id for r in current_runs(project)] == [r.run_id for r in local]
 
+    arrays = sorted((project.root / RECORDS_DIR).glob("*.npz"))
+    assert [a.stem for a in arrays] == [c.stem for c in copies]
+    oof_here = {r.run_id: r.load_array("oof") for r in local}
+
     shutil.rmtree(project.runs_dir)  # a fresh clone: the copies only
     again = runner.invoke(app, ["report", "tiny"])
     assert again.exit_code == 0, again.output
     after = (project.root / "README.md").read_text()
     table = before.split("### Runs with --set")[0]
-    assert after.split("### Runs with --set")[0] == table
+    assert after.split("### Runs with --set")[0] == table  # OOF plots too: read from the copy
     assert "| linear | `C=0.5` |" in after and "| linear | config as is |" in after
-    assert "Confusion matrix" in before and "Confusion matrix" not in after  # needs the OOF
+    assert sorted(p.name for p in (project.root / RECORDS_DIR).iterdir()) == sorted(
+        p.name for p in [*copies, *arrays]
+    )  # the copies are left as they were: nothing to rewrite
     copy = archived_runs(project.root / RECORDS_DIR, project.runs_dir)[0]
-    assert copy.archived and copy.status == "COMPLETE"
+    assert copy.archived and copy.status == "COMPLETE" and copy.has_array("test")
+    assert (copy.load_array("oof") == oof_here[copy.run_id]).all()  # byte-exact, not float32
+    assert copy.load_array("oof").dtype == oof_here[copy.run_id].dtype
+
+    # kk ensemble combines runs made on another machine from their committed arrays.
+    ens = runner.invoke(app, ["ensemble", "tiny", "--method", "stack"])
+    assert ens.exit_code == 0, ens.output
+    assert all(c.stem in ens.output for c in copies)
+
+    # A copy whose arrays were over the limit (or deleted) has its record only.
+    copy.arrays_copy.unlink()  # type: ignore[union-attr]
+    copy = archived_runs(project.root / RECORDS_DIR, project.runs_dir)[0]
+    assert copy.arrays_copy is None and not copy.has_array("oof")
     with pytest.raises(KKError, match=r"has only its record here .* rerun it"):
         copy.load_array("oof")
     # Deleting a copy drops its run from the next report.
     (project.root / RECORDS_DIR / f"{copy.run_id}.json").unlink()
     assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
     assert copy.run_id not in (project.root / "README.md").read_text()
-    assert [r.run_id for r in current_runs(project)] == [c.stem for c in copies[1:]]
+    assert copies[0].stem not in [r.run_id for r in current_runs(project)]
+
+
+def test_arrays_over_the_copy_limit_stay_out_of_git(
+    projects_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kagglekit import records
+    from kagglekit.project import open_project
+
+    paths = make_tiny_project(projects_dir, "tiny")
+    runner = CliRunner()
+    for args in (
+        ["fetch", "tiny", "--from", str(paths["mirror"])],
+        ["folds", "tiny"],
+        ["train", "tiny", "--model", "linear"],
+    ):
+        assert runner.invoke(app, args).exit_code == 0
+    project = open_project("tiny", projects_dir)
+    (run,) = records.list_runs(project.runs_dir)
+    folder = project.root / records.RECORDS_DIR
+    monkeypatch.setattr(records, "ARRAYS_COPY_LIMIT", 100)
+    assert records.archive_records([run], folder) == [folder / f"{run.run_id}.json"]
+    monkeypatch.undo()
+    assert records.archive_records([run], folder) == [folder / f"{run.run_id}.npz"]
+    # A damaged array copy is named with the fix, as a damaged record copy is.
+    (folder / f"{run.run_id}.npz").write_bytes(b"PK not a zip")
+    (copy,) = records.archived_runs(folder, tmp := project.root / "elsewhere")
+    assert copy.folder == tmp / run.run_id
+    with pytest.raises(KKError, match=rf"{run.run_id}\.npz cannot be read.*git checkout"):
+        copy.has_array("oof")
 
 
 def test_a_damaged_record_copy_is_named_with_the_fix(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def select_runs(
     if run_ids:
         chosen: list[records.Run] = []
         for rid in run_ids:
-            run = records.find_run(project.runs_dir, rid)
+            run = records.find_run(project.runs_dir, rid, copies=True)
             if run.run_id not in {r.run_id for r in chosen}:
                 chosen.append(run)
         not_done = [f"{r.run_id} ({r.status})" for r in chosen if r.status != "COMPLETE"]
@@ -92,10 +92,11 @@ def select_runs(
     else:
         candidates = [
             r
-            for r in records.list_runs(project.runs_dir)
+            for r in records.runs_with_copies(project.runs_dir)
             if r.status == "COMPLETE"
             and not is_ensemble(r)
             and r.record.get("fold_hash") == fold_hash
+            and r.has_array("oof")  # a committed copy may hold the record only
         ]
         # One member per distinct run: two runs of one config on these folds are one model.
         chosen = records.unique_runs(candidates)
@@ -139,7 +140,7 @@ def load_members(runs: Sequence[records.Run], *, n_repeats: int, task: str) -> l
                 f"run {run.run_id} is a {run.record.get('task')} run but the project is {task}"
             )
         oof = run.load_array("oof")
-        if n_repeats > 1 and (run.folder / "oof_repeats.npy").exists():
+        if n_repeats > 1 and run.has_array("oof_repeats"):
             oof_r = run.load_array("oof_repeats")
         else:
             if n_repeats > 1:

@@ -103,7 +103,7 @@ def load(
             f"{key}: task '{task.name}' has no class labels to pseudo-label test rows with; "
             "remove it"
         )
-    teacher = records.find_run(project.runs_dir, asked.run)
+    teacher = records.find_run(project.runs_dir, asked.run, copies=True)
     rid = teacher.run_id
     if teacher.record.get("backend") == "ensemble":
         raise KKError(
@@ -122,7 +122,7 @@ def load(
             f"{teacher.record.get('fold_hash')}, now {prepared.folds.hash}): its fold models "
             "saw rows these folds score on; train the teacher again on these folds"
         )
-    if not teacher.path("test_folds.npy").is_file():
+    if not teacher.has_array("test_folds"):
         raise KKError(
             f"{key}.run = '{rid}' kept no per-fold test predictions (test_folds.npy: runs "
             "before kagglekit kept them); train the teacher again"

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,8 +125,11 @@ class Run:
     folder: Path
     record: dict[str, Any]
     # True for a record read from a project's committed copies (``archived_runs``): its
-    # run folder, arrays and checkpoints are not on this machine.
+    # run folder and checkpoints are not on this machine.
     archived: bool = False
+    # The committed copy of its prediction arrays (``RUN_ID.npz`` beside the record copy),
+    # where ``archive_records`` could keep one; read when the run folder lacks an array.
+    arrays_copy: Path | None = None
 
     @property
     def run_id(self) -> str:
@@ -159,16 +163,27 @@ class Run:
         atomic.write_bytes(self.folder / f"{name}.npy", buf.getvalue())
         self.record.setdefault("files", {})[name] = f"{name}.npy"
 
+    def has_array(self, name: str) -> bool:
+        """Whether ``<name>.npy`` can be read: in the run folder or in its committed copy."""
+        if (self.folder / f"{name}.npy").is_file():
+            return True
+        return name in _copied_arrays(self.arrays_copy)
+
     def load_array(self, name: str) -> np.ndarray:
         path = self.folder / f"{name}.npy"
-        if self.archived and not path.exists():
+        if path.exists():
+            return np.load(path, allow_pickle=False)
+        if name in _copied_arrays(self.arrays_copy):
+            assert self.arrays_copy is not None
+            with np.load(self.arrays_copy, allow_pickle=False) as copy:
+                return np.asarray(copy[name])
+        if self.archived:
             raise KKError(
                 f"run {self.run_id} has only its record here (reports/records/), not its "
-                f"{name}.npy: rerun it on this machine (`kk train` with its model and --set)"
+                f"{name}.npy (arrays over {ARRAYS_COPY_LIMIT // 2**20} MiB are not copied): "
+                "rerun it on this machine (`kk train` with its model and --set)"
             )
-        if not path.exists():
-            raise KKError(f"run {self.run_id} has no {name}.npy (status {self.status})")
-        return np.load(path, allow_pickle=False)
+        raise KKError(f"run {self.run_id} has no {name}.npy (status {self.status})")
 
     def finish(self, status: str, **fields: Any) -> None:
         started = datetime.fromisoformat(self.record["started_at"])
@@ -264,19 +279,25 @@ def list_runs(runs_dir: Path) -> list[Run]:
 
 
 # Committed copies of the records a project's report was made from. ``runs/`` is not
-# committed (checkpoints and arrays are big), so without these a fresh clone or another
-# machine would regenerate a README table without the runs it reported. A copy is the
-# record alone, less what names this machine (host, pid): enough for every table, the CV
-# plot and the learning curves, not for an ensemble or an OOF plot, which need the run's
-# arrays. Deleting a copy (and its run folder) drops the run from the next report.
+# committed (checkpoints are big), so without these a fresh clone or another machine would
+# regenerate a README table without the runs it reported. A copy is the record less what
+# names this machine (host, pid): enough for every table, the CV plot and the learning
+# curves. Beside it, ``RUN_ID.npz`` keeps the run's prediction arrays (oof, test,
+# test_folds: what ``kk ensemble``, a pseudo-label teacher and the OOF plots read) when
+# they compress to ARRAYS_COPY_LIMIT or less; a disaster-tweets run's are about 0.2 MiB,
+# a Fashion-MNIST run's OOF alone is over the limit. Deleting a copy (and its run folder)
+# drops the run from the next report.
 RECORDS_DIR = "reports/records"
+ARRAYS_COPY_LIMIT = 2 * 2**20
 _NOT_ARCHIVED = ("host", "pid")
 
 
 def archive_records(runs: Iterable[Run], folder: Path) -> list[Path]:
-    """Copy each COMPLETE local run's record to ``folder/<run_id>.json``; the files written.
+    """Copy each COMPLETE local run's record (and arrays) into ``folder``; the files written.
 
-    A copy is rewritten only when its content differs, so reporting twice writes nothing.
+    The record goes to ``<run_id>.json``, its arrays to ``<run_id>.npz`` when they fit
+    ``ARRAYS_COPY_LIMIT``. A file is rewritten only when its content differs, so reporting
+    twice writes nothing.
     """
     written = []
     for run in runs:
@@ -284,20 +305,64 @@ def archive_records(runs: Iterable[Run], folder: Path) -> list[Path]:
             continue
         slim = {k: v for k, v in run.record.items() if k not in _NOT_ARCHIVED}
         path = Path(folder) / f"{run.run_id}.json"
-        text = atomic.json_text(slim)
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic.write_text(path, text)
+        if _write_if_changed(path, atomic.json_text(slim).encode("utf-8")):
             written.append(path)
+        arrays = _arrays_zip(run)
+        if arrays is not None and _write_if_changed(path.with_suffix(".npz"), arrays):
+            written.append(path.with_suffix(".npz"))
     return written
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(path, data)
+    return True
+
+
+def _arrays_zip(run: Run) -> bytes | None:
+    """The run's ``.npy`` arrays as the bytes of an ``.npz`` (None: none, or over the limit).
+
+    Written with ``zipfile`` rather than ``np.savez_compressed``, which stamps each member
+    with the time it was written: fixed stamps make the same arrays the same bytes, so a
+    report on another machine leaves the committed copy as it is.
+    """
+    names = sorted(n for n, f in (run.record.get("files") or {}).items() if f == f"{n}.npy")
+    names = [n for n in names if (run.folder / f"{n}.npy").is_file()]
+    if not names:
+        return None
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in names:
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, (run.folder / f"{name}.npy").read_bytes())
+    data = buf.getvalue()
+    return data if len(data) <= ARRAYS_COPY_LIMIT else None
+
+
+def _copied_arrays(path: Path | None) -> set[str]:
+    """The array names in a committed ``.npz`` copy (empty when there is none)."""
+    if path is None or not path.is_file():
+        return set()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {n.removesuffix(".npy") for n in zf.namelist() if n.endswith(".npy")}
+    except (OSError, zipfile.BadZipFile) as err:
+        raise KKError(
+            f"array copy {path} cannot be read ({err}); restore it with git "
+            "(`git checkout -- PATH`) or delete it"
+        ) from None
 
 
 def archived_runs(folder: Path, runs_dir: Path) -> list[Run]:
     """The records copied into ``folder`` by ``archive_records``, oldest first.
 
-    Each ``Run`` points at where its folder would be under ``runs_dir`` and is marked
-    ``archived``. A copy that cannot be read is an error naming the file: it is committed
-    text, so a bad merge or a hand edit is the likely cause.
+    Each ``Run`` points at where its folder would be under ``runs_dir``, is marked
+    ``archived`` and knows its arrays' copy when there is one. A copy that cannot be read
+    is an error naming the file: it is committed text, so a bad merge or a hand edit is
+    the likely cause.
     """
     out = []
     for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
@@ -308,8 +373,28 @@ def archived_runs(folder: Path, runs_dir: Path) -> list[Run]:
                 f"run record copy {path} cannot be read ({err}); restore it with git "
                 "(`git checkout -- PATH`) or delete it"
             ) from None
-        out.append(Run(Path(runs_dir) / path.stem, record, archived=True))
+        arrays = path.with_suffix(".npz")
+        out.append(
+            Run(
+                Path(runs_dir) / path.stem,
+                record,
+                archived=True,
+                arrays_copy=arrays if arrays.is_file() else None,
+            )
+        )
     return out
+
+
+def runs_with_copies(runs_dir: Path) -> list[Run]:
+    """The runs under ``runs_dir`` and, for runs not there, their committed copies.
+
+    Sorted by run id (oldest first). The copies are read from ``reports/records/`` beside
+    ``runs_dir`` (``projects/NAME/runs``).
+    """
+    local = list_runs(runs_dir)
+    here = {r.run_id for r in local}
+    copies = archived_runs(Path(runs_dir).parent / RECORDS_DIR, runs_dir)
+    return sorted([*local, *(r for r in copies if r.run_id not in here)], key=lambda r: r.run_id)
 
 
 def duplicate_key(run: Run) -> str | None:
@@ -375,13 +460,19 @@ def _cv_goodness(run: Run) -> float:
     return mean if run.record.get("greater_is_better", True) else -mean
 
 
-def find_run(runs_dir: Path, run_id: str) -> Run:
+def find_run(runs_dir: Path, run_id: str, *, copies: bool = False) -> Run:
     """The run called ``run_id`` (a unique prefix is enough).
 
+    With ``copies``, a run whose folder is not here is found by its committed record copy
+    (``runs_with_copies``): for what its predictions serve (an ensemble member, a
+    pseudo-label teacher), not for what needs its folder (a submission file, a resume).
     A run whose folder is there but whose record is damaged is named as damaged.
     """
     found, damaged = scan_runs(runs_dir)
     runs = {r.run_id: r for r in found}
+    if copies:
+        copied = archived_runs(Path(runs_dir).parent / RECORDS_DIR, runs_dir)
+        runs = {**{r.run_id: r for r in copied}, **runs}
     if run_id in runs:
         return runs[run_id]
     matches = [r for rid, r in runs.items() if rid.startswith(run_id)]

@@ -557,8 +557,8 @@ def plot_learning_curves(run: Run, path: Path) -> Path:
 
 
 def _with_oof(runs: Sequence[Run]) -> list[Run]:
-    """The runs whose OOF predictions are on this machine."""
-    return [r for r in runs if (r.folder / "oof.npy").is_file()]
+    """The runs whose OOF predictions are on this machine (or in their committed copy)."""
+    return [r for r in runs if r.has_array("oof")]
 
 
 def _best_run(runs: Sequence[Run]) -> Run | None:
@@ -644,8 +644,9 @@ def write_plots(
         if best is not None and y is not None:
             oof = best.load_array("oof")
             rows = ~np.isnan(oof.reshape(len(oof), -1)).any(axis=1)
-            # Only the record of a run copied from reports/records/ is here: the OOF plots
-            # show the best run whose predictions are, and say so when it is not the best.
+            # A run copied into reports/records/ may have its record only there (arrays over
+            # the copy limit): the OOF plots show the best run whose predictions are here,
+            # and say so when it is not the best.
             which = "the best run" if best is _best_run(runs) else "the best run with its OOF here"
             model = best.record["model"]
             oof_plots = get_task(task).oof_plots if task else ()
@@ -738,15 +739,12 @@ def current_runs(project: Project) -> list[Run]:
     fresh clone that made the same folds reports what the last report did.
     """
     from kagglekit.folds import folds_meta
-    from kagglekit.records import RECORDS_DIR, archived_runs, list_runs
+    from kagglekit.records import runs_with_copies
 
     meta = folds_meta(project)
     if meta is None:
         raise KKError(f"project '{project.name}' has no folds yet; run `kk folds {project.name}`")
-    local = list_runs(project.runs_dir)
-    here = {r.run_id for r in local}
-    copies = archived_runs(project.root / RECORDS_DIR, project.runs_dir)
-    runs = sorted([*local, *(r for r in copies if r.run_id not in here)], key=lambda r: r.run_id)
+    runs = runs_with_copies(project.runs_dir)
     return [r for r in runs if r.record.get("fold_hash") == meta["hash"]]
 
 
@@ -864,13 +862,7 @@ def write_project_report(project: Project) -> ProjectReport:
     best = _best_run(_with_oof(runs))
     classes = best.record.get("classes") if best is not None else None
     y = _encoded_target(project, cfg, classes)
-    oof_file = None if best is None else best.folder / "oof.npy"
-    mismatch = (
-        y is not None
-        and oof_file is not None
-        and oof_file.is_file()
-        and len(np.load(oof_file)) != len(y)
-    )
+    mismatch = y is not None and best is not None and len(best.load_array("oof")) != len(y)
     if mismatch:
         log.warning("best run's OOF does not match the train rows; OOF plots skipped")
         y = None

@@ -42,7 +42,7 @@ def ensemble(
         table.add_column(col, justify="right" if col != "run id" else "left")
     member_cv = record.get("member_cv", {})
     for rid in result.members:
-        model = find_run(proj.runs_dir, rid).record.get("model")
+        model = find_run(proj.runs_dir, rid, copies=True).record.get("model")
         cv = member_cv.get(rid)
         table.add_row(
             rid, str(model), "" if cv is None else f"{cv:.5f}", f"{result.weights[rid]:.4f}"
