@@ -232,6 +232,13 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
     assert (copy.load_array("oof") == oof_here[copy.run_id]).all()  # byte-exact, not float32
     assert copy.load_array("oof").dtype == oof_here[copy.run_id].dtype
 
+    # kk runs lists them from their copies, saying so.
+    listed = runner.invoke(app, ["runs", "tiny", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert sorted((r["run_id"], r["copy"]) for r in rows) == [(c.stem, "arrays") for c in copies]
+    assert "COMPLETE (copy)" in runner.invoke(app, ["runs", "tiny"]).output
+
     # kk ensemble combines runs made on another machine from their committed arrays.
     ens = runner.invoke(app, ["ensemble", "tiny", "--method", "stack"])
     assert ens.exit_code == 0, ens.output

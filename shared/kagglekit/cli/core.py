@@ -293,22 +293,30 @@ def runs(
 ) -> None:
     """List the project's runs as a leaderboard, best CV first.
 
-    Runs on replaced folds are hidden unless --all; damaged run folders are named.
+    Runs on replaced folds are hidden unless --all; damaged run folders are named. Runs
+    whose folders are not on this machine are listed from the copies ``kk report``
+    committed (status "COMPLETE (copy)", or "(record only)" where their arrays were not
+    copied).
     """
     from rich.table import Table
 
     from kagglekit.folds import folds_meta
-    from kagglekit.records import ranked_by_cv, scan_runs
+    from kagglekit.records import RECORDS_DIR, archived_runs, ranked_by_cv, scan_runs
 
     proj = _project(project)
     all_runs, damaged = scan_runs(proj.runs_dir)
     if clean:
         _clean_runs(proj, all_runs, yes=yes)
         return
+    here = {r.run_id for r in all_runs}
+    copies = [
+        r for r in archived_runs(proj.root / RECORDS_DIR, proj.runs_dir) if r.run_id not in here
+    ]
     meta = folds_meta(proj)
     current_hash = meta["hash"] if meta else None
-    on_old = [r for r in all_runs if current_hash and r.record.get("fold_hash") != current_hash]
-    shown = all_runs if show_all else [r for r in all_runs if r not in on_old]
+    listed = sorted([*all_runs, *copies], key=lambda r: r.run_id)
+    on_old = [r for r in listed if current_hash and r.record.get("fold_hash") != current_hash]
+    shown = listed if show_all else [r for r in listed if r not in on_old]
     ordered = ranked_by_cv(shown)
     ranked = {r.run_id for r in ordered}
     ordered += [r for r in shown if r.run_id not in ranked]  # then the rest, oldest first
@@ -333,6 +341,8 @@ def runs(
                 "overrides": list(rec.get("overrides") or []),
                 "params": model_entry.get("params"),
                 "status": run.status,
+                # Where the run is: its folder here, or a committed copy (with its arrays?).
+                "copy": None if not run.archived else ("arrays" if run.arrays_copy else "record"),
             }
         )
     if as_json:
@@ -371,7 +381,8 @@ def runs(
             folds_cell,
             " ".join(row["overrides"]),
             commit,
-            f"[{style}]{row['status']}[/{style}]" if style else row["status"],
+            (f"[{style}]{row['status']}[/{style}]" if style else str(row["status"]))
+            + {None: "", "arrays": " (copy)", "record": " (record only)"}[row["copy"]],
         )
     if rows:
         console.print(table)
