@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -32,6 +33,7 @@ from kagglekit import atomic
 from kagglekit.errors import KKError, unknown_name
 
 RECORD = "record.json"
+log = logging.getLogger(__name__)
 _PACKAGES = (
     "kagglekit",
     "numpy",
@@ -339,7 +341,14 @@ def _arrays_zip(run: Run) -> bytes | None:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, (run.folder / f"{name}.npy").read_bytes())
     data = buf.getvalue()
-    return data if len(data) <= ARRAYS_COPY_LIMIT else None
+    if len(data) > ARRAYS_COPY_LIMIT:
+        log.info(
+            "run %s: its arrays are %.1f MiB compressed, over the %.0f MiB copy limit; only "
+            "its record is copied (an ensemble on another machine cannot use it)",
+            run.run_id, len(data) / 2**20, ARRAYS_COPY_LIMIT / 2**20,
+        )  # fmt: skip
+        return None
+    return data
 
 
 def _copied_arrays(path: Path | None) -> set[str]:
