@@ -533,6 +533,42 @@ def test_keep_last_resumes_exactly_and_checkpoints_one_copy_of_the_weights(
     np.testing.assert_array_equal(again.predict(data["X_valid"]), resumed.predict(data["X_valid"]))
 
 
+def test_ema_scores_and_keeps_the_averaged_weights_and_leaves_training_alone() -> None:
+    data = split(*blobs())
+    config = {"epochs": 3, "optimizer": "sgd", "schedule": "constant", "keep": "last"}
+    plain = fit(make_model(**config), data)
+    averaged = fit(make_model(**config, ema_decay=0.9), data)
+    # The live weights train as without it: the same losses step for step.
+    assert averaged.learned()["history"]["train_loss"] == plain.learned()["history"]["train_loss"]
+    # The averaged weights are scored and kept: other scores, other predictions.
+    assert averaged.learned()["history"]["valid_loss"] != plain.learned()["history"]["valid_loss"]
+    assert not np.allclose(averaged.predict(data["X_valid"]), plain.predict(data["X_valid"]))
+    # An average over (almost) one step is the last weights: what is kept is the average,
+    # and the live weights went back after each epoch's scoring.
+    last = fit(make_model(**config, ema_decay=1e-9), data)
+    np.testing.assert_allclose(
+        last.predict(data["X_valid"]), plain.predict(data["X_valid"]), atol=1e-6, rtol=0
+    )
+    assert "ema_decay" not in TrainConfig().fingerprint_fields()  # old checkpoints resume
+    assert TrainConfig(ema_decay=0.99).fingerprint_fields()["ema_decay"] == 0.99
+
+
+def test_ema_resumes_exactly(tmp_path: Path) -> None:
+    # The average is in the checkpoint: a resumed fit continues it, not a fresh one.
+    data = split(*blobs())
+    config = {"epochs": 4, "optimizer": "sgd", "ema_decay": 0.8}
+    whole = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "a"))
+    fold = FoldContext(0, 0, checkpoint_dir=tmp_path / "b", on_epoch=_raise_at(1))
+    with pytest.raises(Interrupt):
+        fit(make_model(**config), data, fold)
+    resumed = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "b"))
+    assert resumed.learned()["resumed_at_epoch"] == 2
+    assert resumed.learned()["history"]["valid_loss"] == whole.learned()["history"]["valid_loss"]
+    np.testing.assert_allclose(
+        resumed.predict(data["X_valid"]), whole.predict(data["X_valid"]), atol=1e-6, rtol=0
+    )
+
+
 def test_a_finished_fold_refits_instantly_from_its_checkpoint(tmp_path: Path) -> None:
     data = split(*blobs())
     first = fit(make_model(), data, FoldContext(0, 0, checkpoint_dir=tmp_path))
@@ -695,6 +731,7 @@ def test_split_params_separates_trainer_and_net_settings() -> None:
         ({"warmup_epochs": 20}, "warmup_epochs = 20.0 must be between 0 and epochs"),
         ({"optimizer": "sgd", "momentum": 0.0}, "nesterov = true needs momentum > 0"),
         ({"label_smoothing": 1.0}, "label_smoothing = 1.0 must be in"),
+        ({"ema_decay": 1.0}, r"ema_decay = 1.0 must be in \[0, 1\) \(0 = off\); try 0.99"),
     ],
 )
 def test_bad_train_config_values_are_one_line_errors(bad: dict[str, Any], match: str) -> None:

@@ -82,6 +82,13 @@ class TrainConfig:
         there (BatchNorm statistics too); 0 = off. The share falls from 1 at the start to
         ``lookahead_alpha`` at the end along ``progress ** 3`` (cifar10-airbench's ramp).
         Each epoch ends on a sync.
+    ema_decay
+        An exponential moving average of the weights (Polyak averaging; torch's
+        ``AveragedModel`` with ``get_ema_multi_avg_fn``), updated after every step: each
+        epoch scores the averaged weights and they are the ones kept (with ``keep``'s
+        rule). Smooths the noise of the last steps of a short fine-tuning schedule; the
+        average spans about ``1 / (1 - ema_decay)`` steps, so keep that well under the
+        run's steps (0.99: the last hundred or so). 0 = off.
     deterministic
         Deterministic kernels (``torch.use_deterministic_algorithms``, no cuDNN
         benchmark); slower on a GPU. CPU runs repeat exactly with the same seed anyway.
@@ -115,6 +122,7 @@ class TrainConfig:
     num_threads: int = 0
     lookahead_steps: int = 0
     lookahead_alpha: float = 0.5
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -132,6 +140,8 @@ class TrainConfig:
         _at_least("lookahead_steps", self.lookahead_steps, 0)
         if not 0 < self.lookahead_alpha <= 1:
             raise KKError(f"lookahead_alpha = {self.lookahead_alpha} must be in (0, 1]; try 0.5")
+        if not 0 <= self.ema_decay < 1:
+            raise KKError(f"ema_decay = {self.ema_decay} must be in [0, 1) (0 = off); try 0.99")
         if not 0 < self.layer_decay <= 1:
             raise KKError(f"layer_decay = {self.layer_decay} must be in (0, 1]; try 0.8")
         if self.lr <= 0:
@@ -174,8 +184,9 @@ class TrainConfig:
     def fingerprint_fields(self) -> dict[str, Any]:
         """The settings that change the trained weights (for checkpoint fingerprints)."""
         fields_ = {k: v for k, v in asdict(self).items() if k not in ("tta", "num_threads")}
-        if fields_["layer_decay"] == 1.0:  # added later: off keeps older checkpoints resumable
-            del fields_["layer_decay"]
+        for name, off in (("layer_decay", 1.0), ("ema_decay", 0.0)):
+            if fields_[name] == off:  # added later: off keeps older checkpoints resumable
+                del fields_[name]
         return fields_
 
 

@@ -333,6 +333,9 @@ class TorchModel:
         history = state["history"]
         lower_is_better = self.metric is None or not self.metric.greater_is_better
         lookahead = _Lookahead(net) if cfg.lookahead_steps else None
+        ema = _ema(net, cfg.ema_decay)
+        if ema is not None and saved is not None:
+            ema.load_state_dict(saved["ema"])
         extra: dict[str, Any] = {}
 
         for epoch in range(start_epoch, n_epochs):
@@ -370,6 +373,8 @@ class TorchModel:
                     progress = (epoch * steps + step + 1) / (n_epochs * steps)
                     lookahead.step(net, _lookahead_alpha(cfg.lookahead_alpha, progress))
                     # The epoch ends on a sync: the net holds the slow weights.
+                if ema is not None:
+                    ema.update_parameters(net)
                 loss_sum += loss.detach()  # no .item() here: it would sync the GPU every step
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("epoch %d batch %d/%d loss %.5f", epoch, step + 1, steps, loss.item())
@@ -383,6 +388,13 @@ class TorchModel:
             state["train_seconds"].append(timer.seconds())
             state["train_samples"].append(steps * batch_size)
             train_loss = loss_sum.item() / steps
+
+            # With ema_decay the averaged weights are scored and kept: the net holds them
+            # until the kept copy is taken, then the live weights go back for training.
+            live = None
+            if ema is not None:
+                live = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                net.load_state_dict(ema.module.state_dict())
 
             # Score the validation rows with the competition metric (TTA as in predict).
             valid_loss = score = math.nan
@@ -416,6 +428,8 @@ class TorchModel:
                 state["bad_epochs"] = 0
             else:
                 state["bad_epochs"] += 1
+            if live is not None:
+                net.load_state_dict(live)
             state["stopped_early"] = cfg.patience > 0 and state["bad_epochs"] >= cfg.patience
             for key, value in (
                 ("train_loss", train_loss),
@@ -443,6 +457,7 @@ class TorchModel:
                         "optimizer": None if done else optimizer.state_dict(),
                         "scheduler": None if done else scheduler.state_dict(),
                         "scaler": None if done else scaler.state_dict(),
+                        "ema": None if done or ema is None else ema.state_dict(),
                         "rng": None
                         if done
                         else {
@@ -772,6 +787,15 @@ class _Lookahead:
         for slow, fast in zip(self.slow, _float_state(net), strict=True):
             slow.lerp_(fast, alpha)
             fast.copy_(slow)
+
+
+def _ema(net: nn.Module, decay: float) -> Any:
+    """torch's averaged copy of ``net`` for ``ema_decay`` (buffers averaged too), or None."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _lookahead_alpha(final: float, progress: float) -> float:
