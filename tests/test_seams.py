@@ -191,6 +191,11 @@ def test_an_interrupted_run_goes_on_and_keeps_its_finished_folds(
     assert code != 0 and "interrupted" in err
     (failed,) = records.list_runs(project / "runs")
     assert failed.status == "FAILED" and (failed.folder / "folds" / "r0f0" / "result.json").exists()
+    # Another model entry added meanwhile changes nothing for this run: it goes on.
+    config = (project / "config.toml").read_text()
+    (project / "config.toml").write_text(
+        config + '\n[models.added_meanwhile]\nbackend = "mlp"\nparams = { epochs = 1 }\n'
+    )
     _kk(capsys, monkeypatch, "train", "shapes")
     assert fitted == [0, 1, 1, 2]  # fold 0 was not trained again
     (resumed,) = records.list_runs(project / "runs")

@@ -417,10 +417,17 @@ def duplicate_key(run: Run) -> str | None:
     config = rec.get("config")
     if not isinstance(config, dict) or not rec.get("fold_hash") or not rec.get("backend"):
         return None
-    shared = {k: v for k, v in config.items() if k not in ("models", "default_model")}
-    entry = (config.get("models") or {}).get(rec.get("model"))
-    payload = [rec.get("backend"), rec.get("fold_hash"), rec.get("model"), entry, shared]
+    model = str(rec.get("model"))
+    payload = [rec.get("backend"), rec.get("fold_hash"), model, model_config(config, model)]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """A resolved project config as one model's runs use it: every section that is not a
+    model (competition, data, cv, features) and that model's own entry, so adding or
+    editing another model changes nothing for it."""
+    shared = {k: v for k, v in config.items() if k not in ("models", "default_model")}
+    return {**shared, "models": {model: (config.get("models") or {}).get(model)}}
 
 
 def unique_runs(runs: Sequence[Run]) -> list[Run]:

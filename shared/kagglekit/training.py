@@ -489,13 +489,14 @@ class RunResult:
 
 
 def resume_key(cfg_resolved: dict[str, Any], model: str, fold_hash: str) -> str:
-    """What must match for a new ``kk train`` to go on with an interrupted run."""
+    """What must match for a new ``kk train`` to go on with an interrupted run: the model's
+    own config (``records.model_config``: an entry added for another model while a long run
+    was stopped must not make it start over), its name and the folds."""
     import hashlib
     import json
 
-    payload = json.dumps(
-        {"config": cfg_resolved, "model": model, "folds": fold_hash}, sort_keys=True
-    )
+    config = records.model_config(cfg_resolved, model)
+    payload = json.dumps({"config": config, "model": model, "folds": fold_hash}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
