@@ -127,6 +127,23 @@ def test_hill_climb_starts_from_best_and_stops_without_gain() -> None:
     assert fit.history == [(1, fit.score)]
 
 
+def test_hill_climb_crosses_a_plateau_to_unequal_weights() -> None:
+    # Accuracy is flat when the best member is added again, and a 1:1 blend with the
+    # second member is worse; 2:1 is right on every row. Stopping at the first round
+    # without a gain (the old rule) kept the best member alone.
+    y = np.array([1, 0, 0, 1, 0])
+    a = np.array([0.45, 0.3, 0.3, 0.9, 0.1])
+    b = np.array([0.9, 0.75, 0.75, 0.9, 0.1])
+    preds = np.stack([a[None], b[None]])
+    sets = [(0, np.arange(5))]
+    fit = ensembling.hill_climb(preds, y, sets, get_metric("accuracy"))
+    assert fit.counts.tolist() == [2, 1] and fit.score == 1.0
+    assert [i for i, _ in fit.history] == [0, 0, 1]  # the best ensemble along the way
+    # No gain within patience rounds ends the search at the best ensemble found.
+    flat = ensembling.hill_climb(preds[:1], y, sets, get_metric("accuracy"), patience=3)
+    assert flat.counts.tolist() == [1] and flat.history == [(0, 0.8)]
+
+
 def test_mixing_fold_hashes_is_refused(binary_project: Project) -> None:
     cfg = binary_project.config()
     current = [

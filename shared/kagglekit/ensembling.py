@@ -206,16 +206,20 @@ def hill_climb(
     *,
     threshold: float = 0.5,
     max_rounds: int = 100,
+    patience: int = 20,
     combine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> HillClimb:
-    """Caruana's greedy forward selection with replacement.
+    """Caruana's greedy forward selection with replacement (Caruana et al., 2004).
 
     ``preds`` has shape (n_members, n_repeats, n_rows[, k]). Starting from the member with
     the best mean score over ``sets``, each round adds (again, if it helps) the member
-    whose addition gives the best mean score; it stops when no addition improves the score
-    strictly, or after ``max_rounds`` additions. ``combine(preds, counts)`` replaces the
-    weighted average for tasks whose predictions do not average (ranked lists: the
-    task's rank fusion).
+    whose addition gives the best mean score, even when that is no better than before:
+    a member added twice before a third one is how weights of 2/3 and 1/3 arise, and a
+    thresholded metric (F1, accuracy) is flat over such steps. The answer is the best
+    ensemble along the way (the first to reach its score, so the fewest additions). It
+    stops after ``max_rounds`` additions, or ``patience`` rounds without a new best.
+    ``combine(preds, counts)`` replaces the weighted average for tasks whose predictions
+    do not average (ranked lists: the task's rank fusion).
     """
     n_members = preds.shape[0]
 
@@ -232,7 +236,10 @@ def hill_climb(
     total = preds[best].astype(float).copy()
     score = singles[best]
     history = [(best, score)]
+    best_counts, best_score, best_len = counts.copy(), score, 1
     for _ in range(max_rounds):
+        if len(history) - best_len >= patience:
+            break
         n_in = int(counts.sum())
         if combine is None:
             trial_scores = [objective((total + preds[i]) / (n_in + 1)) for i in range(n_members)]
@@ -243,13 +250,13 @@ def hill_climb(
         for i in range(1, n_members):
             if metric.better(trial_scores[i], trial_scores[pick]):
                 pick = i
-        if not metric.better(trial_scores[pick], score):
-            break
         counts[pick] += 1
         total += preds[pick]
         score = trial_scores[pick]
         history.append((pick, score))
-    return HillClimb(counts=counts, score=score, history=history)
+        if metric.better(score, best_score):
+            best_counts, best_score, best_len = counts.copy(), score, len(history)
+    return HillClimb(counts=best_counts, score=best_score, history=history[:best_len])
 
 
 HOLDOUT_PARTS = 5
