@@ -490,9 +490,13 @@ def _raise_at(epoch: int) -> Callable[[int, float], None]:
     return hook
 
 
-def test_resume_after_an_interrupt_gives_the_uninterrupted_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [{}, {"ema_decay": 0.8}], ids=["plain", "ema"])
+def test_resume_after_an_interrupt_gives_the_uninterrupted_result(
+    tmp_path: Path, extra: dict[str, Any]
+) -> None:
+    # With ema_decay the average is in the checkpoint too: a resumed fit continues it.
     data = split(*blobs())
-    config = {"epochs": 5, "optimizer": "sgd", "schedule": "onecycle", "warmup_epochs": 1}
+    config = {"epochs": 5, "optimizer": "sgd", "schedule": "onecycle", "warmup_epochs": 1, **extra}
     whole = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "a"))
 
     fold = FoldContext(0, 0, checkpoint_dir=tmp_path / "b", on_epoch=_raise_at(2))
@@ -551,22 +555,6 @@ def test_ema_scores_and_keeps_the_averaged_weights_and_leaves_training_alone() -
     )
     assert "ema_decay" not in TrainConfig().fingerprint_fields()  # old checkpoints resume
     assert TrainConfig(ema_decay=0.99).fingerprint_fields()["ema_decay"] == 0.99
-
-
-def test_ema_resumes_exactly(tmp_path: Path) -> None:
-    # The average is in the checkpoint: a resumed fit continues it, not a fresh one.
-    data = split(*blobs())
-    config = {"epochs": 4, "optimizer": "sgd", "ema_decay": 0.8}
-    whole = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "a"))
-    fold = FoldContext(0, 0, checkpoint_dir=tmp_path / "b", on_epoch=_raise_at(1))
-    with pytest.raises(Interrupt):
-        fit(make_model(**config), data, fold)
-    resumed = fit(make_model(**config), data, FoldContext(0, 0, checkpoint_dir=tmp_path / "b"))
-    assert resumed.learned()["resumed_at_epoch"] == 2
-    assert resumed.learned()["history"]["valid_loss"] == whole.learned()["history"]["valid_loss"]
-    np.testing.assert_allclose(
-        resumed.predict(data["X_valid"]), whole.predict(data["X_valid"]), atol=1e-6, rtol=0
-    )
 
 
 def test_a_finished_fold_refits_instantly_from_its_checkpoint(tmp_path: Path) -> None:
