@@ -286,9 +286,10 @@ def list_runs(runs_dir: Path) -> list[Run]:
 # names this machine (host, pid): enough for every table, the CV plot and the learning
 # curves. Beside it, ``RUN_ID.npz`` keeps the run's prediction arrays (oof, test,
 # test_folds: what ``kk ensemble``, a pseudo-label teacher and the OOF plots read) when
-# they compress to ARRAYS_COPY_LIMIT or less; a disaster-tweets run's are about 0.2 MiB,
-# a Fashion-MNIST run's OOF alone is over the limit. Deleting a copy (and its run folder)
-# drops the run from the next report.
+# they compress to ARRAYS_COPY_LIMIT or less: a disaster-tweets run's take 0.1-0.2 MiB; a
+# Fashion-MNIST run's OOF alone is 4.6 MiB of float64 before compression (random float
+# bits compress little). Deleting a copy (and its run folder) drops the run from the next
+# report.
 RECORDS_DIR = "reports/records"
 ARRAYS_COPY_LIMIT = 2 * 2**20
 _NOT_ARCHIVED = ("host", "pid")
