@@ -284,6 +284,14 @@ def test_arrays_over_the_copy_limit_stay_out_of_git(
     assert copy.folder == tmp / run.run_id
     with pytest.raises(KKError, match=rf"{run.run_id}\.npz cannot be read.*git checkout"):
         copy.has_array("oof")
+    # A zip whose member is not an array: one line naming the file, not a traceback.
+    import zipfile
+
+    with zipfile.ZipFile(folder / f"{run.run_id}.npz", "w") as zf:
+        zf.writestr("oof.npy", b"not an npy file")
+    (copy,) = records.archived_runs(folder, tmp)
+    with pytest.raises(KKError, match=rf"{run.run_id}\.npz cannot be read \(ValueError.*git"):
+        copy.load_array("oof")
 
 
 def test_a_damaged_record_copy_is_named_with_the_fix(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -177,8 +178,15 @@ class Run:
             return np.load(path, allow_pickle=False)
         if name in _copied_arrays(self.arrays_copy):
             assert self.arrays_copy is not None
-            with np.load(self.arrays_copy, allow_pickle=False) as copy:
-                return np.asarray(copy[name])
+            try:  # np.load of an .npz hands back a damaged member as raw bytes: read it here
+                with zipfile.ZipFile(self.arrays_copy) as zf:
+                    data = zf.read(f"{name}.npy")
+                array = np.load(io.BytesIO(data), allow_pickle=False)
+                if not isinstance(array, np.ndarray):
+                    raise ValueError(f"{name}.npy is not one array")
+                return array
+            except (OSError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+                raise _damaged_copy(self.arrays_copy, err) from None
         if self.archived:
             raise KKError(
                 f"run {self.run_id} has only its record here (reports/records/), not its "
@@ -360,10 +368,14 @@ def _copied_arrays(path: Path | None) -> set[str]:
         with zipfile.ZipFile(path) as zf:
             return {n.removesuffix(".npy") for n in zf.namelist() if n.endswith(".npy")}
     except (OSError, zipfile.BadZipFile) as err:
-        raise KKError(
-            f"array copy {path} cannot be read ({err}); restore it with git "
-            "(`git checkout -- PATH`) or delete it"
-        ) from None
+        raise _damaged_copy(path, err) from None
+
+
+def _damaged_copy(path: Path, err: Exception) -> KKError:
+    return KKError(
+        f"array copy {path} cannot be read ({type(err).__name__}: {err}); restore it with "
+        "git (`git checkout -- PATH`) or delete it"
+    )
 
 
 def archived_runs(folder: Path, runs_dir: Path) -> list[Run]:
@@ -395,13 +407,14 @@ def archived_runs(folder: Path, runs_dir: Path) -> list[Run]:
     return out
 
 
-def runs_with_copies(runs_dir: Path) -> list[Run]:
-    """The runs under ``runs_dir`` and, for runs not there, their committed copies.
+def runs_with_copies(runs_dir: Path, local: Sequence[Run] | None = None) -> list[Run]:
+    """The runs under ``runs_dir`` (``local``, when already read) and, for runs not there,
+    their committed copies.
 
     Sorted by run id (oldest first). The copies are read from ``reports/records/`` beside
     ``runs_dir`` (``projects/NAME/runs``).
     """
-    local = list_runs(runs_dir)
+    local = list_runs(runs_dir) if local is None else local
     here = {r.run_id for r in local}
     copies = archived_runs(Path(runs_dir).parent / RECORDS_DIR, runs_dir)
     return sorted([*local, *(r for r in copies if r.run_id not in here)], key=lambda r: r.run_id)
@@ -486,10 +499,7 @@ def find_run(runs_dir: Path, run_id: str, *, copies: bool = False) -> Run:
     A run whose folder is there but whose record is damaged is named as damaged.
     """
     found, damaged = scan_runs(runs_dir)
-    runs = {r.run_id: r for r in found}
-    if copies:
-        copied = archived_runs(Path(runs_dir).parent / RECORDS_DIR, runs_dir)
-        runs = {**{r.run_id: r for r in copied}, **runs}
+    runs = {r.run_id: r for r in (runs_with_copies(runs_dir, found) if copies else found)}
     if run_id in runs:
         return runs[run_id]
     matches = [r for rid, r in runs.items() if rid.startswith(run_id)]

@@ -301,20 +301,16 @@ def runs(
     from rich.table import Table
 
     from kagglekit.folds import folds_meta
-    from kagglekit.records import RECORDS_DIR, archived_runs, ranked_by_cv, scan_runs
+    from kagglekit.records import ranked_by_cv, runs_with_copies, scan_runs
 
     proj = _project(project)
     all_runs, damaged = scan_runs(proj.runs_dir)
     if clean:
         _clean_runs(proj, all_runs, yes=yes)
         return
-    here = {r.run_id for r in all_runs}
-    copies = [
-        r for r in archived_runs(proj.root / RECORDS_DIR, proj.runs_dir) if r.run_id not in here
-    ]
     meta = folds_meta(proj)
     current_hash = meta["hash"] if meta else None
-    listed = sorted([*all_runs, *copies], key=lambda r: r.run_id)
+    listed = runs_with_copies(proj.runs_dir, all_runs)
     on_old = [r for r in listed if current_hash and r.record.get("fold_hash") != current_hash]
     shown = listed if show_all else [r for r in listed if r not in on_old]
     ordered = ranked_by_cv(shown)
