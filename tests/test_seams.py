@@ -207,6 +207,23 @@ def test_an_interrupted_run_goes_on_and_keeps_its_finished_folds(
     np.testing.assert_allclose(fresh[0].load_array("oof"), resumed.load_array("oof"), atol=1e-6)
 
 
+def test_a_run_interrupted_under_the_old_whole_config_key_still_resumes(tmp_path: Path) -> None:
+    from kagglekit import training
+
+    config = {"competition": {"name": "c"}, "models": {"a": {"x": 1}, "b": {"y": 2}}}
+    new = training.resume_key(config, "a", "f")
+    old = training.resume_key(config, "a", "f", whole_config=True)
+    assert new != old
+    added = {**config, "models": {**config["models"], "c": {}}}
+    assert training.resume_key(added, "a", "f") == new  # another entry changes nothing
+    run = records.start_run(tmp_path, model="a", repo_dir=tmp_path, resume_key=old)
+    (run.folder / "folds").mkdir()
+    run.update(status="FAILED")
+    assert training.find_resumable(tmp_path, new) is None
+    resumable = training.find_resumable(tmp_path, new, old)
+    assert resumable is not None and resumable.run_id == run.run_id
+
+
 def test_the_submission_format_is_checked_before_the_first_fold(
     projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -488,23 +488,28 @@ class RunResult:
         }
 
 
-def resume_key(cfg_resolved: dict[str, Any], model: str, fold_hash: str) -> str:
+def resume_key(
+    cfg_resolved: dict[str, Any], model: str, fold_hash: str, *, whole_config: bool = False
+) -> str:
     """What must match for a new ``kk train`` to go on with an interrupted run: the model's
     own config (``records.model_config``: an entry added for another model while a long run
-    was stopped must not make it start over), its name and the folds."""
+    was stopped must not make it start over), its name and the folds. ``whole_config``:
+    the key of kagglekit before 2026-12-07, which hashed the whole config, so runs
+    interrupted under it still resume."""
     import hashlib
     import json
 
-    config = records.model_config(cfg_resolved, model)
+    config = cfg_resolved if whole_config else records.model_config(cfg_resolved, model)
     payload = json.dumps({"config": config, "model": model, "folds": fold_hash}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def find_resumable(runs_dir: Path, key: str) -> records.Run | None:
-    """The newest run with this resume key that ended without finishing (FAILED, ABANDONED)."""
+def find_resumable(runs_dir: Path, *keys: str) -> records.Run | None:
+    """The newest run with one of these resume keys that ended without finishing (FAILED,
+    ABANDONED)."""
     for run in reversed(records.list_runs(runs_dir)):
         unfinished = run.status in ("FAILED", "ABANDONED")
-        if run.record.get("resume_key") == key and unfinished and (run.folder / "folds").is_dir():
+        if run.record.get("resume_key") in keys and unfinished and (run.folder / "folds").is_dir():
             return run
     return None
 
@@ -547,10 +552,12 @@ def train(
     if params:
         resolved["models"][name]["params"] = {**entry.params, **params}
     key = resume_key(resolved, name, prepared.folds.hash)
-    run = None if fresh else find_resumable(project.runs_dir, key)
+    legacy = resume_key(resolved, name, prepared.folds.hash, whole_config=True)
+    run = None if fresh else find_resumable(project.runs_dir, key, legacy)
     if run is not None:
         log.info("going on with interrupted run %s", run.run_id)
         run.update(
+            resume_key=key,
             status="RUNNING",
             pid=os.getpid(),
             host=socket.gethostname(),
