@@ -47,6 +47,7 @@ def main() -> None:
             batch_transform=transform.prepare,
             fit_stats=transform.fit_stats,
             transform_takes_rows=transform.takes_rows,
+            test_time_augment=transform.test_time_augment,
         )
         started = time.time()
         model.fit(x[:n], y[:n], X_valid=xv, y_valid=yv)

@@ -98,6 +98,7 @@ def model_cv(cfg: Any, prepared: Any, name: str, metric: Any, *, with_test: bool
         prepared.folds,
         training.model_factory(cfg, name, prepared),
         metric,
+        task=prepared.task,
         X_test=prepared.X_test if with_test else None,
         threshold=cfg.competition.threshold,
     )

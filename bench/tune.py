@@ -38,11 +38,13 @@ from typing import Any
 import optuna
 from _common import default_mirror, sklearn_project, titanic_project
 
-from kagglekit import pruners, training, tuning
+import kagglekit.tuning.pruners as pruners
+import kagglekit.tuning.study as tuning_study
+from kagglekit import training, tuning
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project
 from kagglekit.testing import competition_toml
-from kagglekit.tuning_spaces import search_space
+from kagglekit.tuning.spaces import search_space
 
 # The breast-cancer competition: log loss, stratified 5-fold, boosters with early stopping.
 BREAST_CANCER_CONFIG = (
@@ -77,6 +79,7 @@ def default_cv(project: Project, model: str) -> float:
         prepared.folds,
         training.model_factory(cfg, model, prepared, None),
         get_metric(cfg.competition.metric),
+        task=prepared.task,
         threshold=cfg.competition.threshold,
         n_outputs=training.n_outputs(cfg, prepared.classes),
     )
@@ -168,13 +171,13 @@ VARIANTS: dict[str, Any] = {
 
 def _with_variants() -> None:
     """Let ``tuning.tune`` build the VARIANTS too (one process, workers=1)."""
-    make = tuning.make_pruner
+    make = tuning_study.make_pruner
 
     def make_pruner(name: str) -> Any:
         return VARIANTS[name]() if name in VARIANTS else make(name)
 
-    tuning.make_pruner = make_pruner  # type: ignore[assignment]
-    tuning.PRUNERS = (*tuning.PRUNERS, *VARIANTS)
+    tuning_study.make_pruner = make_pruner  # type: ignore[assignment]  (load_study calls it)
+    tuning.PRUNERS = (*tuning.PRUNERS, *VARIANTS)  # tune() checks --pruner against these
 
 
 def compare_pruners(

@@ -92,6 +92,7 @@ def test_alternating_flips_mirror_every_row_once_in_two_epochs() -> None:
 
 def test_flip_shift_tta_and_lookahead_config() -> None:
     from kagglekit.torch.trainer import TorchModel
+    from kagglekit.vision.tta import flip_tta
 
     X = np.random.default_rng(0).integers(0, 255, (64, 3, 8, 8)).astype(np.float32)
     y = np.arange(64) % 2
@@ -101,7 +102,7 @@ def test_flip_shift_tta_and_lookahead_config() -> None:
         model = TorchModel(
             lambda: torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.Flatten(),
                                         torch.nn.Linear(2 * 6 * 6, 2)),
-            cfg, task="multiclass", n_classes=2, seed=0,
+            cfg, task="multiclass", n_classes=2, seed=0, test_time_augment=flip_tta,
         )  # fmt: skip
         preds[tta] = model.fit(X, y).predict(X)
         assert np.allclose(preds[tta].sum(axis=1), 1)

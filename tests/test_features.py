@@ -24,6 +24,7 @@ from kagglekit.metrics import get_metric
 from kagglekit.models import get_backend
 from kagglekit.models.base import BuildContext
 from kagglekit.models.tabular import make_tabular_model
+from kagglekit.tasks import get_task
 from kagglekit.testing import make_tiny_frame
 
 # scikit-learn's API checks that apply to DataFrame-in/DataFrame-out transformers (the
@@ -134,7 +135,9 @@ def test_target_encoding_inside_folds_does_not_leak() -> None:
         pipe = feat.build_feature_pipeline(cfg, family="linear", task="binary", seed=0)
         return make_tabular_model(backend, ctx, pipe)
 
-    result = training.cross_validate(frame, y, fold_set, make, get_metric("roc_auc"))
+    result = training.cross_validate(
+        frame, y, fold_set, make, get_metric("roc_auc"), task=get_task("binary")
+    )
     assert abs(roc_auc_score(y, result.oof[0]) - 0.5) < 0.1
 
 
@@ -179,7 +182,9 @@ def test_project_fold_steps_are_fitted_inside_each_fold() -> None:
         pipes.append(pipe)
         return make_tabular_model(backend, ctx, pipe)
 
-    training.cross_validate(frame, y, fold_set, make, get_metric("accuracy"))
+    training.cross_validate(
+        frame, y, fold_set, make, get_metric("accuracy"), task=get_task("binary")
+    )
     for rows, split in zip(RecordingStep.fitted_rows, fold_set.splits(), strict=True):
         np.testing.assert_array_equal(rows, split.train_idx)
     step = pipes[0].steps[0][1]

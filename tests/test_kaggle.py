@@ -1,5 +1,5 @@
 """``kk fetch`` / ``submit`` / ``submissions`` / ``leaderboard`` / ``kernel`` through the REAL
-``kaggle`` client, against a stub Kaggle on 127.0.0.1 (``kagglekit.kaggle_stub``).
+``kaggle`` client, against a stub Kaggle on 127.0.0.1 (``kagglekit.kaggle.stub``).
 
 Every test runs with ``HTTPS_PROXY``/``HTTP_PROXY`` at a dead local port, fake
 credentials in ``KAGGLE_USERNAME``/``KAGGLE_KEY`` and a temporary ``HOME`` and
@@ -21,9 +21,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from kagglekit import atomic, kaggle_api, submitting
+import kagglekit.kaggle.api as kaggle_api
+import kagglekit.kaggle.submit as submitting
+from kagglekit import atomic
 from kagglekit.folds import assign_project_folds
-from kagglekit.kaggle_stub import KaggleStub, serve, zip_folder
+from kagglekit.kaggle.stub import KaggleStub, serve, zip_folder
 from kagglekit.project import open_project
 from kagglekit.records import find_run, list_runs
 from kagglekit.testing import make_tiny_project, run_kk_inprocess, tiny_config
@@ -290,8 +292,8 @@ def test_url_source_checks_sha256(projects_dir, stub, capsys, monkeypatch):
 def test_torchvision_source_without_torchvision_names_the_extra(projects_dir, offline):
     if importlib.util.find_spec("torchvision") is not None:
         pytest.skip("torchvision is installed; this checks the message without it")
+    from kagglekit.data.sources import TorchvisionSource
     from kagglekit.errors import KKError
-    from kagglekit.sources import TorchvisionSource
 
     dest = projects_dir / "staging"
     dest.mkdir()

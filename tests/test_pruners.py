@@ -9,7 +9,7 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from kagglekit import pruners  # noqa: E402
+import kagglekit.tuning.pruners as pruners  # noqa: E402
 
 
 def _finished(scores: list[float]) -> optuna.trial.FrozenTrial:
@@ -161,7 +161,7 @@ def test_no_spread_prunes_nothing() -> None:
 
 
 def test_paired_is_the_default() -> None:
-    from kagglekit import tuning
+    import kagglekit.tuning as tuning
 
     assert tuning.DEFAULT_PRUNER == "paired"
     assert isinstance(tuning.make_pruner("paired"), pruners.PairedFoldPruner)

@@ -13,10 +13,10 @@ from kagglekit import data, folds, records, training, tuning
 from kagglekit.errors import KKError
 from kagglekit.models.base import concat, take
 from kagglekit.project import Project, open_project
-from kagglekit.pseudo import confident_labels
 from kagglekit.tasks import get_task
 from kagglekit.testing import make_tiny_project
 from kagglekit.text.loaders import Texts
+from kagglekit.training.pseudo import confident_labels
 
 
 def _ready(projects_dir: Path, task: str = "binary") -> Project:

@@ -66,7 +66,7 @@ def test_the_ddp_launcher_marks_a_run_its_killed_rank_0_left_running_failed(
 ) -> None:
     """torchrun SIGKILLs a rank 0 stuck in a collective with a dead peer, so that rank
     cannot record FAILED; the launcher does it from the folder rank 0 wrote down."""
-    from kagglekit import distributed
+    import kagglekit.torch.distributed as distributed
 
     run_file = tmp_path / "run"
     assert not distributed.fail_if_left_running(run_file, "x")  # rank 0 never started a run

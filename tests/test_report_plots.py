@@ -99,6 +99,51 @@ def test_project_report_plots_and_idempotence(projects_dir: Path) -> None:
     assert "No scored Kaggle submission" in (root / "README.md").read_text()
 
 
+def test_oof_plots_read_the_saved_target_without_the_raw_data(projects_dir: Path) -> None:
+    """Runs save their encoded target (target.npy) and the record copy keeps it: a clone
+    without runs/ and without the raw data draws the same OOF plots. A copy made before
+    runs saved it (no target) gets its target rebuilt from the raw data, as before."""
+    import shutil
+    import zipfile
+
+    from kagglekit.records import RECORDS_DIR, list_runs
+
+    root = _project_with_runs(projects_dir, "tiny", "binary")
+    assert all(run.has_array("target") for run in list_runs(root / "runs"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
+    plots, text = _plots(root), (root / "README.md").read_text()
+    assert {"confusion_matrix.png", "roc_curve.png"} <= set(plots)
+    copies = sorted((root / RECORDS_DIR).glob("*.npz"))
+    for copy in copies:
+        with zipfile.ZipFile(copy) as zf:
+            assert "target.npy" in zf.namelist()
+    assert copies
+
+    shutil.rmtree(root / "runs")
+    shutil.rmtree(root / "data" / "raw")
+    for png in (root / "reports").glob("*.png"):
+        png.unlink()
+    result = runner.invoke(app, ["report", "tiny"])
+    assert result.exit_code == 0, result.output
+    assert _plots(root) == plots and (root / "README.md").read_text() == text
+
+    for copy in copies:  # copies from before runs saved their target
+        with zipfile.ZipFile(copy) as old:
+            members = {n: old.read(n) for n in old.namelist() if n != "target.npy"}
+        with zipfile.ZipFile(copy, "w") as new:
+            for name, data in members.items():
+                new.writestr(name, data)
+    for png in (root / "reports").glob("*.png"):
+        png.unlink()
+    assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
+    assert not {"confusion_matrix.png", "roc_curve.png"} & set(_plots(root))  # no raw data
+    mirror = projects_dir.parent / "mirror" / "tiny"  # where make_tiny_project wrote it
+    assert runner.invoke(app, ["fetch", "tiny", "--from", str(mirror)]).exit_code == 0
+    assert runner.invoke(app, ["report", "tiny"]).exit_code == 0
+    assert _plots(root) == plots and (root / "README.md").read_text() == text
+
+
 def test_regression_report_has_residuals(projects_dir: Path) -> None:
     root = _project_with_runs(projects_dir, "reg", "regression")
     result = CliRunner().invoke(app, ["report", "reg"])

@@ -98,6 +98,45 @@ def test_table_shows_the_last_epoch_column_only_where_an_epoch_was_picked() -> N
     assert "last epoch" not in results_table_markdown([kept_last, plain])
 
 
+def test_table_reads_the_last_epoch_cv_the_run_saved() -> None:
+    # Runs save cv_last_epoch; only records from before (no such key) read the histories.
+    plain = _run("b", "svm", 0.75)
+    saved = _run("a", "net", 0.80, cv_last_epoch=0.77)
+    row = next(
+        line
+        for line in results_table_markdown([saved, plain]).splitlines()
+        if line.startswith("| net ")
+    )
+    assert "| 0.7700 |" in row
+    # The saved null wins over a history that would give a value.
+    null = _run("c", "net", 0.80, cv_last_epoch=None, fold_scores=[_fold(0.80, [0.80, 0.70], 0)])
+    assert "last epoch" not in results_table_markdown([null, plain])
+
+
+def test_best_tree_run_reads_the_backend_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend a project registers is a tree (importance plot) by its family, not by name."""
+    from kagglekit.models import base
+    from kagglekit.reports import best_tree_run
+
+    for name, family in (("my_forest", "tree"), ("my_linear", "linear")):
+        backend = base.Backend(
+            name=name,
+            tasks=("binary",),
+            build=lambda ctx: None,
+            known_params=lambda task: set(),
+            family=family,
+        )
+        monkeypatch.setitem(base._REGISTRY, name, backend)
+    importances = {"feature_importance": {"x": 1.0}}
+    forest = _run("f", "forest", 0.70, backend="my_forest", **importances)
+    linear = _run("l", "linear", 0.90, backend="my_linear", **importances)
+    unknown = _run("u", "mystery", 0.95, backend="not_registered", **importances)
+    assert best_tree_run([forest, linear, unknown]) is forest
+    gbdt = _run("g", "lightgbm", 0.80, backend="lightgbm", **importances)
+    assert best_tree_run([forest, linear, gbdt]) is gbdt
+    assert best_tree_run([linear, unknown]) is None
+
+
 def test_ablation_table_lists_every_run_of_a_model_with_what_set_changed() -> None:
     runs = [
         _run("a1", "finetune", 0.83),

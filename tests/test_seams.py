@@ -121,6 +121,10 @@ def test_an_image_project_goes_through_fetch_folds_train_score(
     history = rec["fold_scores"][0]["learned"]["history"]
     assert len(history["valid_score"]) == 3 and rec["fold_scores"][0]["learned"]["device"] == "cpu"
     assert run.load_array("oof").shape == (300, 3) and run.load_array("test").shape == (60, 3)
+    # What reports read without reloading the data or the trainer's history: the encoded
+    # target, and the CV of the last epoch's weights (one holdout fold: its last score).
+    assert run.load_array("target").shape == (300,) and set(run.load_array("target")) == {0, 1, 2}
+    assert rec["cv_last_epoch"] == pytest.approx(history["valid_score"][-1])
     sub = pd.read_csv(run.path("submission.csv"))
     assert list(sub.columns) == ["id", "label"] and sub["id"].tolist() == list(range(60))
     # The idx test labels are the local solution: kk score gives the test accuracy.

@@ -29,6 +29,7 @@ from kagglekit.torch import (  # noqa: E402
     train_config_from,
 )
 from kagglekit.torch.trainer import GPUOutOfMemoryError, TorchModel, lr_factor  # noqa: E402
+from kagglekit.vision.tta import flip_tta  # noqa: E402
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -75,6 +76,7 @@ def make_model(
         seed=seed,
         metric=metric or get_metric(default_metric),
         holdout=holdout,
+        test_time_augment=flip_tta,  # what the image backends pass (used when tta is set)
     )
 
 
@@ -339,13 +341,13 @@ def test_layer_decay_gives_each_lower_group_a_smaller_rate_and_logs_the_heads() 
     X, y = blobs(n=128)
     model = make_model(net=Stacked, layer_decay=0.5, lr=0.1, schedule="constant", epochs=2)
     model.fit(X, y)
-    from kagglekit.torch.trainer import _make_optimizer
+    from kagglekit.torch.optim import make_optimizer
 
-    optimizer = _make_optimizer(Stacked(), model.config)
+    optimizer = make_optimizer(Stacked(), model.config)
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.025, 0.05, 0.1])
     assert model.learned()["history"]["lr"] == pytest.approx([0.1, 0.1])  # the head's rate
     # 1 (the default) is one group at lr, and leaves the checkpoint fingerprint as it was.
-    assert len(_make_optimizer(Stacked(), TrainConfig(lr=0.1)).param_groups) == 1
+    assert len(make_optimizer(Stacked(), TrainConfig(lr=0.1)).param_groups) == 1
     assert "layer_decay" not in TrainConfig().fingerprint_fields()
     assert TrainConfig(layer_decay=0.8).fingerprint_fields()["layer_decay"] == 0.8
 
@@ -460,6 +462,16 @@ def test_flip_tta_is_the_mean_of_plain_and_mirrored_predictions() -> None:
     assert not np.allclose(plain, mirrored)
     model.config = replace(model.config, tta="flip")
     np.testing.assert_allclose(model.predict(X), (plain + mirrored) / 2, atol=1e-6)
+
+
+def test_tta_on_images_without_a_test_time_augment_hook_is_a_one_line_error() -> None:
+    X = np.random.default_rng(0).integers(0, 256, size=(32, 1, 6, 6), dtype=np.uint8)
+    y = np.arange(32) % 2
+    cfg = TrainConfig(epochs=1, batch_size=16, device="cpu", tta="flip")
+    flat = lambda: nn.Sequential(nn.Flatten(), nn.Linear(36, 1))  # noqa: E731
+    model = TorchModel(flat, cfg, task="binary", n_classes=0, seed=0).fit(X, y)
+    with pytest.raises(KKError, match="pass test_time_augment="):
+        model.predict(X)
 
 
 def test_predict_before_fit_is_an_error() -> None:
@@ -852,6 +864,7 @@ def test_gpu_resume_gives_the_uninterrupted_result(tmp_path: Path) -> None:
 
 def test_the_cv_loop_trains_a_torch_backend_on_every_fold() -> None:
     from kagglekit import folds, training
+    from kagglekit.tasks import get_task
 
     X, y = blobs(n=150, k=3)
     assignment = np.random.default_rng(0).permutation(np.arange(len(y)) % 3)[None, :]
@@ -872,6 +885,7 @@ def test_the_cv_loop_trains_a_torch_backend_on_every_fold() -> None:
         fold_set,
         lambda: backend.build(ctx),
         get_metric("accuracy"),
+        task=get_task("multiclass"),
         X_test=X[:10],
         n_outputs=3,
     )

@@ -15,6 +15,7 @@ from kagglekit import data, folds, records, training
 from kagglekit.errors import KKError
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project, open_project
+from kagglekit.tasks import get_task
 from kagglekit.testing import make_tiny_project
 
 
@@ -60,7 +61,13 @@ def test_oof_is_written_at_each_folds_indices_with_a_fresh_model_per_fold() -> N
     fold_set = _folds(len(y), n_splits=3, n_repeats=2)
     seen: list[int] = []
     result = training.cross_validate(
-        X, y, fold_set, RowEcho, get_metric("rmse"), on_fold=lambda f, done: seen.append(len(done))
+        X,
+        y,
+        fold_set,
+        RowEcho,
+        get_metric("rmse"),
+        task=get_task("regression"),
+        on_fold=lambda f, done: seen.append(len(done)),
     )
     assert result.oof.shape == (2, 30)
     np.testing.assert_array_equal(result.oof[0], y)  # each row got its own prediction
@@ -89,7 +96,13 @@ def test_test_predictions_are_averaged_over_folds() -> None:
 
     X, y = _xy()
     result = training.cross_validate(
-        X, y, _folds(30, n_splits=5), FoldConstant, get_metric("rmse"), X_test=X.head(4)
+        X,
+        y,
+        _folds(30, n_splits=5),
+        FoldConstant,
+        get_metric("rmse"),
+        task=get_task("regression"),
+        X_test=X.head(4),
     )
     np.testing.assert_allclose(result.test_pred, np.full(4, 3.0))  # mean of 1..5
 
@@ -102,7 +115,9 @@ def test_an_unfilled_oof_row_raises() -> None:
     assignment[0, 7] = 3
     broken = folds.Folds(assignment=assignment, hash="h", kind="kfold", n_splits=3)
     with pytest.raises(RuntimeError, match=r"1 validated rows got no OOF prediction"):
-        training.cross_validate(X, y, broken, RowEcho, get_metric("mae"))
+        training.cross_validate(
+            X, y, broken, RowEcho, get_metric("mae"), task=get_task("regression")
+        )
 
 
 def test_multiclass_oof_has_a_class_axis() -> None:
@@ -112,7 +127,9 @@ def test_multiclass_oof_has_a_class_axis() -> None:
 
     X, _ = _xy()
     y = np.arange(30) % 3
-    result = training.cross_validate(X, y, _folds(30), Uniform, get_metric("log_loss"), n_outputs=3)
+    result = training.cross_validate(
+        X, y, _folds(30), Uniform, get_metric("log_loss"), task=get_task("multiclass"), n_outputs=3
+    )
     assert result.oof.shape == (1, 30, 3)
     np.testing.assert_allclose(result.scores, np.log(3))
 
@@ -187,10 +204,25 @@ def test_train_writes_a_complete_run(projects_dir: Path, task: str) -> None:
     # (and each fold model's test predictions, for pseudo-labels, where a task has labels)
     per_fold = [] if task == "regression" else ["test_folds.npy"]
     assert sorted(p.name for p in run.folder.iterdir()) == [
-        "oof.npy", "record.json", "submission.csv", "test.npy", *per_fold
+        "oof.npy", "record.json", "submission.csv", "target.npy", "test.npy", *per_fold
     ]  # fmt: skip
+    # what reports read instead of reloading the data: the target as the loop encoded it,
+    # and the last-epoch CV (None: LightGBM trains no epochs)
+    np.testing.assert_array_equal(run.load_array("target"), training.prepare(project, cfg).y)
+    assert "cv_last_epoch" in rec and rec["cv_last_epoch"] is None
     if per_fold:
         np.testing.assert_allclose(run.load_array("test_folds").mean(axis=0), test)
+
+
+def test_last_epoch_cv_is_the_records_own_or_computed_for_old_records() -> None:
+    """Runs record ``cv_last_epoch``; a record from before (or its committed copy) gets it
+    computed from its folds' epoch histories, as such a run would have recorded it."""
+    picked = {"history": {"valid_score": [0.8, 0.9, 0.85]}, "best_epoch": 1}
+    last = {"history": {"valid_score": [0.6, 0.7]}, "best_epoch": 1}
+    old = {"fold_scores": [{"score": 0.9, "learned": picked}, {"score": 0.7, "learned": last}]}
+    assert training.last_epoch_cv(old) == pytest.approx((0.85 + 0.7) / 2)
+    assert training.last_epoch_cv({**old, "cv_last_epoch": None}) is None  # the run's own
+    assert training.last_epoch_cv({"fold_scores": [{"score": 0.5, "learned": {}}]}) is None
 
 
 def test_early_stopping_holdout_reaches_every_fold_model(projects_dir: Path) -> None:

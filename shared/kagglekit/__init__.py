@@ -2,6 +2,145 @@
 
 Folds are assigned once per project and read by everything else; every model, whatever
 its backend, goes through one cross-validation loop that writes a run record.
+
+A map of the package, lowest layer first (a module imports only from its own layer or
+below; ``tests/test_layers.py`` enforces it):
+
+=====================  ================================================================
+layer                  modules
+=====================  ================================================================
+foundation             ``errors`` (one-line errors with the fix), ``atomic`` (atomic
+                       writes), ``config`` (typed ``config.toml``), ``metrics``,
+                       ``tasks`` (one object per task: binary, multiclass, regression,
+                       ranking), ``records`` (run folders), ``project`` (finding projects
+                       and their own code)
+competition files      ``data/`` (``raw`` fetch and manifest, ``tables`` CSV reading,
+and the vocabulary     ``synthetic`` competitions, ``sources``), ``loaders`` (one
+                       ``Dataset`` for any kind of data), ``folds``, ``features``,
+                       ``models/`` (the model protocol, the backend registry, tabular
+                       backends), ``submission``
+kinds beyond tables    ``torch/`` (the shared trainer), ``vision/``, ``text/``,
+                       ``recsys/``: each registers its loaders and backends
+the loop               ``training/`` (``cv`` the loop, ``run`` the run lifecycle,
+                       ``prepare``, ``pseudo`` labels, ``distributed`` DDP)
+on top of runs         ``tuning/`` (Optuna studies), ``ensembling``, ``adversarial``,
+                       ``reports/`` (tables, plots, READMEs), ``kaggle/`` (the official
+                       client, its stub, submissions, kernels), ``scaffold`` (templates),
+                       ``demo``
+shell                  ``cli/`` (``kk``)
+=====================  ================================================================
+
+The names in ``__all__`` are the documented surface for notebooks, scripts and projects.
+They are imported on first use, so ``import kagglekit`` stays light (no torch, no
+boosters) and ``kk --help`` starts fast.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# name -> the module that defines it; looked up on first attribute access (PEP 562).
+_SURFACE = {
+    # errors
+    "KKError": "kagglekit.errors",
+    # projects, config and folds
+    "open_project": "kagglekit.project",
+    "list_projects": "kagglekit.project",
+    "load_config": "kagglekit.config",
+    "ProjectConfig": "kagglekit.config",
+    "assign_project_folds": "kagglekit.folds",
+    "load_folds": "kagglekit.folds",
+    # data: loaders, a project's extension point for new layouts
+    "Dataset": "kagglekit.loaders",
+    "Loader": "kagglekit.loaders",
+    "register_loader": "kagglekit.loaders",
+    "load_dataset": "kagglekit.loaders",
+    # tasks
+    "Task": "kagglekit.tasks",
+    "get_task": "kagglekit.tasks",
+    "register_task": "kagglekit.tasks",
+    # backends: the model protocol and the registry
+    "Model": "kagglekit.models.base",
+    "Backend": "kagglekit.models.base",
+    "BuildContext": "kagglekit.models.base",
+    "FoldContext": "kagglekit.models.base",
+    "register_backend": "kagglekit.models.base",
+    "get_backend": "kagglekit.models.base",
+    "backend_names": "kagglekit.models.base",
+    "torch_backend": "kagglekit.torch.backend",
+    # the loop and what runs on top of it
+    "train": "kagglekit.training",
+    "cross_validate": "kagglekit.training",
+    "smoke_test": "kagglekit.training",
+    "tune": "kagglekit.tuning",
+    "ensemble": "kagglekit.ensembling",
+}
+
+__all__ = [
+    "__version__",
+    "KKError",
+    "open_project",
+    "list_projects",
+    "load_config",
+    "ProjectConfig",
+    "assign_project_folds",
+    "load_folds",
+    "Dataset",
+    "Loader",
+    "register_loader",
+    "load_dataset",
+    "Task",
+    "get_task",
+    "register_task",
+    "Model",
+    "Backend",
+    "BuildContext",
+    "FoldContext",
+    "register_backend",
+    "get_backend",
+    "backend_names",
+    "torch_backend",
+    "train",
+    "cross_validate",
+    "smoke_test",
+    "tune",
+    "ensemble",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SURFACE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kagglekit' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs only; at run time the names load lazily
+    from kagglekit.config import ProjectConfig, load_config
+    from kagglekit.ensembling import ensemble
+    from kagglekit.errors import KKError
+    from kagglekit.folds import assign_project_folds, load_folds
+    from kagglekit.loaders import Dataset, Loader, load_dataset, register_loader
+    from kagglekit.models.base import (
+        Backend,
+        BuildContext,
+        FoldContext,
+        Model,
+        backend_names,
+        get_backend,
+        register_backend,
+    )
+    from kagglekit.project import list_projects, open_project
+    from kagglekit.tasks import Task, get_task, register_task
+    from kagglekit.torch.backend import torch_backend
+    from kagglekit.training import cross_validate, smoke_test, train
+    from kagglekit.tuning import tune

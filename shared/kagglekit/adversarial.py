@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import training
+import kagglekit.training as training
 from kagglekit.config import CVConfig, FeaturesConfig, ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.features import build_feature_pipeline
@@ -30,6 +30,7 @@ from kagglekit.models import get_backend
 from kagglekit.models.base import BuildContext
 from kagglekit.models.tabular import make_tabular_model
 from kagglekit.project import Project
+from kagglekit.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,10 @@ def adversarial_validation(
         kind="stratified",
         n_splits=n_splits,
     )
-    backend = get_backend("lightgbm", task="binary")
+    binary = get_task("binary")  # is this row a test row?
+    backend = get_backend("lightgbm", task=binary)
     ctx = BuildContext(
-        task="binary",
+        task=binary,
         n_classes=2,
         seed=seed,
         params={**DEFAULT_PARAMS, "n_jobs": n_jobs, **(params or {})},
@@ -187,10 +189,10 @@ def adversarial_validation(
     )
 
     def make() -> Any:
-        features = build_feature_pipeline(FeaturesConfig(), family="gbdt", task="binary", seed=seed)
+        features = build_feature_pipeline(FeaturesConfig(), family="gbdt", task=binary, seed=seed)
         return make_tabular_model(backend, ctx, features)
 
-    result = training.cross_validate(both, is_test, folds, make, get_metric("roc_auc"))
+    result = training.cross_validate(both, is_test, folds, make, get_metric("roc_auc"), task=binary)
     tables = [f.learned.get("feature_importance") or {} for f in result.folds]
     importance = pd.DataFrame(tables).fillna(0.0).mean().to_dict()
     rows = []

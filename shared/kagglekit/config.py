@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kagglekit.errors import KKError, did_you_mean
+from kagglekit.metrics import get_metric
+from kagglekit.tasks import get_task
 
 Task = Literal["binary", "multiclass", "regression", "ranking"]
 CVKind = Literal[
@@ -74,8 +76,6 @@ class CompetitionConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_metric(self) -> CompetitionConfig:
-        from kagglekit.metrics import get_metric
-
         metric = get_metric(self.metric)
         if self.task not in metric.tasks:
             raise KKError(
@@ -88,10 +88,7 @@ class CompetitionConfig(_Strict):
                 f"metric '{self.metric}' scores probabilities but submission_format is "
                 '"labels"; set submission_format = "probabilities"'
             )
-        if self.task != "ranking":  # ranked lists are checked by their own task
-            from kagglekit.tasks import get_task
-
-            get_task(self.task).check_format(self.submission_format)
+        get_task(self.task).check_format(self.submission_format)
         return self
 
 
@@ -235,9 +232,10 @@ class PseudoLabelConfig(_Strict):
 class ModelConfig(_Strict):
     """A named model entry: a backend from the registry and its parameters.
 
-    ``search`` overrides the backend's default tuning space (``kagglekit.tuning_spaces``);
-    ``params_file`` names a params file written by ``kk tune --write-params`` (relative to
-    the project folder) whose values are laid over ``params``. Boosters stop early on each
+    ``search`` overrides the backend's default tuning space (``Backend.default_space``,
+    ``kagglekit.tuning.spaces``); ``params_file`` names a params file written by
+    ``kk tune --write-params`` (relative to the project folder) whose values are laid
+    over ``params``. Boosters stop early on each
     fold's validation rows (``early_stopping_rounds``; 0 trains all rounds), which picks the
     round count with the labels the fold is scored on and flatters CV a little;
     ``early_stopping_holdout = 0.1`` stops on that share of the fold's training rows instead,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kagglekit import atomic
-from kagglekit.data import make_competition
+from kagglekit.data.synthetic import make_competition
 
 PROJECT = "breast-cancer"
 MODELS = ("lightgbm", "logistic_regression")

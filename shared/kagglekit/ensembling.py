@@ -30,14 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from kagglekit import records, training
+import kagglekit.records as records
+import kagglekit.training as training
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.folds import Folds
 from kagglekit.metrics import Metric, get_metric
 from kagglekit.models.base import FoldContext
 from kagglekit.project import Project
-from kagglekit.tasks import get_task
+from kagglekit.tasks import Task, as_task, get_task, task_name
+from kagglekit.training.run import complete, failing, open_run, run_summary, split_records
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +133,14 @@ def check_same_folds(runs: Sequence[records.Run], fold_hash: str | None = None) 
         )
 
 
-def load_members(runs: Sequence[records.Run], *, n_repeats: int, task: str) -> list[Member]:
+def load_members(runs: Sequence[records.Run], *, n_repeats: int, task: Task | str) -> list[Member]:
     """Read each run's OOF (per repeat when saved) and test predictions, checked for shape."""
     members = []
+    name = task_name(task)  # what run records keep
     for run in runs:
-        if run.record.get("task") not in (None, task):
+        if run.record.get("task") not in (None, name):
             raise KKError(
-                f"run {run.run_id} is a {run.record.get('task')} run but the project is {task}"
+                f"run {run.run_id} is a {run.record.get('task')} run but the project is {name}"
             )
         oof = run.load_array("oof")
         if n_repeats > 1 and run.has_array("oof_repeats"):
@@ -304,13 +307,13 @@ def nested_hill_climb(
 # --- stacking ---------------------------------------------------------------------------
 
 
-def level2_features(preds: np.ndarray, task: str) -> np.ndarray:
+def level2_features(preds: np.ndarray, task: Task | str) -> np.ndarray:
     """Level-2 inputs from member predictions of shape (n_members, n_rows[, k]).
 
     Probabilities become logits (binary) or log-probabilities (multiclass), where a linear
     model is at home; regression values are kept. Returns (n_rows, n_members[*k]).
     """
-    return get_task(task).level2_features(preds)
+    return as_task(task).level2_features(preds)
 
 
 class Level2Model:
@@ -320,8 +323,8 @@ class Level2Model:
     intercept) for regression: few parameters, hard to overfit with a handful of members.
     """
 
-    def __init__(self, task: str, *, n_classes: int, seed: int, C: float = 1.0) -> None:
-        self.task = task
+    def __init__(self, task: Task | str, *, n_classes: int, seed: int, C: float = 1.0) -> None:
+        self.task = as_task(task)
         self.n_classes = n_classes
         self.seed = seed
         self.C = C
@@ -335,12 +338,12 @@ class Level2Model:
         y_valid: np.ndarray | None = None,
         fold: FoldContext | None = None,
     ) -> Level2Model:
-        self.estimator_: Any = get_task(self.task).level2_estimator(C=self.C, seed=self.seed)
+        self.estimator_: Any = self.task.level2_estimator(C=self.C, seed=self.seed)
         self.estimator_.fit(X, y)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        return get_task(self.task).level2_predict(self.estimator_, X, self.n_classes)
+        return self.task.level2_predict(self.estimator_, X, self.n_classes)
 
     def learned(self) -> dict[str, Any]:
         coef = np.atleast_2d(self.estimator_.coef_)
@@ -357,7 +360,7 @@ def stack(
     folds: Folds,
     metric: Metric,
     *,
-    task: str,
+    task: Task | str,
     n_classes: int,
     threshold: float = 0.5,
     seed: int = 0,
@@ -373,10 +376,10 @@ def stack(
             f"stacking needs every row to have an OOF prediction, which {folds.kind} folds do "
             "not give; use --method hill"
         )
+    task = as_task(task)
     X2 = level2_features(oof, task)
     X2_test = level2_features(test, task)
-    task_obj = get_task(task)
-    n_out = max(1, task_obj.n_outputs(list(range(n_classes))))
+    n_out = max(1, task.n_outputs(list(range(n_classes))))
     result = training.cross_validate(
         X2,
         y,
@@ -386,19 +389,10 @@ def stack(
         X_test=X2_test,
         threshold=threshold,
         n_outputs=n_out,
-        task=task_obj,
+        task=task,
     )
     coefs = np.mean([np.array(f.learned["coef"]) for f in result.folds], axis=0)
-    n_members = oof.shape[0]
-    if task == "multiclass":
-        per_member = np.array(
-            [
-                np.mean([coefs[c, m * n_classes + c] for c in range(n_classes)])
-                for m in range(n_members)
-            ]
-        )
-    else:
-        per_member = coefs[0]
+    per_member = task.member_weights(coefs, oof.shape[0], n_classes)
     return result, per_member
 
 
@@ -428,17 +422,8 @@ class EnsembleResult:
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` line of ``kk ensemble`` (``kk train``'s keys plus runs and weights)."""
-        out = {
-            "run_id": self.run.run_id,
-            "model": self.run.record["model"],
-            "metric": self.metric.name,
-            "cv_mean": self.cv_mean,
-            "cv_std": self.cv_std,
-            "submission": str(self.submission_path),
-            "wall_seconds": self.run.record["wall_seconds"],
-            "runs": self.members,
-            "weights": self.weights,
-        }
+        out = run_summary(self.run, self.metric, self.cv_mean, self.cv_std, self.submission_path)
+        out |= {"runs": self.members, "weights": self.weights}
         if self.nested_scores is not None:
             out["nested_cv_mean"] = float(self.nested_scores.mean())
         return out
@@ -455,9 +440,10 @@ def ensemble(
 ) -> EnsembleResult:
     """Combine runs into a new run ``ensemble-hill`` or ``ensemble-stack``.
 
-    Writes ``runs/<run_id>/`` like ``training.train`` does: record (members, weights,
-    per-fold scores, ``cv_mean``, and for hill climbing ``nested_cv_mean``), ``oof.npy``,
-    ``test.npy`` and a validated ``submission.csv``.
+    Writes ``runs/<run_id>/`` through the same run lifecycle as ``training.train``
+    (``training.run``): record (members, weights, per-fold scores, ``cv_mean``, and for
+    hill climbing ``nested_cv_mean``), ``oof.npy``, ``test.npy``, ``target.npy`` and a
+    validated ``submission.csv``; FAILED with the error if anything goes wrong.
 
     Examples
     --------
@@ -475,13 +461,12 @@ def ensemble(
     prepared = training.prepare(project, cfg)
     folds = prepared.folds
     runs = select_runs(project, folds.hash, run_ids)
-    members = load_members(runs, n_repeats=folds.n_repeats, task=comp.task)
-    if members[0].oof.shape[1] != len(prepared.y) or members[0].test.shape[0] != len(
-        prepared.test_ids
-    ):
+    members = load_members(runs, n_repeats=folds.n_repeats, task=task_obj)
+    n_oof, n_test = members[0].oof.shape[1], members[0].test.shape[0]
+    if (n_oof, n_test) != (len(prepared.y), len(prepared.test_ids)):
         raise KKError(
-            f"runs have {members[0].oof.shape[1]} OOF / {members[0].test.shape[0]} test rows but the "
-            f"project has {len(prepared.y)} / {len(prepared.test_ids)}; retrain them"
+            f"runs have {n_oof} OOF / {n_test} test rows but the project has "
+            f"{len(prepared.y)} / {len(prepared.test_ids)}; retrain them"
         )
     if method == "stack" and (folds.kind == "timeseries" or not folds.validated_mask(0).all()):
         raise KKError(
@@ -496,59 +481,31 @@ def ensemble(
     if missing:
         raise KKError(f"runs {', '.join(missing)} have validated rows without OOF predictions")
     name = f"{ENSEMBLE_PREFIX}{method}"
-    run = records.start_run(
-        project.runs_dir,
+    run = open_run(
+        project,
+        prepared,
+        metric,
         model=name,
-        repo_dir=project.root,
-        project=project.name,
         backend="ensemble",
         config=cfg.model_dump(mode="json"),
-        overrides=[],
         seeds={"cv": cfg.cv.seed},
-        fold_hash=folds.hash,
-        metric=metric.name,
-        greater_is_better=metric.greater_is_better,
-        task=comp.task,
-        classes=prepared.classes,
-        n_train=len(prepared.y),
-        n_test=len(prepared.test_ids),
         method=method,
         members=member_ids,
     )
-    try:
-        nested_scores = None
-        extra: dict[str, Any] = {}
+    with failing(run):
         if method == "hill":
-            sets = eval_sets(folds)
-            fit = hill_climb(
+            fit = _by_hill_climbing(
                 oof_r,
+                test,
                 prepared.y,
-                sets,
+                folds,
                 metric,
+                member_ids,
                 threshold=comp.threshold,
                 max_rounds=max_rounds,
+                nested=nested,
                 combine=combine,
             )
-            weights = fit.weights
-            oof_blend = (combine or blend)(oof_r, weights)  # (R, n[, k])
-            test_pred = (combine or blend)(test, weights)
-            scores = split_scores(oof_blend, prepared.y, sets, metric, threshold=comp.threshold)
-            extra["counts"] = dict(zip(member_ids, fit.counts.tolist(), strict=True))
-            extra["history"] = [[member_ids[i], s] for i, s in fit.history]
-            if nested:
-                nested_scores = nested_hill_climb(
-                    oof_r,
-                    prepared.y,
-                    folds,
-                    metric,
-                    threshold=comp.threshold,
-                    max_rounds=max_rounds,
-                    combine=combine,
-                )
-                extra["nested_fold_scores"] = nested_scores.tolist()
-                extra["nested_cv_mean"] = float(nested_scores.mean())
-                extra["nested_cv_std"] = float(nested_scores.std())
-            oof_mean = oof_blend.mean(axis=0)
         else:
             cv, weights = stack(
                 oof_r.mean(axis=1),
@@ -556,51 +513,87 @@ def ensemble(
                 prepared.y,
                 folds,
                 metric,
-                task=comp.task,
+                task=task_obj,
                 n_classes=len(prepared.classes or []),
                 threshold=comp.threshold,
                 seed=cfg.cv.seed,
             )
-            scores = cv.scores
-            oof_mean = cv.oof_mean()
-            if cv.oof.shape[0] > 1:
-                run.save_array("oof_repeats", cv.oof)
             if cv.test_pred is None:  # pragma: no cover - X_test is always given
                 raise RuntimeError("stacking returned no test predictions")
-            test_pred = cv.test_pred
-        if method == "hill" and folds.n_repeats > 1:
-            run.save_array("oof_repeats", oof_blend)
-        rows = ~np.isnan(oof_mean.reshape(len(oof_mean), -1)).any(axis=1)
-        oof_score = metric(prepared.y[rows], oof_mean[rows], threshold=comp.threshold)
-        run.save_array("oof", oof_mean)
-        run.save_array("test", test_pred)
-        sub_path = training.write_run_submission(run, prepared, comp, test_pred)
-        weight_map = {rid: float(w) for rid, w in zip(member_ids, weights, strict=True)}
-        run.finish(
-            "COMPLETE",
+            fit = _Fit(weights, cv.oof, cv.oof_mean(), cv.test_pred, cv.scores)
+        weight_map = {rid: float(w) for rid, w in zip(member_ids, fit.weights, strict=True)}
+        sub_path = complete(
+            run,
+            prepared,
+            comp,
+            metric,
+            oof=fit.oof,
+            test=fit.test,
+            oof_repeats=fit.oof_repeats,
+            fold_scores=split_records(folds, fit.scores),
             weights=weight_map,
-            fold_scores=[
-                {"repeat": s.repeat, "fold": s.fold, "score": float(v), "n_valid": len(s.valid_idx)}
-                for s, v in zip(folds.splits(), scores, strict=True)
-            ],
-            cv_mean=float(scores.mean()),
-            cv_std=float(scores.std()),
-            oof_score=oof_score,
-            oof_accuracy=training._oof_accuracy(prepared, oof_mean[rows], rows, comp),
             member_cv={m.run_id: m.run.record.get("cv_mean") for m in members},
-            **extra,
+            **fit.extra,
         )
-        log.info("%s: CV %s %.5f over %d runs", name, metric.name, scores.mean(), len(members))
+        log.info("%s: CV %s %.5f over %d runs", name, metric.name, fit.scores.mean(), len(members))
         return EnsembleResult(
             run=run,
             method=method,
             members=member_ids,
             weights=weight_map,
             metric=metric,
-            fold_scores=scores,
+            fold_scores=fit.scores,
             submission_path=sub_path,
-            nested_scores=nested_scores,
+            nested_scores=fit.nested_scores,
         )
-    except BaseException as err:
-        run.finish("FAILED", error=f"{type(err).__name__}: {err}")
-        raise
+
+
+@dataclass
+class _Fit:
+    """What either method gives the ensemble run."""
+
+    weights: np.ndarray  # one per member
+    oof_repeats: np.ndarray  # (R, n[, k])
+    oof: np.ndarray  # (n[, k]), averaged over repeats
+    test: np.ndarray  # (n_test[, k])
+    scores: np.ndarray  # one per split, in Folds.splits() order
+    extra: dict[str, Any] = field(default_factory=dict)  # for the record
+    nested_scores: np.ndarray | None = None
+
+
+def _by_hill_climbing(
+    oof_r: np.ndarray,
+    test: np.ndarray,
+    y: np.ndarray,
+    folds: Folds,
+    metric: Metric,
+    member_ids: list[str],
+    *,
+    threshold: float,
+    max_rounds: int,
+    nested: bool,
+    combine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+) -> _Fit:
+    """Hill-climbed weights over the members, with the nested CV estimate if asked."""
+    sets = eval_sets(folds)
+    fit = hill_climb(
+        oof_r, y, sets, metric, threshold=threshold, max_rounds=max_rounds, combine=combine
+    )
+    oof_repeats = (combine or blend)(oof_r, fit.weights)  # (R, n[, k])
+    extra: dict[str, Any] = {
+        "counts": dict(zip(member_ids, fit.counts.tolist(), strict=True)),
+        "history": [[member_ids[i], s] for i, s in fit.history],
+    }
+    nested_scores = None
+    if nested:
+        nested_scores = nested_hill_climb(
+            oof_r, y, folds, metric, threshold=threshold, max_rounds=max_rounds, combine=combine
+        )
+        extra["nested_fold_scores"] = nested_scores.tolist()
+        extra["nested_cv_mean"] = float(nested_scores.mean())
+        extra["nested_cv_std"] = float(nested_scores.std())
+    scores = split_scores(oof_repeats, y, sets, metric, threshold=threshold)
+    test_pred = (combine or blend)(test, fit.weights)
+    return _Fit(
+        fit.weights, oof_repeats, oof_repeats.mean(axis=0), test_pred, scores, extra, nested_scores
+    )

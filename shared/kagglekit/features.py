@@ -15,15 +15,9 @@ Three layers, applied in this order:
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
 import logging
-import os
-import sys
-import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,6 +31,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from kagglekit.config import FeaturesConfig, ProjectConfig, StepConfig
 from kagglekit.errors import KKError, unknown_name
+
+# Loading a project's own code lives in kagglekit.project; these names stay importable
+# from here, where templates and projects' tests import them.
+from kagglekit.project import (
+    load_project_module,  # noqa: F401  (re-exported)
+    project_feature_function,
+    user_code_error,
+)
+from kagglekit.tasks import Task, as_task
 
 if TYPE_CHECKING:
     # sklearn.cluster, .decomposition and .impute cost ~0.15 s to import; they are
@@ -52,98 +55,7 @@ _NON_NUMERIC = ["object", "category", "bool", "string"]
 log = logging.getLogger(__name__)
 
 
-# --- project features -------------------------------------------------------------------
-
-
-def load_project_module(path: Path) -> ModuleType | None:
-    """Import a project's ``features.py`` by file path (None if the project has none)."""
-    if not path.exists():
-        return None
-    # The module name includes a digest of the resolved path: two projects with the same
-    # folder name (a test copy, say) must not share a cached module.
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    name = f"kk_project_{path.parent.name.replace('-', '_')}_features_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise KKError(f"cannot import {path}; is it a Python file?")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as err:
-        # A half-run module must not be cached: the next load (after the fix) runs it again.
-        del sys.modules[name]
-        if isinstance(err, SyntaxError):
-            raise KKError(
-                f"{path} line {err.lineno}: {err.msg}; fix the Python syntax there"
-            ) from err
-        if isinstance(err, Exception) and not isinstance(err, KKError):
-            described = user_code_error(err, what=f"importing {path.name}")
-            if described is not None:
-                raise described from err
-        raise
-    return module
-
-
-def _is_library_file(filename: str) -> bool:
-    """True for frames of kagglekit, the standard library and installed packages."""
-    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
-        return True
-    path = os.path.abspath(filename)
-    package_dir = os.path.dirname(os.path.abspath(__file__))
-    roots = {package_dir, sys.prefix, sys.base_prefix, sys.exec_prefix}
-    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-
-
-def user_code_error(err: BaseException, *, what: str = "") -> KKError | None:
-    """One line naming where in the user's own code ``err`` was raised, or None.
-
-    The user's frames are those outside kagglekit, the standard library and installed
-    packages (a project's ``features.py``, say). The line names each of them as
-    ``file:line (function)``, outermost first, then the error, so a mistake in a project's
-    features reads like a project mistake instead of 69 lines of the library's traceback.
-    Returns None when no frame of the traceback is the user's (a bug of the library then
-    keeps its full traceback).
-    """
-    frames = [
-        frame
-        for frame in traceback.extract_tb(err.__traceback__)
-        if not _is_library_file(frame.filename)
-    ]
-    if not frames:
-        return None
-    cwd = os.getcwd()
-
-    def where(frame: traceback.FrameSummary) -> str:
-        path = os.path.abspath(frame.filename)
-        shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
-        return f"{shown}:{frame.lineno} ({frame.name})"
-
-    chain = " -> ".join(where(frame) for frame in frames)
-    code = (frames[-1].line or "").strip()
-    detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    error = f"{type(err).__name__}: {detail}" if detail else type(err).__name__
-    context = f" while {what}" if what else ""
-    quoted = f" `{code}`" if code else ""
-    return KKError(
-        f"your code failed{context}: {error} at {chain}{quoted}; fix it there "
-        "(kk --debug shows the full traceback)"
-    )
-
-
-def project_feature_function(module: ModuleType | None, name: str) -> FeatureFunction | None:
-    """The function ``name`` from the project's features module (None when not set)."""
-    if not name:
-        return None
-    if module is None:
-        raise KKError(f"features.function = '{name}' but the project has no features.py; create it")
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        public = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-        raise unknown_name("features.function", name, public)
-    return fn
+# --- the project's feature function ------------------------------------------------------
 
 
 def apply_feature_function(
@@ -417,6 +329,16 @@ def _date_format(series: pd.Series, *, min_share: float = 0.95) -> str | None:
     return fmt if parsed.notna().mean() >= min_share else None
 
 
+def _target_type(task: Task | str | None, y: Any) -> str:
+    """scikit-learn's name of the target type: the task's, or (no task) read off ``y``."""
+    if task is not None:
+        return as_task(task).sklearn_target_type
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = str(type_of_target(y))
+    return "continuous" if kind.startswith("continuous") else kind
+
+
 def _shuffled_target_encoder(target_type: str, seed: int) -> TargetEncoder:
     """A ``TargetEncoder`` whose cross-fitting folds are shuffled with ``seed``."""
     import sklearn
@@ -445,8 +367,9 @@ class AutoFeatures(_FrameStep):
 
     Parameters
     ----------
-    task : {"binary", "multiclass", "regression"}
-        Decides the target encoding's target type.
+    task : Task, task name or None
+        Decides the target encoding's target type (``Task.sklearn_target_type``); None
+        reads it off the target passed to ``fit`` (scikit-learn's ``type_of_target``).
     max_categories : int
         Categoricals with more distinct values than this are high-cardinality.
     exclude : sequence of str
@@ -458,7 +381,7 @@ class AutoFeatures(_FrameStep):
     def __init__(
         self,
         *,
-        task: str = "binary",
+        task: Task | str | None = None,
         max_categories: int = 30,
         exclude: tuple[str, ...] = (),
         random_state: int = 0,
@@ -499,9 +422,7 @@ class AutoFeatures(_FrameStep):
         if self.high_cardinality_:
             if y is None:
                 raise KKError("AutoFeatures needs the target to encode high-cardinality columns")
-            target_type = {"binary": "binary", "multiclass": "multiclass"}.get(
-                self.task, "continuous"
-            )
+            target_type = _target_type(self.task, y)
             # The inner encoders give arrays whatever sklearn.set_config says: _assemble
             # indexes their output by position.
             self.target_encoder_ = _shuffled_target_encoder(target_type, self.random_state)
@@ -808,10 +729,10 @@ def _make_step(
     return made
 
 
-def _encoders(cfg: FeaturesConfig, *, task: str, seed: int) -> ColumnTransformer | None:
+def _encoders(cfg: FeaturesConfig, *, task: Task | str, seed: int) -> ColumnTransformer | None:
     parts: list[tuple[str, Any, list[str]]] = []
     if cfg.target_encode:
-        target_type = {"binary": "binary", "multiclass": "multiclass"}.get(task, "continuous")
+        target_type = as_task(task).sklearn_target_type
         # TargetEncoder cross-fits inside fit_transform, so even the fold's own training
         # rows get encodings learned without their own target.
         parts.append(
@@ -907,7 +828,7 @@ def build_feature_pipeline(
     cfg: FeaturesConfig,
     *,
     family: Family,
-    task: str,
+    task: Task | str,
     seed: int,
     model_steps: list[StepConfig] | None = None,
     project_steps: dict[str, type[BaseEstimator]] | None = None,

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from kagglekit import atomic
+from kagglekit.data.raw import MANIFEST, verify_raw
+from kagglekit.data.tables import load_competition
 from kagglekit.errors import KKError, unknown_name
 
 if TYPE_CHECKING:
@@ -152,6 +154,11 @@ def project_loader(project: Project, name: str) -> Loader:
     return get_loader(name)
 
 
+def required_files(project: Project, cfg: ProjectConfig) -> list[str]:
+    """The raw files the project's loader needs: what ``kk fetch`` passes to ``data.fetch``."""
+    return project_loader(project, cfg.data.loader).required_files(cfg)
+
+
 def loader_names() -> list[str]:
     return sorted({*_REGISTRY, *_BUILTIN_MODULES})
 
@@ -200,8 +207,6 @@ def default_sample_submission(test_ids: pd.Series, target_column: str, fill: Any
 
 def cache_key(project: Project, cfg: ProjectConfig) -> str:
     """A key that changes when the raw files, the loader or its params change."""
-    from kagglekit.data import MANIFEST
-
     manifest = project.raw_dir / MANIFEST
     raw = manifest.read_bytes() if manifest.exists() else b""
     payload = json.dumps(
@@ -248,11 +253,9 @@ def _csv_required(cfg: ProjectConfig) -> list[str]:
 
 def load_csv(project: Project, cfg: ProjectConfig) -> Dataset:
     """Tables: train, test and sample submission CSVs (and a solution file if configured)."""
-    from kagglekit import data
-
     check_params(cfg, set())
     comp = cfg.competition
-    frames = data.load_competition(project, cfg, verify=False)
+    frames = load_competition(project, cfg, verify=False)
     train = frames.train
     return Dataset(
         kind="frame",
@@ -275,9 +278,7 @@ register_loader(
 
 def load_dataset(project: Project, cfg: ProjectConfig, *, verify: bool = True) -> Dataset:
     """The project's data through its configured loader (raw files checked first)."""
-    from kagglekit import data
-
     loader = project_loader(project, cfg.data.loader)
     if verify:
-        data.verify_raw(project)
+        verify_raw(project)
     return loader.load(project, cfg)

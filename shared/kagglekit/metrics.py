@@ -25,6 +25,8 @@ from kagglekit.errors import KKError, unknown_name
 
 Needs = Literal["labels", "probabilities", "values", "ranking"]
 
+_MAP_AT_K = re.compile(r"^map@(\d+)$")
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -117,10 +119,69 @@ def mean_average_precision_at_k(
 def _map_at_k(y: Any, p: Any, k: int) -> float:
     """MAP@k of lists of lists, or of interaction rows (n, 3) and ranked code lists (n, L)."""
     if isinstance(y, np.ndarray) and y.dtype != object and y.ndim == 2:
-        from kagglekit.recsys.ranking import map_at_k_rows
-
         return map_at_k_rows(y, np.asarray(p), k)
     return mean_average_precision_at_k(y, p, k)
+
+
+# --- ranked lists of interaction rows (the ``ranking`` task, kagglekit.recsys.ranking) -----
+# Rows are (user code, item code, relevance); a row's prediction is its user's ranked list
+# of item codes, -1 padded. A user's relevant items are their held-out rows.
+
+
+def k_of(metric: str) -> int:
+    """K of a ``map@K`` metric name (10 when the metric names none)."""
+    match = _MAP_AT_K.match(metric)
+    return int(match.group(1)) if match else 10
+
+
+def hit_positions(y: np.ndarray, lists: np.ndarray, k: int) -> np.ndarray:
+    """Per row: the 0-based position of the row's item in its user's top-k list, or -1."""
+    top = np.asarray(lists[:, :k])
+    item = np.asarray(y[:, 1]).astype(np.int64)[:, None]
+    match = top.astype(np.int64) == item
+    return np.where(match.any(axis=1), match.argmax(axis=1), -1)
+
+
+def ranking_scores(y: np.ndarray, lists: np.ndarray, k: int) -> dict[str, float]:
+    """MAP@K, Precision@K, Recall@K and NDCG@K from rows, averaged over users.
+
+    ``y`` (n, 3): (user, item, relevance) of the held-out rows; ``lists`` (n, >=k): the
+    ranked item codes of each row's user. Every held-out row is a relevant item.
+    """
+    y = np.asarray(y)
+    users = y[:, 0].astype(np.int64)
+    pos = hit_positions(y, lists, k)
+    user_codes, user_of_row = np.unique(users, return_inverse=True)
+    n_rel = np.bincount(user_of_row).astype(float)
+    hit = pos >= 0
+    n_hits = np.bincount(user_of_row[hit], minlength=len(user_codes)).astype(float)
+    # AP@K: the j-th hit (1-based, in list order) at position p adds j / (p + 1).
+    order = np.lexsort((pos[hit], user_of_row[hit]))
+    hit_users, hit_pos = user_of_row[hit][order], pos[hit][order]
+    starts = np.r_[0, np.flatnonzero(np.diff(hit_users)) + 1]
+    j = np.arange(len(hit_users)) - np.repeat(starts, np.diff(np.r_[starts, len(hit_users)])) + 1
+    ap = np.bincount(hit_users, weights=j / (hit_pos + 1), minlength=len(user_codes))
+    ap = ap / np.minimum(n_rel, k)
+    discounts = 1.0 / np.log2(np.arange(k) + 2)
+    dcg = np.bincount(hit_users, weights=discounts[hit_pos], minlength=len(user_codes))
+    idcg = np.cumsum(discounts)[np.minimum(n_rel, k).astype(int) - 1]
+    return {
+        f"map@{k}": float(ap.mean()),
+        f"precision@{k}": float((n_hits / k).mean()),
+        f"recall@{k}": float((n_hits / n_rel).mean()),
+        f"ndcg@{k}": float((dcg / idcg).mean()),
+    }
+
+
+def coverage(lists: np.ndarray, k: int, n_items: int) -> float:
+    """Share of the catalogue that appears in at least one top-k list."""
+    top = np.asarray(lists[:, :k]).astype(np.int64)
+    return float(len(np.unique(top[top >= 0])) / max(n_items, 1))
+
+
+def map_at_k_rows(y: np.ndarray, lists: np.ndarray, k: int) -> float:
+    """MAP@K of held-out interaction rows ``y`` (n, 3) and their users' lists (n, >=k)."""
+    return ranking_scores(y, lists, k)[f"map@{k}"]
 
 
 _CLASSIFICATION = ("binary", "multiclass")
@@ -152,8 +213,6 @@ METRICS: dict[str, Metric] = {
         Metric("r2", skm.r2_score, True, "values", ("regression",)),
     ]
 }
-
-_MAP_AT_K = re.compile(r"^map@(\d+)$")
 
 
 def get_metric(name: str) -> Metric:

@@ -1,15 +1,30 @@
-"""Finding projects: ``projects/<name>/`` with its config, data, folds and runs."""
+"""Finding projects (``projects/<name>/`` with its config, data, folds and runs) and
+loading a project's own code: its ``features.py`` (where its feature function,
+``FOLD_STEPS``, loaders and backends live), with errors raised in it named by file:line.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import re
+import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from kagglekit.config import ProjectConfig, load_config
 from kagglekit.errors import KKError, unknown_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+    FeatureFunction = Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -71,8 +86,6 @@ class Project:
         Importing it first lets a project register its own loaders and backends before
         they are looked up by name.
         """
-        from kagglekit.features import load_project_module
-
         return load_project_module(self.features_path)
 
     def config(self, overrides: list[str] | None = None) -> ProjectConfig:
@@ -99,3 +112,97 @@ def open_project(name: str, root: Path | None = None) -> Project:
     if not (folder / "config.toml").is_file():
         raise unknown_name("project", name, list_projects(root))
     return Project(name=name, root=folder)
+
+
+# --- a project's own code ------------------------------------------------------------
+
+
+def load_project_module(path: Path) -> ModuleType | None:
+    """Import a project's ``features.py`` by file path (None if the project has none)."""
+    if not path.exists():
+        return None
+    # The module name includes a digest of the resolved path: two projects with the same
+    # folder name (a test copy, say) must not share a cached module.
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    name = f"kk_project_{path.parent.name.replace('-', '_')}_features_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise KKError(f"cannot import {path}; is it a Python file?")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as err:
+        # A half-run module must not be cached: the next load (after the fix) runs it again.
+        del sys.modules[name]
+        if isinstance(err, SyntaxError):
+            raise KKError(
+                f"{path} line {err.lineno}: {err.msg}; fix the Python syntax there"
+            ) from err
+        if isinstance(err, Exception) and not isinstance(err, KKError):
+            described = user_code_error(err, what=f"importing {path.name}")
+            if described is not None:
+                raise described from err
+        raise
+    return module
+
+
+def _is_library_file(filename: str) -> bool:
+    """True for frames of kagglekit, the standard library and installed packages."""
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
+        return True
+    path = os.path.abspath(filename)
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    roots = {package_dir, sys.prefix, sys.base_prefix, sys.exec_prefix}
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def user_code_error(err: BaseException, *, what: str = "") -> KKError | None:
+    """One line naming where in the user's own code ``err`` was raised, or None.
+
+    The user's frames are those outside kagglekit, the standard library and installed
+    packages (a project's ``features.py``, say). The line names each of them as
+    ``file:line (function)``, outermost first, then the error, so a mistake in a project's
+    features reads like a project mistake instead of 69 lines of the library's traceback.
+    Returns None when no frame of the traceback is the user's (a bug of the library then
+    keeps its full traceback).
+    """
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if not _is_library_file(frame.filename)
+    ]
+    if not frames:
+        return None
+    cwd = os.getcwd()
+
+    def where(frame: traceback.FrameSummary) -> str:
+        path = os.path.abspath(frame.filename)
+        shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
+        return f"{shown}:{frame.lineno} ({frame.name})"
+
+    chain = " -> ".join(where(frame) for frame in frames)
+    code = (frames[-1].line or "").strip()
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    error = f"{type(err).__name__}: {detail}" if detail else type(err).__name__
+    context = f" while {what}" if what else ""
+    quoted = f" `{code}`" if code else ""
+    return KKError(
+        f"your code failed{context}: {error} at {chain}{quoted}; fix it there "
+        "(kk --debug shows the full traceback)"
+    )
+
+
+def project_feature_function(module: ModuleType | None, name: str) -> FeatureFunction | None:
+    """The function ``name`` from the project's features module (None when not set)."""
+    if not name:
+        return None
+    if module is None:
+        raise KKError(f"features.function = '{name}' but the project has no features.py; create it")
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        public = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+        raise unknown_name("features.function", name, public)
+    return fn

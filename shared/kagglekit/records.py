@@ -35,16 +35,8 @@ from kagglekit.errors import KKError, unknown_name
 
 RECORD = "record.json"
 log = logging.getLogger(__name__)
-_PACKAGES = (
-    "kagglekit",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "lightgbm",
-    "xgboost",
-    "optuna",
-    "torch",
-)
+# Recorded by every run; a run adds its backend's own (``Backend.packages``).
+BASE_PACKAGES = ("kagglekit", "numpy", "pandas", "scikit-learn", "optuna")
 
 
 def new_run_id(model: str) -> str:
@@ -92,9 +84,10 @@ def git_state(cwd: Path) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(packages: Iterable[str] = ()) -> dict[str, str]:
+    """Versions of Python, ``BASE_PACKAGES`` and ``packages`` (those installed)."""
     versions = {"python": platform.python_version()}
-    for name in _PACKAGES:
+    for name in dict.fromkeys((*BASE_PACKAGES, *packages)):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -205,8 +198,16 @@ class Run:
         )
 
 
-def start_run(runs_dir: Path, *, model: str, repo_dir: Path, **fields: Any) -> Run:
-    """Create a run folder with a RUNNING record."""
+def start_run(
+    runs_dir: Path,
+    *,
+    model: str,
+    repo_dir: Path,
+    packages: Iterable[str] = (),
+    **fields: Any,
+) -> Run:
+    """Create a run folder with a RUNNING record; it records the versions of ``packages``
+    (the backend's) besides ``BASE_PACKAGES``."""
     runs_dir.mkdir(parents=True, exist_ok=True)
     for _ in range(100):
         # Two runs of one model started in the same second share the time stamp and may
@@ -228,7 +229,7 @@ def start_run(runs_dir: Path, *, model: str, repo_dir: Path, **fields: Any) -> R
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "git": git_state(repo_dir),
-        "versions": package_versions(),
+        "versions": package_versions(packages),
         **fields,
     }
     run = Run(folder, record)

@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import kagglekit.atomic as atomic
+import kagglekit.loaders as loaders
+import kagglekit.records as records
 from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.metrics import get_metric
@@ -178,7 +181,7 @@ def local_solution(project: Project, cfg: ProjectConfig) -> pd.DataFrame:
 
     A project with neither is a one-line error (Kaggle scores it).
     """
-    from kagglekit.data import read_table
+    from kagglekit.data.tables import read_table
     from kagglekit.loaders import load_dataset
 
     comp = cfg.competition
@@ -199,3 +202,85 @@ def solution_path(project: Project, comp: CompetitionConfig) -> Path:
             "Kaggle scores it: submit it there"
         )
     return project.raw_dir / comp.solution_file
+
+
+# --- a run's submission.csv -------------------------------------------------------------
+
+
+def save_run_submission(
+    run: records.Run,
+    test_ids: pd.Series,
+    sample: pd.DataFrame,
+    classes: Sequence[Any] | None,
+    comp: CompetitionConfig,
+    test_pred: np.ndarray,
+) -> Path:
+    """Build a run's ``submission.csv`` from its test predictions, validate it, write it."""
+    sub = build_submission(test_ids, test_pred, comp, classes=classes, sample=sample)
+    validate_submission(sub, sample, comp, allowed_labels=classes)
+    sub_path = run.path("submission.csv")
+    atomic.write_bytes(sub_path, sub.to_csv(index=False).encode("utf-8"))
+    run.record.setdefault("files", {})["submission"] = "submission.csv"
+    return sub_path
+
+
+def rebuild_run_submission(project: Project, cfg: ProjectConfig, run: records.Run) -> Path:
+    """Rebuild a run's ``submission.csv`` from its saved ``test.npy``, without retraining.
+
+    The current config's submission settings (``competition.submission_format``,
+    ``threshold``) apply, so a run that FAILED only at its submission step, or one whose
+    format should change, gets a valid submission in seconds. The test ids and sample come
+    from the project's loader; the classes from the run's record.
+
+    Parameters
+    ----------
+    project, cfg
+        The project and its current config.
+    run
+        A finished run (COMPLETE or FAILED) that saved ``test.npy``.
+
+    Returns
+    -------
+    Path
+        The written ``submission.csv``.
+
+    Raises
+    ------
+    KKError
+        The run is still running, saved no test predictions, or the predictions do not
+        fit the current test set or submission format.
+    """
+    status = run.status
+    if status == "RUNNING":
+        raise KKError(f"run {run.run_id} is {status}; wait for it to finish before rebuilding")
+    if not run.path("test.npy").exists():
+        raise KKError(
+            f"run {run.run_id} ({status}) saved no test predictions (test.npy); "
+            f"train again: kk train {project.name} --model {run.record.get('model')}"
+        )
+    test_pred = run.load_array("test")
+    project.import_module()  # the project's own loaders register on import
+    dataset = loaders.load_dataset(project, cfg)
+    if len(test_pred) != len(dataset.test_ids):
+        raise KKError(
+            f"run {run.run_id} predicted {len(test_pred)} test rows but the test set has "
+            f"{len(dataset.test_ids)}; the data changed since, so train again"
+        )
+    classes = run.record.get("classes")
+    comp = cfg.competition
+    path = save_run_submission(
+        run,
+        dataset.test_ids,
+        dataset.sample_submission,
+        list(classes) if classes is not None else None,
+        comp,
+        test_pred,
+    )
+    run.update(
+        submission_rebuilt={
+            "at": records._now(),
+            "submission_format": comp.submission_format,
+            "threshold": comp.threshold,
+        }
+    )
+    return path

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kagglekit import atomic
+from kagglekit.tasks import get_task
 
 
 def mirror_dir(folder: str) -> Path:
@@ -78,7 +79,7 @@ def competition_toml(
     ``default_model = "lightgbm"``, ``[competition]`` and ``[cv]`` (stratified, or k-fold for
     regression); append the ``[models.*]`` tables.
     """
-    kind = cv_kind or ("kfold" if task == "regression" else "stratified")
+    kind = cv_kind or ("stratified" if get_task(task).is_classification else "kfold")
     repeats = f"n_repeats = {n_repeats}\n" if n_repeats != 1 else ""
     return f"""\
 default_model = "lightgbm"
@@ -118,7 +119,7 @@ def tiny_config(
         n_splits=n_splits,
         seed=7,
     )
-    linear = "ridge" if task == "regression" else "logistic_regression"
+    linear = "logistic_regression" if get_task(task).is_classification else "ridge"
     return f"""{top}
 [models.lightgbm]
 backend = "lightgbm"
@@ -134,7 +135,7 @@ def _mirror(
     frame: pd.DataFrame, workdir: Path, name: str, *, test_size: float, seed: int, fmt: str
 ) -> Path:
     """``frame`` as a CSV made into a competition mirror at ``workdir/mirror/<name>``."""
-    from kagglekit.data import make_competition
+    from kagglekit.data.synthetic import make_competition
 
     csv = workdir / f"{name}-source.csv"
     atomic.write_bytes(csv, frame.to_csv(index=False).encode())
@@ -248,7 +249,7 @@ def fixture_config(raw: dict[str, Any], *, n_jobs: int = 1) -> dict[str, Any]:
     comp["solution_file"] = "solution.csv"
     features = cfg.setdefault("features", {})
     features.update(function="", steps=[], drop=[], target_encode=[], count_encode=[])
-    classify = comp["task"] != "regression"
+    classify = get_task(comp["task"]).is_classification
     cfg["cv"] = {"kind": "stratified" if classify else "kfold", "n_splits": 3, "seed": 0}
     for entry in cfg["models"].values():
         entry["steps"] = []
@@ -272,9 +273,10 @@ def check_project_on_fixture(
     """
     import tomllib
 
-    from kagglekit import data, submission, training
+    from kagglekit import submission, training
     from kagglekit.config import validate_config
-    from kagglekit.data import make_competition
+    from kagglekit.data.synthetic import make_competition
+    from kagglekit.data.tables import read_table
 
     raw = tomllib.loads((Path(project_dir) / "config.toml").read_text(encoding="utf-8"))
     cfg = validate_config(fixture_config(raw), source=f"{project_dir}/config.toml for the fixture")
@@ -305,7 +307,7 @@ def check_project_on_fixture(
     project = ready_copy(project_dir, workdir, cfg, mirror)
     result = training.train(project, cfg, model_name=model)
     sub = submission.read_submission(result.submission_path)
-    solution = data.read_table(project.raw_dir / "solution.csv")
+    solution = read_table(project.raw_dir / "solution.csv")
     scores = submission.score_submission(
         sub, solution, comp, classes=result.run.record.get("classes") or []
     )
@@ -355,7 +357,9 @@ def ready_copy(project_dir: Path | str, workdir: Path, cfg: Any, mirror: Path) -
     """
     import shutil
 
-    from kagglekit import data, folds
+    from kagglekit import folds
+    from kagglekit.data.raw import fetch
+    from kagglekit.loaders import required_files
     from kagglekit.project import Project
 
     project = Project(
@@ -365,7 +369,7 @@ def ready_copy(project_dir: Path | str, workdir: Path, cfg: Any, mirror: Path) -
     for name in ("config.toml", "features.py"):
         if (Path(project_dir) / name).is_file():
             shutil.copy(Path(project_dir) / name, project.root / name)
-    data.fetch(project, cfg, from_dir=mirror)
+    fetch(project, cfg, from_dir=mirror, required=required_files(project, cfg))
     folds.assign_project_folds(project, cfg)
     return project
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kagglekit.cli import JsonOpt, ProjectArg, _console, _project, app
+from kagglekit.cli.app import JsonOpt, ProjectArg, app, get_project, make_console
 
 
 @app.command()
@@ -31,10 +31,10 @@ def ensemble(
     from kagglekit.ensembling import ensemble as make_ensemble
     from kagglekit.records import find_run
 
-    proj = _project(project)
+    proj = get_project(project)
     cfg = proj.config()
     result = make_ensemble(proj, cfg, run_ids=runs, method=method)
-    console = _console(stderr=as_json)
+    console = make_console(stderr=as_json)
     record = result.run.record
     kind = "weight" if method == "hill" else "level-2 coefficient"
     table = Table(title=f"{proj.name} / ensemble-{method}: members", title_justify="left")
@@ -80,9 +80,9 @@ def adversarial(
 
     from kagglekit.adversarial import project_adversarial
 
-    proj = _project(project)
+    proj = get_project(project)
     result = project_adversarial(proj, proj.config(), n_jobs=n_jobs, model=model)
-    console = _console(stderr=as_json)
+    console = make_console(stderr=as_json)
     table = Table(title=f"{proj.name}: features that tell train from test", title_justify="left")
     for col in ("#", "feature", "importance (gain)", "share", "drift statistic"):
         table.add_column(col, justify="left" if col == "feature" else "right")

@@ -1,6 +1,6 @@
-"""Kaggle commands: submissions, leaderboard, kernel (``kk submit`` lives in ``core``).
+"""Kaggle commands: submissions, leaderboard, kernel (``kk submit`` lives in ``submissions``).
 
-Every command goes through the official client (``kagglekit.kaggle_api``), imported
+Every command goes through the official client (``kagglekit.kaggle.api``), imported
 lazily inside the command bodies.
 """
 
@@ -8,67 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kagglekit.cli import ProjectArg, _console, _project, app
+from kagglekit.cli.app import ProjectArg, app, fmt_number, get_project, make_console
 
 if TYPE_CHECKING:
-    from kagglekit.config import ProjectConfig
-    from kagglekit.project import Project
-    from kagglekit.records import Run
-
-
-def _fmt(value: Any, digits: int = 5) -> str:
-    if value is None or value == "":
-        return ""
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def upload_submission(
-    proj: Project,
-    cfg: ProjectConfig,
-    path: Path,
-    run: Run | None,
-    *,
-    allowed_labels: list[Any] | None,
-    message: str,
-    wait: bool,
-    timeout: float,
-) -> None:
-    """The upload half of ``kk submit`` (``path`` already validated): quota, upload, ledger,
-    optional wait for a score."""
-    from kagglekit import submitting
-
-    console = _console()
-    entry = submitting.submit(
-        proj, cfg, path, run=run, message=message, allowed_labels=allowed_labels, validated=True
-    )
-    console.print(
-        f"[green]submitted[/green] to {entry['competition']}: ref {entry['ref']} "
-        f"({entry['reply']}); recorded in {submitting.ledger_path(proj)}"
-    )
-    if not wait:
-        console.print(f"scores: kk submissions {proj.name}")
-        return
-    console.print(f"waiting up to {timeout:.0f} s for the score (polling every 5 s)...")
-    entry = submitting.wait_for_score(proj, cfg, entry["ref"], timeout=timeout)
-    if entry["status"] == "COMPLETE":
-        cv = entry.get("cv_mean")
-        cv_text = f"CV {_fmt(cv)} vs " if cv is not None else ""
-        console.print(
-            f"[bold]{cv_text}public LB {_fmt(entry['public_score'])}[/bold] "
-            f"(submission {entry['ref']})"
-        )
-    else:
-        console.print(
-            f"submission {entry['ref']} is still {entry['status']} after {timeout:.0f} s; "
-            f"kk submissions {proj.name} shows the score later"
-        )
+    pass
 
 
 @app.command()
@@ -88,11 +35,11 @@ def submissions(
     """
     from rich.table import Table
 
-    from kagglekit.kaggle_api import KaggleError
-    from kagglekit.submitting import history, ledger_path, local_history
+    from kagglekit.kaggle.api import KaggleError
+    from kagglekit.kaggle.submit import history, ledger_path, local_history
 
-    proj = _project(project)
-    console = _console()
+    proj = get_project(project)
+    console = make_console()
     if not local:
         try:
             rows = history(proj, proj.config())
@@ -117,15 +64,15 @@ def submissions(
         table.add_column(col)
     for row in rows:
         cv = row["cv_mean"]
-        cv_text = "" if cv is None else f"{_fmt(cv)} +- {_fmt(row['cv_std'])}"
+        cv_text = "" if cv is None else f"{fmt_number(cv)} +- {fmt_number(row['cv_std'])}"
         table.add_row(
             str(row["ref"]),
             (row["date"] or "")[:16],
             row["run_id"] or ("" if row["in_ledger"] else "(not in ledger)"),
             str(row["model"] or ""),
             cv_text,
-            _fmt(row["public_score"]),
-            _fmt(row["private_score"]),
+            fmt_number(row["public_score"]),
+            fmt_number(row["private_score"]),
             str(row["status"]),
             str(row["description"] or ""),
         )
@@ -142,14 +89,14 @@ def leaderboard(
     """The top of the public leaderboard and where you stand."""
     from rich.table import Table
 
-    from kagglekit.submitting import standing
+    from kagglekit.kaggle.submit import standing
 
-    proj = _project(project)
+    proj = get_project(project)
     result = standing(proj, proj.config(), top=top)
     if as_json:
         print(json.dumps(result))
         return
-    console = _console()
+    console = make_console()
     table = Table(title=f"{result['competition']}: public leaderboard", title_justify="left")
     for col in ("rank", "team", "score", "date"):
         table.add_column(col)
@@ -186,15 +133,15 @@ def kernel(
     ] = False,
 ) -> None:
     """Build a Kaggle script that reruns a run offline (code competitions); --push uploads it."""
-    from kagglekit import kaggle_api
-    from kagglekit.kernel import build_kernel, local_username
+    import kagglekit.kaggle.api as kaggle_api
+    from kagglekit.kaggle.kernel import build_kernel, local_username
 
-    proj = _project(project)
+    proj = get_project(project)
     cfg = proj.config()
     api = kaggle_api.client() if push else None
     user = kaggle_api.username(api) if api is not None else local_username()
     built = build_kernel(proj, cfg, run_id=run, out=out, username=user)
-    console = _console()
+    console = make_console()
     size_kb = built["script"].stat().st_size / 1024
     console.print(
         f"[green]kernel built[/green] from run {built['run_id']}: {built['script']} "

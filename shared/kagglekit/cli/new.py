@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from kagglekit.cli import _console, app
+from kagglekit.cli.app import app, make_console
+from kagglekit.errors import KKError
 
 
 def _ask(key: str, prompt: str, default: str, choices: Sequence[str] | None) -> str:
     from rich.prompt import Prompt
 
     return Prompt.ask(
-        prompt, default=default, choices=list(choices) if choices else None, console=_console()
+        prompt, default=default, choices=list(choices) if choices else None, console=make_console()
     )
 
 
@@ -43,7 +44,6 @@ def new(
     ] = None,
 ) -> None:
     """Generate projects/SLUG/ from the KIND template (answers checked before writing)."""
-    from kagglekit.errors import KKError
     from kagglekit.scaffold import new_project
 
     given = {
@@ -63,7 +63,7 @@ def new(
         key, value = item.split("=", 1)
         given[key.strip()] = value.strip()
     path = new_project(kind, slug, given, ask=None if no_input else _ask)
-    console = _console()
+    console = make_console()
     console.print(f"[green]created[/green] {path} from templates/{kind}")
     console.print(
         f"next: kk fetch {slug} [--from DIR]; kk folds {slug}; kk train {slug}; "
@@ -82,7 +82,7 @@ def update(
     from kagglekit.scaffold import update_project
 
     report = update_project(slug, dry_run=dry_run)
-    console = _console()
+    console = make_console()
     if report.up_to_date:
         console.print(f"{slug} is up to date with its template ({report.to_tree[:10]})")
         return
@@ -99,8 +99,6 @@ def update(
     for item in report.conflicts:
         console.print(f"  [red]{verb}conflict[/red]: {item}")
     if report.conflicts:
-        from kagglekit.errors import KKError
-
         where = " (not written: --dry-run)" if dry_run else ""
         raise KKError(
             f"{len(report.conflicts)} conflict(s){where} in {', '.join(report.conflicts)}: "

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kagglekit.cli import _console, _project, app
+from kagglekit.cli.app import app, get_project, make_console
 
 
 @app.command()
@@ -23,14 +23,14 @@ def report(
     from kagglekit.project import projects_root
     from kagglekit.reports import write_portfolio, write_project_report
 
-    console = _console()
+    console = make_console()
     if project is None:
         root = projects_root()
         readme = root.parent / "README.md"
         changed = write_portfolio(root, readme)
         console.print(f"{readme}: {'portfolio updated' if changed else 'portfolio unchanged'}")
         return
-    result = write_project_report(_project(project))
+    result = write_project_report(get_project(project))
     console.print(
         f"{result.readme}: {'results updated' if result.changed else 'results unchanged'}"
     )

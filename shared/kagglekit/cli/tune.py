@@ -8,10 +8,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kagglekit.cli import JsonOpt, ProjectArg, SetOpt, _console, _progress, _project, _state, app
+from kagglekit.cli.app import (
+    JsonOpt,
+    ProjectArg,
+    SetOpt,
+    app,
+    get_project,
+    make_console,
+    progress_bar,
+    state,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
+    from rich.progress import Progress, TaskID
 
     from kagglekit.project import Project
 
@@ -73,12 +85,12 @@ def tune(
     as_json: JsonOpt = False,
 ) -> None:
     """Tune a model's parameters over the saved folds with Optuna (pruning between folds)."""
-    from kagglekit import tuning
+    import kagglekit.tuning as tuning
 
-    proj = _project(project)
+    proj = get_project(project)
     cfg = proj.config(set_)
-    console = _console(stderr=as_json)
-    if not _state["debug"]:
+    console = make_console(stderr=as_json)
+    if not state["debug"]:
         import optuna
 
         optuna.logging.set_verbosity(logging.WARNING)
@@ -88,25 +100,10 @@ def tune(
             print(json.dumps(summary, default=str))
         return
     name, _ = cfg.model(model)
-    progress = _progress(console)
+    progress = progress_bar(console)
     total = trials if trials is not None else (None if timeout else tuning.DEFAULT_TRIALS)
     task = progress.add_task(f"{proj.name}/{name}", total=total, last="")
-    best: list[float] = []
-    from kagglekit.metrics import get_metric
-
-    metric = get_metric(cfg.competition.metric)
-
-    def on_trial(event: dict[str, Any]) -> None:
-        value = event["value"]  # None for a failed trial
-        if event["state"] == "COMPLETE" and (not best or metric.better(value, best[0])):
-            best[:] = [value]
-        last = f"#{event['number']} {event['state'].lower()}"
-        if value is not None:
-            last += f" {value:.5f}"
-        if best:
-            last += f"  best {best[0]:.5f}"
-        progress.update(task, advance=1, last=last)
-
+    on_trial = _trial_reporter(progress, task, cfg)
     with progress:
         result = tuning.tune(
             proj,
@@ -125,13 +122,43 @@ def tune(
             on_trial=on_trial,
         )
     summary = result.summary()
+    _print_study(console, proj, cfg, name, summary, n_new=result.n_new)
+    if as_json:
+        print(json.dumps(summary, default=str))
+
+
+def _trial_reporter(progress: Progress, task: TaskID, cfg: Any) -> Callable[[dict[str, Any]], None]:
+    """The ``on_trial`` callback: advance the bar, show the last trial and the best so far."""
+    from kagglekit.metrics import get_metric
+
+    metric = get_metric(cfg.competition.metric)
+    best: list[float] = []
+
+    def on_trial(event: dict[str, Any]) -> None:
+        value = event["value"]  # None for a failed trial
+        if event["state"] == "COMPLETE" and (not best or metric.better(value, best[0])):
+            best[:] = [value]
+        last = f"#{event['number']} {event['state'].lower()}"
+        if value is not None:
+            last += f" {value:.5f}"
+        if best:
+            last += f"  best {best[0]:.5f}"
+        progress.update(task, advance=1, last=last)
+
+    return on_trial
+
+
+def _print_study(
+    console: Console, proj: Project, cfg: Any, name: str, summary: dict[str, Any], *, n_new: int
+) -> None:
+    """What this command's trials did to the study, its best trial and what to run next."""
     if summary["recovered"]:
         console.print(
             f"[yellow]recovered stale trial(s) {summary['recovered']}: failed, parameters "
             "queued again[/yellow]"
         )
     console.print(
-        f"[bold]study {summary['study']}[/bold]: {result.n_new} trial(s) in "
+        f"[bold]study {summary['study']}[/bold]: {n_new} trial(s) in "
         f"{summary['wall_seconds']:.1f} s ({summary['trials_per_minute']:.1f}/min); study has "
         f"{summary['n_complete']} complete, {summary['n_pruned']} pruned, "
         f"{summary['n_failed']} failed"
@@ -145,8 +172,6 @@ def tune(
             f"next: kk tune {proj.name} --model {name} --show | --write-params;  "
             f"kk train {proj.name} --model {name} --params best"
         )
-    if as_json:
-        print(json.dumps(summary, default=str))
 
 
 def _greater(cfg: Any) -> bool:
@@ -169,7 +194,7 @@ def _results(
     from optuna.trial import TrialState
     from rich.table import Table
 
-    from kagglekit import tuning
+    import kagglekit.tuning as tuning
 
     if model is None and study_name is None and storage is None:
         # `kk tune titanic --show`: the model that was tuned, when it is not the default.

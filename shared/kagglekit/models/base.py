@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from kagglekit.errors import KKError, did_you_mean, unknown_name
+from kagglekit.tasks import Task, as_task, task_name
 
 
 def take(X: Any, idx: np.ndarray) -> Any:
@@ -118,9 +119,13 @@ class Model(Protocol):
 
 @dataclass(frozen=True)
 class BuildContext:
-    """Everything a backend needs to build a fresh model for one fold."""
+    """Everything a backend needs to build a fresh model for one fold.
 
-    task: str
+    ``task`` is the ``kagglekit.tasks.Task`` (a task name given here is looked up): a
+    backend asks it what differs between tasks instead of comparing names.
+    """
+
+    task: Task
     n_classes: int
     seed: int
     params: dict[str, Any]
@@ -142,8 +147,14 @@ class BuildContext:
     steps: tuple[Any, ...] = ()
     project_steps: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task", as_task(self.task))
+
 
 TABULAR_FAMILIES = ("gbdt", "tree", "linear")
+# Families of tree models: their feature importances are split gains or impurity
+# decreases, which the reports plot (a linear model's |coefficients| are not comparable).
+TREE_FAMILIES = ("gbdt", "tree")
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,21 @@ class Backend:
     ``accepts`` names the kinds of data it reads (``kagglekit.loaders.KINDS``), so a
     backend given data it cannot read is a one-line error before any fold.
     ``check_values(ctx)`` rejects parameter values before a run folder exists.
+
+    What the rest of the package reads about a backend is given here, where it registers,
+    so a project's own backend gets tuning, reports and records without a change to the
+    package:
+
+    - ``default_space``: the default search space of ``kk tune``, in the form of a
+      ``[models.<name>.search]`` table (``kagglekit.tuning.spaces``);
+    - ``stops_on_rounds``: it stops on rounds (``early_stopping_rounds``), so tuning
+      searches ``n_estimators`` only when early stopping is off;
+    - ``param_errors``: names of its library's exception classes that mean a parameter
+      value was rejected (besides ``ValueError`` and ``TypeError``), matched by name so the
+      library need not be imported: the fold's failure is then one line naming the params;
+    - ``packages``: the distributions whose versions its runs record, and which must be
+      installed to use it (else one line with ``install_hint``);
+    - ``family``: ``is_tree`` (importance plots) and the feature pipeline of tables.
     """
 
     name: str
@@ -170,10 +196,29 @@ class Backend:
     # It chooses rounds or epochs on validation rows, so early_stopping_holdout (a share
     # of the training rows to choose on instead of the scored rows) means something to it.
     holds_out: bool = False
+    default_space: Mapping[str, Any] = field(default_factory=dict, hash=False)  # a dict: unhashed
+    stops_on_rounds: bool = False
+    param_errors: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
 
     @property
     def is_tabular(self) -> bool:
         return self.family in TABULAR_FAMILIES
+
+    @property
+    def is_tree(self) -> bool:
+        """A tree model, whose feature importances the reports plot."""
+        return self.family in TREE_FAMILIES
+
+    def check_installed(self) -> None:
+        """One line naming the first of ``packages`` that is not installed, and the fix."""
+        for package in self.packages:
+            if not _installed(package):
+                hint = self.install_hint or f"pip install {package}"
+                raise KKError(
+                    f"backend '{self.name}' needs {package}, which is not installed; "
+                    f"install it with: {hint}"
+                )
 
     def check_accepts(self, kind: str, *, model: str) -> None:
         """Refuse data of a kind this backend cannot read, naming the ones it can."""
@@ -184,9 +229,9 @@ class Backend:
                 f"reads {kind} (kk train PROJECT --model NAME)"
             )
 
-    def check_params(self, params: dict[str, Any], task: str) -> None:
+    def check_params(self, params: dict[str, Any], task: Task | str) -> None:
         """Reject misspelt parameter names before any fold is trained."""
-        known = self.known_params(task)
+        known = self.known_params(task_name(task))
         for key in params:
             # A lenient backend (native names and aliases) only rejects a near-miss typo.
             if key not in known and (self.strict_params or did_you_mean(key, known)):
@@ -196,6 +241,7 @@ class Backend:
 _REGISTRY: dict[str, Backend] = {}
 # Backends registered by a module that imports a heavy library (torch): the module is
 # imported when one of its names is first looked up, so `kk --help` never pays for it.
+# tests/test_backend_metadata.py checks it against what each module registers.
 _LAZY = {
     **dict.fromkeys(
         ("mlp", "lenet5", "cnn", "resnet", "fastnet", "timm"),
@@ -232,20 +278,46 @@ def backend_names() -> list[str]:
     return sorted({*_REGISTRY, *_LAZY})
 
 
-def get_backend(name: str, *, task: str | None = None) -> Backend:
-    """Look up a backend, checking that it serves ``task``."""
+def get_backend(name: str, *, task: Task | str | None = None) -> Backend:
+    """Look up a backend, checking that it serves ``task`` (a task or its name)."""
     if name not in _REGISTRY and name in _LAZY:
         module, extra = _LAZY[name]
         require(module, extra)  # registers it, or one line with the install hint
     backend = _REGISTRY.get(name)
     if backend is None:
         raise unknown_name("model backend", name, _REGISTRY)
-    if task is not None and task not in backend.tasks:
+    if task is not None and task_name(task) not in backend.tasks:
         raise KKError(
-            f"model backend '{name}' does not serve task '{task}' (it serves {', '.join(backend.tasks)}); "
+            f"model backend '{name}' does not serve task '{task_name(task)}' (it serves {', '.join(backend.tasks)}); "
             "pick another backend for this model entry"
         )
+    backend.check_installed()
     return backend
+
+
+def _installed(package: str) -> bool:
+    """Whether distribution ``package`` is installed (or its module importable), without
+    importing it."""
+    import importlib.util
+    from importlib import metadata
+
+    if importlib.util.find_spec(package.replace("-", "_")) is not None:
+        return True
+    try:
+        metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def is_param_error(err: BaseException) -> bool:
+    """Whether ``err``, raised by a fit, means a parameter value was rejected: a
+    ``ValueError`` or ``TypeError``, or a class a registered backend names in
+    ``param_errors`` (LightGBM's ``LightGBMError`` is a plain ``Exception``)."""
+    if isinstance(err, ValueError | TypeError):
+        return True
+    names = {cls.__name__ for cls in type(err).__mro__}
+    return any(names.intersection(b.param_errors) for b in _REGISTRY.values())
 
 
 def require(module: str, extra: str) -> Any:

@@ -26,6 +26,7 @@ from kagglekit.models.base import (
     require,
     take,
 )
+from kagglekit.tasks import Task, as_task
 
 CLASSIFICATION = ("binary", "multiclass")
 REGRESSION = ("regression",)
@@ -47,8 +48,9 @@ class TabularModel:
         ``make_estimator(early_stopping)`` returns a fresh unfitted estimator.
     kind : {"lightgbm", "xgboost", "sklearn"}
         How to pass the validation set for early stopping.
-    task : str
-        ``binary``, ``multiclass`` or ``regression``.
+    task : Task
+        The ``kagglekit.tasks.Task`` (or its name): how predictions are read off the
+        estimator and whether the holdout is stratified.
     early_stopping_rounds : int
         Rounds without improvement before a booster stops (0 disables early stopping).
     early_stopping_holdout : float
@@ -65,7 +67,7 @@ class TabularModel:
         make_estimator: Callable[[bool], Any],
         *,
         kind: str,
-        task: str,
+        task: Task | str,
         early_stopping_rounds: int,
         early_stopping_holdout: float = 0.0,
         seed: int = 0,
@@ -73,7 +75,7 @@ class TabularModel:
         self.features = features
         self.make_estimator = make_estimator
         self.kind = kind
-        self.task = task
+        self.task = as_task(task)
         self.early_stopping_rounds = early_stopping_rounds
         self.early_stopping_holdout = early_stopping_holdout
         self.seed = seed
@@ -125,7 +127,7 @@ class TabularModel:
     def _holdout(self, X: Any, y: np.ndarray) -> tuple[Any, Any, np.ndarray, np.ndarray]:
         """Split the training rows into rows to fit on and rows to stop on."""
         fit_idx, stop_idx = holdout_split(
-            y, self.early_stopping_holdout, self.seed, stratify=self.task != "regression"
+            y, self.early_stopping_holdout, self.seed, stratify=self.task.stratifies
         )
         return take(X, fit_idx), take(X, stop_idx), y[fit_idx], y[stop_idx]
 
@@ -137,11 +139,10 @@ class TabularModel:
         return Xt.set_axis(names, axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "estimator_"):  # not the inner Pipeline's NotFittedError
+            raise KKError("TabularModel.predict was called before fit; fit it first")
         Xt = self._for_booster(self.features.transform(X))
-        if self.task == "regression":
-            return np.asarray(self.estimator_.predict(Xt), dtype=np.float64)
-        proba = np.asarray(self.estimator_.predict_proba(Xt), dtype=np.float64)
-        return proba[:, 1] if self.task == "binary" else proba
+        return self.task.sklearn_predict(self.estimator_, Xt)
 
     def learned(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n_features": len(self.columns_)}
@@ -199,6 +200,8 @@ def _feature_errors() -> Iterator[None]:
 
 # name -> ``estimator(ctx) -> make_estimator(early_stopping) -> estimator``
 _ESTIMATORS: dict[str, Callable[[BuildContext], Callable[[bool], Any]]] = {}
+# name -> ``TabularModel.kind``: how the estimator is given validation rows to stop on
+_FIT_KINDS: dict[str, str] = {}
 
 
 def _register_tabular(
@@ -209,9 +212,16 @@ def _register_tabular(
     known_params: Callable[[str], set[str]],
     family: str,
     strict_params: bool = True,
+    fit_kind: str = "sklearn",
+    **metadata: Any,
 ) -> None:
-    """Register a tabular backend: its estimator behind the family's feature pipeline."""
+    """Register a tabular backend: its estimator behind the family's feature pipeline.
+
+    ``metadata``: the ``Backend`` fields the rest of the package reads (``default_space``,
+    ``stops_on_rounds``, ``param_errors``, ``packages``, ``install_hint``).
+    """
     _ESTIMATORS[name] = estimator
+    _FIT_KINDS[name] = fit_kind
     backend: Backend
 
     def build(ctx: BuildContext) -> TabularModel:
@@ -238,6 +248,7 @@ def _register_tabular(
             accepts=("frame",),
             check_values=lambda ctx: check_param_values(backend, ctx),
             holds_out=family == "gbdt",
+            **metadata,
         )
     )
 
@@ -252,15 +263,17 @@ def _register_sklearn(
     *,
     prep: str,
     defaults: dict[str, Any] | None = None,
+    default_space: dict[str, Any] | None = None,
 ) -> None:
-    """Register a scikit-learn estimator; ``classes`` maps task -> a loader of its class."""
+    """Register a scikit-learn estimator; ``classes`` maps task -> a loader of its class;
+    ``default_space`` is its default search space for ``kk tune``."""
 
     def build(ctx: BuildContext) -> Any:
-        cls = classes[ctx.task]()
+        cls = classes[ctx.task.name]()
         params = {**(defaults or {}), **ctx.params}
         if _accepts(cls, "random_state") and "random_state" not in params:
             params["random_state"] = ctx.seed
-        if name == "svm" and ctx.task != "regression":
+        if name == "svm" and ctx.task.is_classification:
             # SVC(probability=True) is deprecated in scikit-learn 1.9: get probabilities
             # the recommended way, Platt scaling fitted on internal CV, one final SVC.
             from sklearn.calibration import CalibratedClassifierCV
@@ -279,6 +292,8 @@ def _register_sklearn(
         estimator=build,
         known_params=known,
         family=prep,
+        default_space=default_space or {},
+        packages=("scikit-learn",),
     )
 
 
@@ -291,16 +306,27 @@ def _sk(module: str, attr: str) -> Callable[[], type[BaseEstimator]]:
     return load
 
 
+_FOREST_SPACE = {
+    "max_depth": {"low": 3, "high": 30, "log": True},
+    "min_samples_leaf": {"low": 1, "high": 30, "log": True},
+    "max_features": {"low": 0.1, "high": 1.0},
+}
 _register_sklearn(
     "logistic_regression",
     {t: _sk("linear_model", "LogisticRegression") for t in CLASSIFICATION},
     prep="linear",
     defaults={"max_iter": 5000},
+    default_space={"C": {"low": 1e-3, "high": 1e3, "log": True}},
 )
 _register_sklearn(
     "linear_regression", {"regression": _sk("linear_model", "LinearRegression")}, prep="linear"
 )
-_register_sklearn("ridge", {"regression": _sk("linear_model", "Ridge")}, prep="linear")
+_register_sklearn(
+    "ridge",
+    {"regression": _sk("linear_model", "Ridge")},
+    prep="linear",
+    default_space={"alpha": {"low": 1e-3, "high": 1e3, "log": True}},
+)
 _register_sklearn(
     "decision_tree",
     {
@@ -308,6 +334,11 @@ _register_sklearn(
         "regression": _sk("tree", "DecisionTreeRegressor"),
     },
     prep="tree",
+    default_space={
+        "max_depth": {"low": 2, "high": 20},
+        "min_samples_leaf": {"low": 1, "high": 50, "log": True},
+        "max_features": {"low": 0.3, "high": 1.0},
+    },
 )
 _register_sklearn(
     "random_forest",
@@ -317,6 +348,7 @@ _register_sklearn(
     },
     prep="tree",
     defaults={"n_estimators": 500, "n_jobs": -1},
+    default_space=_FOREST_SPACE,
 )
 _register_sklearn(
     "extra_trees",
@@ -326,11 +358,16 @@ _register_sklearn(
     },
     prep="tree",
     defaults={"n_estimators": 500, "n_jobs": -1},
+    default_space=_FOREST_SPACE,
 )
 _register_sklearn(
     "svm",
     {**{t: _sk("svm", "SVC") for t in CLASSIFICATION}, "regression": _sk("svm", "SVR")},
     prep="linear",
+    default_space={
+        "C": {"low": 1e-2, "high": 1e3, "log": True},
+        "gamma": {"low": 1e-4, "high": 1.0, "log": True},
+    },
 )
 _register_sklearn(
     "knn",
@@ -339,12 +376,17 @@ _register_sklearn(
         "regression": _sk("neighbors", "KNeighborsRegressor"),
     },
     prep="linear",
+    default_space={
+        "n_neighbors": {"low": 1, "high": 100, "log": True},
+        "weights": {"choices": ["uniform", "distance"]},
+        "p": {"choices": [1, 2]},
+    },
 )
 
 
 def _build_lightgbm(ctx: BuildContext) -> Callable[[bool], Any]:
     lgb = require("lightgbm", "tabular")
-    cls = lgb.LGBMRegressor if ctx.task == "regression" else lgb.LGBMClassifier
+    cls = lgb.LGBMClassifier if ctx.task.is_classification else lgb.LGBMRegressor
     params: dict[str, Any] = {
         "n_estimators": _DEFAULT_ROUNDS,
         "learning_rate": 0.05,
@@ -360,7 +402,7 @@ def _build_lightgbm(ctx: BuildContext) -> Callable[[bool], Any]:
 
 def _build_xgboost(ctx: BuildContext) -> Callable[[bool], Any]:
     xgb = require("xgboost", "tabular")
-    cls = xgb.XGBRegressor if ctx.task == "regression" else xgb.XGBClassifier
+    cls = xgb.XGBClassifier if ctx.task.is_classification else xgb.XGBRegressor
     params: dict[str, Any] = {
         "n_estimators": _DEFAULT_ROUNDS,
         "learning_rate": 0.05,
@@ -391,6 +433,23 @@ _register_tabular(
     known_params=_gbdt_known("lightgbm", "LGBMModel"),
     family="gbdt",
     strict_params=False,  # LightGBM takes native parameter names and aliases too
+    fit_kind="lightgbm",
+    # Boosters keep the adapter's 2000 rounds and stop early on each fold's validation
+    # rows, so the rounds are not searched: the learning rate and the tree shape are.
+    default_space={
+        "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
+        "num_leaves": {"low": 4, "high": 128, "log": True},
+        "min_child_samples": {"low": 5, "high": 100, "log": True},
+        "subsample": {"low": 0.5, "high": 1.0},
+        "subsample_freq": 1,
+        "colsample_bytree": {"low": 0.4, "high": 1.0},
+        "reg_alpha": {"low": 1e-8, "high": 10.0, "log": True},
+        "reg_lambda": {"low": 1e-8, "high": 10.0, "log": True},
+    },
+    stops_on_rounds=True,
+    param_errors=("LightGBMError",),  # a plain Exception; XGBoost's are ValueErrors
+    packages=("lightgbm",),
+    install_hint="pip install 'kagglekit[tabular]'",
 )
 _register_tabular(
     "xgboost",
@@ -399,9 +458,21 @@ _register_tabular(
     known_params=_gbdt_known("xgboost", "XGBModel"),
     family="gbdt",
     strict_params=False,
+    fit_kind="xgboost",
+    default_space={
+        "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
+        "max_depth": {"low": 2, "high": 10},
+        "min_child_weight": {"low": 0.1, "high": 20.0, "log": True},
+        "subsample": {"low": 0.5, "high": 1.0},
+        "colsample_bytree": {"low": 0.4, "high": 1.0},
+        "reg_alpha": {"low": 1e-8, "high": 10.0, "log": True},
+        "reg_lambda": {"low": 1e-8, "high": 10.0, "log": True},
+        "gamma": {"low": 1e-8, "high": 5.0, "log": True},
+    },
+    stops_on_rounds=True,
+    packages=("xgboost",),
+    install_hint="pip install 'kagglekit[tabular]'",
 )
-
-KIND_OF_BACKEND = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 
 
 _NUMBER = re.compile(r"\b(int|float)\b")
@@ -463,7 +534,7 @@ def make_tabular_model(
     return TabularModel(
         features,
         make_estimator,
-        kind=KIND_OF_BACKEND.get(backend.name, "sklearn"),
+        kind=_FIT_KINDS[backend.name],
         task=ctx.task,
         early_stopping_rounds=ctx.early_stopping_rounds,
         early_stopping_holdout=ctx.early_stopping_holdout,

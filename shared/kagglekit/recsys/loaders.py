@@ -26,12 +26,14 @@ recommendation for the test users leaves out what they already have).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from kagglekit.data.tables import read_table
 from kagglekit.errors import KKError, plain, short_list
 from kagglekit.loaders import (
     Dataset,
@@ -41,6 +43,8 @@ from kagglekit.loaders import (
     param,
     register_loader,
 )
+from kagglekit.metrics import get_metric, k_of
+from kagglekit.tasks import get_task
 
 if TYPE_CHECKING:
     from kagglekit.config import ProjectConfig
@@ -109,8 +113,6 @@ def _read(project: Project, cfg: ProjectConfig, name: str) -> pd.DataFrame:
     path = project.raw_dir / name
     if fmt == "movielens100k" and name == FORMATS[fmt][0]:
         return pd.read_csv(path, sep="\t", header=None, names=list(FORMATS[fmt][2]))
-    from kagglekit.data import read_table
-
     return read_table(path)
 
 
@@ -207,10 +209,67 @@ def _last_n(users: np.ndarray, times: np.ndarray, n: int) -> np.ndarray:
 
 def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
     """Interactions as (user, item) pair rows; see the module docstring."""
-    import scipy.sparse as sp
-
     check_params(cfg, PARAMS)
     comp = cfg.competition
+    user_col, item_col, rating_col, ts_col = _columns(cfg)
+    frame, ratings, times, scale = _read_train(project, cfg)
+
+    n_last = int(param(cfg, "test_last_n", 0, kind=int))
+    test_frame: pd.DataFrame | None = None
+    solution_values: np.ndarray | None = None
+    if _has_test_file(cfg):
+        test_frame = _read(project, cfg, comp.test_file)
+        _need_column(test_frame, user_col, "user_column", comp.test_file)
+    elif n_last > 0:
+        user_codes_all = pd.factorize(frame[user_col])[0]
+        held = _last_n(user_codes_all, times, n_last)
+        test_frame = frame[held].reset_index(drop=True)
+        solution_values = ratings[held]
+        frame, ratings, times = frame[~held].reset_index(drop=True), ratings[~held], times[~held]
+    pairs_test = test_frame is not None and item_col in test_frame.columns
+    ranking = get_task(comp.task).predicts_lists  # lists of items per user, not ratings
+    _check_test_shape(cfg, ranking=ranking, pairs_test=pairs_test, n_last=n_last)
+
+    codes = _Codes.of(frame, test_frame if pairs_test else None, test_frame, user_col, item_col)
+    if ranking:
+        _check_k(comp.metric, len(codes.item_index))
+    X = np.column_stack([codes.users, codes.items]).astype(np.int64)
+    X_test, test_ids = _test_rows(cfg, codes, test_frame, ranking=ranking, pairs_test=pairs_test)
+    ids = (
+        pd.Series(frame[comp.id_column].to_numpy(), name=comp.id_column)
+        if comp.id_column in frame.columns and comp.id_column not in (user_col, item_col)
+        else pd.Series(np.arange(len(frame)), name=comp.id_column)
+    )
+    side = pd.DataFrame(
+        {user_col: frame[user_col].to_numpy(), item_col: frame[item_col].to_numpy()}
+    )
+    side[ts_col or "order"] = times
+    info = _info(codes, ratings, scale, implicit=not rating_col)
+    sample = _sample(project, cfg, test_ids, ranking)
+    solution = _solution(cfg, codes, test_frame, test_ids, solution_values, ranking=ranking)
+    if ranking:
+        target: Any = pd.DataFrame({"user": codes.users, "item": codes.items, "relevance": ratings})
+    else:
+        target = pd.Series(ratings, name=comp.target_column)
+    return Dataset(
+        kind="pairs",
+        X=X,
+        X_test=X_test,
+        target=target,
+        ids=ids,
+        test_ids=test_ids,
+        sample_submission=sample,
+        classes=[_plain(v) for v in codes.item_index] if ranking else None,
+        side=side,
+        info=info,
+        solution=solution,
+    )
+
+
+def _read_train(
+    project: Project, cfg: ProjectConfig
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, tuple[float, float] | None]:
+    """The train file, checked: (rows, ratings, timestamps or row order, rating scale)."""
     train_name = _train_file(cfg)
     user_col, item_col, rating_col, ts_col = _columns(cfg)
     frame = _read(project, cfg, train_name)
@@ -229,22 +288,14 @@ def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
     check_ratings(ratings, scale, rating_col or "(implicit)")
     check_duplicates(frame[user_col], frame[item_col], train_name)
     times = parse_timestamps(frame[ts_col], ts_col, train_name) if ts_col else np.arange(len(frame))
+    return frame, ratings, times, scale
 
-    n_last = int(param(cfg, "test_last_n", 0, kind=int))
-    test_frame: pd.DataFrame | None = None
-    solution_values: np.ndarray | None = None
-    if _has_test_file(cfg):
-        test_frame = _read(project, cfg, comp.test_file)
-        _need_column(test_frame, user_col, "user_column", comp.test_file)
-    elif n_last > 0:
-        user_codes_all = pd.factorize(frame[user_col])[0]
-        held = _last_n(user_codes_all, times, n_last)
-        test_frame = frame[held].reset_index(drop=True)
-        solution_values = ratings[held]
-        frame, ratings, times = frame[~held].reset_index(drop=True), ratings[~held], times[~held]
-    pairs_test = test_frame is not None and item_col in test_frame.columns
-    ranking = comp.task == "ranking"
-    if ranking and pairs_test and test_frame is not None and n_last == 0:
+
+def _check_test_shape(cfg: ProjectConfig, *, ranking: bool, pairs_test: bool, n_last: int) -> None:
+    """The test rows fit the task: users to recommend for, or (user, item) rows to rate."""
+    comp = cfg.competition
+    item_col = _columns(cfg)[1]
+    if ranking and pairs_test and n_last == 0:
         raise KKError(
             f"task 'ranking' but {comp.test_file} has an item column '{item_col}' (rows to "
             'rate); set competition.task = "regression", or give a test file of users only'
@@ -256,105 +307,132 @@ def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
             "or data.params.test_last_n"
         )
 
-    # Codes over train and test together: a test-only id gets a code with no train rows.
-    test_users = (
-        test_frame[user_col] if test_frame is not None else pd.Series(frame[user_col].unique())
-    )
-    user_keys, user_index = pd.factorize(
-        pd.concat([frame[user_col], test_users], ignore_index=True)
-    )
-    users, test_user_codes = user_keys[: len(frame)], user_keys[len(frame) :]
-    test_items = (
-        test_frame[item_col]
-        if (test_frame is not None and pairs_test)
-        else frame[item_col].iloc[:0]
-    )
-    item_keys, item_index = pd.factorize(
-        pd.concat([frame[item_col], test_items], ignore_index=True)
-    )
-    items, test_item_codes = item_keys[: len(frame)], item_keys[len(frame) :]
-    n_users, n_items = len(user_index), len(item_index)
 
-    if ranking:
-        from kagglekit.metrics import get_metric
+@dataclass(frozen=True)
+class _Codes:
+    """User and item codes over train and test together (a test-only id: no train rows)."""
 
-        k = _k_of(comp.metric)
-        if k > n_items:
-            raise KKError(
-                f"metric {get_metric(comp.metric).name} asks for {k} items per user but the "
-                f'catalogue has {n_items}; lower k (competition.metric = "map@{n_items}" at most)'
-            )
-    X = np.column_stack([users, items]).astype(np.int64)
+    users: np.ndarray  # (n_train,)
+    items: np.ndarray  # (n_train,)
+    test_users: np.ndarray  # (n_test,) one per test row, repeats kept
+    test_items: np.ndarray  # (n_test,) or (0,) when the test rows are users
+    user_index: pd.Index  # code -> user id
+    item_index: pd.Index  # code -> item id
+
+    @classmethod
+    def of(
+        cls,
+        frame: pd.DataFrame,
+        pairs: pd.DataFrame | None,
+        test_frame: pd.DataFrame | None,
+        user_col: str,
+        item_col: str,
+    ) -> _Codes:
+        """Codes of ``frame``'s rows, ``test_frame``'s users and ``pairs``' items."""
+        test_users = (
+            test_frame[user_col] if test_frame is not None else pd.Series(frame[user_col].unique())
+        )
+        user_keys, user_index = pd.factorize(
+            pd.concat([frame[user_col], test_users], ignore_index=True)
+        )
+        test_items = pairs[item_col] if pairs is not None else frame[item_col].iloc[:0]
+        item_keys, item_index = pd.factorize(
+            pd.concat([frame[item_col], test_items], ignore_index=True)
+        )
+        n = len(frame)
+        return cls(
+            user_keys[:n], item_keys[:n], user_keys[n:], item_keys[n:], user_index, item_index
+        )
+
+
+def _check_k(metric: str, n_items: int) -> None:
+    """A ``map@K`` metric cannot ask for more items than the catalogue has."""
+    k = k_of(metric)
+    if k > n_items:
+        raise KKError(
+            f"metric {get_metric(metric).name} asks for {k} items per user but the "
+            f'catalogue has {n_items}; lower k (competition.metric = "map@{n_items}" at most)'
+        )
+
+
+def _test_rows(
+    cfg: ProjectConfig,
+    codes: _Codes,
+    test_frame: pd.DataFrame | None,
+    *,
+    ranking: bool,
+    pairs_test: bool,
+) -> tuple[np.ndarray, pd.Series]:
+    """``X_test`` (a users row has item -1) and the test ids."""
+    comp = cfg.competition
     if ranking:
+        test_user_codes = codes.test_users
         if pairs_test:  # test_last_n with ranking: recommend for each held-out user once
             test_user_codes = pd.unique(test_user_codes)
         X_test = np.column_stack([test_user_codes, np.full(len(test_user_codes), -1)]).astype(
             np.int64
         )
-        test_ids = pd.Series(user_index[test_user_codes], name=comp.id_column)
+        test_ids = pd.Series(codes.user_index[test_user_codes], name=comp.id_column)
         if pd.Series(test_ids).duplicated().any():
             raise KKError(f"{comp.test_file} lists a user more than once; list each user once")
+        return X_test, test_ids
+    X_test = np.column_stack([codes.test_users, codes.test_items]).astype(np.int64)
+    if test_frame is not None and comp.id_column in test_frame.columns:
+        test_ids = pd.Series(test_frame[comp.id_column].to_numpy(), name=comp.id_column)
     else:
-        X_test = np.column_stack([test_user_codes, test_item_codes]).astype(np.int64)
-        if test_frame is not None and comp.id_column in test_frame.columns:
-            test_ids = pd.Series(test_frame[comp.id_column].to_numpy(), name=comp.id_column)
-        else:
-            test_ids = pd.Series(np.arange(len(X_test)), name=comp.id_column)
-    ids = (
-        pd.Series(frame[comp.id_column].to_numpy(), name=comp.id_column)
-        if comp.id_column in frame.columns and comp.id_column not in (user_col, item_col)
-        else pd.Series(np.arange(len(frame)), name=comp.id_column)
-    )
-    side = pd.DataFrame(
-        {user_col: frame[user_col].to_numpy(), item_col: frame[item_col].to_numpy()}
-    )
-    side[ts_col or "order"] = times
+        test_ids = pd.Series(np.arange(len(X_test)), name=comp.id_column)
+    return X_test, test_ids
+
+
+def _info(
+    codes: _Codes, ratings: np.ndarray, scale: tuple[float, float] | None, *, implicit: bool
+) -> dict[str, Any]:
+    """``Dataset.info``: sizes, rating scale, implicit, and ``seen`` (users x items CSR)."""
+    import scipy.sparse as sp
+
+    n_users, n_items = len(codes.user_index), len(codes.item_index)
     seen = sp.csr_matrix(
-        (np.ones(len(users)), (users, items)), shape=(n_users, n_items), dtype=np.float32
+        (np.ones(len(codes.users)), (codes.users, codes.items)),
+        shape=(n_users, n_items),
+        dtype=np.float32,
     )
-    info: dict[str, Any] = {
+    return {
         "n_users": n_users,
         "n_items": n_items,
         "rating_scale": list(scale) if scale else [float(ratings.min()), float(ratings.max())],
         "implicit": implicit,
         "seen": seen,
     }
-    sample = _sample(project, cfg, test_ids, ranking)
-    solution = None
-    if solution_values is not None and not ranking:
-        solution = pd.DataFrame(
-            {comp.id_column: test_ids.to_numpy(), comp.target_column: solution_values}
+
+
+def _solution(
+    cfg: ProjectConfig,
+    codes: _Codes,
+    test_frame: pd.DataFrame | None,
+    test_ids: pd.Series,
+    values: np.ndarray | None,
+    *,
+    ranking: bool,
+) -> pd.DataFrame | None:
+    """The held-out rows' local solution (``kk score``): ratings, or each user's items."""
+    comp = cfg.competition
+    if values is not None and not ranking:
+        return pd.DataFrame({comp.id_column: test_ids.to_numpy(), comp.target_column: values})
+    if values is None or test_frame is None:
+        return None
+    item_col = _columns(cfg)[1]
+    lists = (
+        pd.DataFrame(
+            {"u": codes.user_index[codes.test_users], "i": test_frame[item_col].astype(str)}
         )
-    elif solution_values is not None and test_frame is not None:
-        lists = (
-            pd.DataFrame(
-                {"u": user_index[user_keys[len(frame) :]], "i": test_frame[item_col].astype(str)}
-            )
-            .groupby("u", sort=False)["i"]
-            .agg(" ".join)
-        )
-        solution = pd.DataFrame(
-            {
-                comp.id_column: test_ids.to_numpy(),
-                comp.target_column: lists.loc[test_ids].to_numpy(),
-            }
-        )
-    if ranking:
-        target: Any = pd.DataFrame({"user": users, "item": items, "relevance": ratings})
-    else:
-        target = pd.Series(ratings, name=comp.target_column)
-    return Dataset(
-        kind="pairs",
-        X=X,
-        X_test=X_test,
-        target=target,
-        ids=ids,
-        test_ids=test_ids,
-        sample_submission=sample,
-        classes=[_plain(v) for v in item_index] if ranking else None,
-        side=side,
-        info=info,
-        solution=solution,
+        .groupby("u", sort=False)["i"]
+        .agg(" ".join)
+    )
+    return pd.DataFrame(
+        {
+            comp.id_column: test_ids.to_numpy(),
+            comp.target_column: lists.loc[test_ids].to_numpy(),
+        }
     )
 
 
@@ -362,20 +440,11 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _k_of(metric: str) -> int:
-    """K of a ``map@K`` metric (10 for other metrics)."""
-    from kagglekit.recsys.ranking import k_of
-
-    return k_of(metric)
-
-
 def _sample(
     project: Project, cfg: ProjectConfig, test_ids: pd.Series, ranking: bool
 ) -> pd.DataFrame:
     path: Path = project.raw_dir / cfg.competition.sample_submission_file
     if _format(cfg) == "csv" and path.is_file():
-        from kagglekit.data import read_table
-
         return read_table(path)
     return default_sample_submission(
         test_ids, cfg.competition.target_column, "" if ranking else 0.0

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from kagglekit.errors import KKError
+from kagglekit.metrics import coverage, k_of, ranking_scores
 from kagglekit.models.base import (
     Backend,
     BuildContext,
@@ -33,7 +34,7 @@ from kagglekit.models.base import (
     register_backend,
     require,
 )
-from kagglekit.recsys.ranking import coverage, k_of, ranking_scores, top_items
+from kagglekit.recsys.ranking import top_items
 
 BATCH = 1024  # users (lists) or rows (kNN ratings) scored per dense slice
 
@@ -54,7 +55,7 @@ class PairsModel:
         self.seed = ctx.seed
         self.info = ctx.info
         self.smoke = ctx.smoke
-        self.ranking = ctx.task == "ranking"
+        self.ranking = ctx.task.predicts_lists  # ranked item lists, not pair values
         self.k = k_of(ctx.metric.name) if (self.ranking and ctx.metric is not None) else 10
         self.n_users = int(ctx.info.get("n_users", 0))
         self.n_items = int(ctx.info.get("n_items", 0))
@@ -112,6 +113,8 @@ class PairsModel:
 
     # -------------------------------------------------------------------------- predict
     def predict(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "R_"):
+            raise KKError(f"{type(self).__name__}.predict was called before fit; fit it first")
         X = np.asarray(X, dtype=np.int64)
         if self.ranking:
             return self._recommend(X)
@@ -453,32 +456,6 @@ class ImplicitModel(PairsModel):
 
 # ------------------------------------------------------------------------- registration
 _BIAS_PARAMS = {"reg_user_bias", "reg_item_bias"}
-_SPECS: dict[str, tuple[Any, tuple[str, ...], set[str]]] = {
-    "biases": (Biases, ("regression", "ranking"), set()),
-    "popularity": (Popularity, ("ranking",), set()),
-    "user_knn": (
-        lambda ctx: KNN(ctx, user_based=True),
-        ("regression", "ranking"),
-        set(KNN.defaults),
-    ),
-    "item_knn": (
-        lambda ctx: KNN(ctx, user_based=False),
-        ("regression", "ranking"),
-        set(KNN.defaults),
-    ),
-    "mf": (BiasedMF, ("regression", "ranking"), set(BiasedMF.defaults)),
-    "ease": (EASE, ("ranking",), set(EASE.defaults)),
-    "als": (
-        lambda ctx: ImplicitModel(ctx, algorithm="als"),
-        ("ranking",),
-        {"factors", "regularization", "iterations", "alpha", "num_threads"},
-    ),
-    "bpr": (
-        lambda ctx: ImplicitModel(ctx, algorithm="bpr"),
-        ("ranking",),
-        {"factors", "learning_rate", "regularization", "iterations", "num_threads"},
-    ),
-}
 
 
 def _known(known: set[str]) -> Any:
@@ -488,7 +465,16 @@ def _known(known: set[str]) -> Any:
     return names
 
 
-def _register(name: str, make: Any, tasks: tuple[str, ...], known: set[str]) -> None:
+def _register(
+    name: str,
+    make: Any,
+    tasks: tuple[str, ...],
+    known: set[str],
+    *,
+    default_space: dict[str, Any] | None = None,
+    packages: tuple[str, ...] = ("scipy",),
+) -> None:
+    """Register a recommender; ``default_space`` is its search space for ``kk tune``."""
     register_backend(
         Backend(
             name=name,
@@ -498,9 +484,80 @@ def _register(name: str, make: Any, tasks: tuple[str, ...], known: set[str]) -> 
             family="recsys",
             accepts=("pairs",),
             install_hint="pip install 'kagglekit[recsys]'",
+            default_space=default_space or {},
+            packages=packages,
         )
     )
 
 
-for _name, (_make, _tasks, _names) in _SPECS.items():
-    _register(_name, _make, _tasks, _names)
+_KNN_SPACE = {
+    "k": {"low": 10, "high": 200, "log": True},
+    "shrinkage": {"low": 1.0, "high": 300.0, "log": True},
+}
+_register(
+    "biases",
+    Biases,
+    ("regression", "ranking"),
+    set(),
+    default_space={
+        "reg_user_bias": {"low": 0.5, "high": 50.0, "log": True},
+        "reg_item_bias": {"low": 0.5, "high": 50.0, "log": True},
+    },
+)
+_register("popularity", Popularity, ("ranking",), set())
+_register(
+    "user_knn",
+    lambda ctx: KNN(ctx, user_based=True),
+    ("regression", "ranking"),
+    set(KNN.defaults),
+    default_space=_KNN_SPACE,
+)
+_register(
+    "item_knn",
+    lambda ctx: KNN(ctx, user_based=False),
+    ("regression", "ranking"),
+    set(KNN.defaults),
+    default_space=_KNN_SPACE,
+)
+_register(
+    "mf",
+    BiasedMF,
+    ("regression", "ranking"),
+    set(BiasedMF.defaults),
+    default_space={
+        "factors": {"low": 5, "high": 100, "log": True},
+        "reg": {"low": 0.02, "high": 0.5, "log": True},
+        "reg_bias": {"low": 0.1, "high": 20.0, "log": True},
+    },
+)
+_register(
+    "ease",
+    EASE,
+    ("ranking",),
+    set(EASE.defaults),
+    default_space={"lambda_": {"low": 10.0, "high": 5000.0, "log": True}},
+)
+_register(
+    "als",
+    lambda ctx: ImplicitModel(ctx, algorithm="als"),
+    ("ranking",),
+    {"factors", "regularization", "iterations", "alpha", "num_threads"},
+    default_space={
+        "factors": {"low": 16, "high": 256, "log": True},
+        "regularization": {"low": 1e-3, "high": 1.0, "log": True},
+        "alpha": {"low": 0.5, "high": 50.0, "log": True},
+    },
+    packages=("scipy", "implicit"),
+)
+_register(
+    "bpr",
+    lambda ctx: ImplicitModel(ctx, algorithm="bpr"),
+    ("ranking",),
+    {"factors", "learning_rate", "regularization", "iterations", "num_threads"},
+    default_space={
+        "factors": {"low": 16, "high": 256, "log": True},
+        "learning_rate": {"low": 1e-3, "high": 0.1, "log": True},
+        "regularization": {"low": 1e-4, "high": 0.1, "log": True},
+    },
+    packages=("scipy", "implicit"),
+)

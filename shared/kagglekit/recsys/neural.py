@@ -99,16 +99,16 @@ class NeuMFModel(PairsModel):
             )
             X = np.vstack([X, neg])
             y = np.r_[np.ones(len(users)), np.zeros(len(neg))].astype(np.int64)
-            task, mu = "binary", 0.0
+            task, n_classes, mu = "binary", 2, 0.0  # lists: a seen/unseen classifier
         else:
-            y, task, mu = values, "regression", float(self.mu_)
+            y, task, n_classes, mu = values, "regression", 0, float(self.mu_)
         n_users, n_items, factors = self.n_users, self.n_items, int(net_params["factors"])
         hidden, dropout = [int(h) for h in net_params["hidden"]], float(net_params["dropout"])
         self.net_model_ = TorchModel(
             lambda: make_neumf(n_users, n_items, factors, hidden, dropout, mu),
             TrainConfig(**train_params),
             task=task,
-            n_classes=2 if task == "binary" else 0,
+            n_classes=n_classes,
             seed=self.seed,
             metric=None if self.ranking else self.metric,
             smoke=self.smoke,
@@ -137,5 +137,11 @@ register_backend(
         holds_out=True,
         accepts=("pairs",),
         install_hint="pip install 'kagglekit[recsys]'",
+        default_space={
+            "factors": {"low": 8, "high": 64, "log": True},
+            "weight_decay": {"low": 1e-3, "high": 0.2, "log": True},
+            "lr": {"low": 1e-3, "high": 1e-2, "log": True},
+        },
+        packages=("torch",),
     )
 )

@@ -1,4 +1,4 @@
-"""The ``ranking`` task (top-K recommendation) and its metrics.
+"""The ``ranking`` task (top-K recommendation): lists, their fusion, their submissions.
 
 Rows are interactions, like every other kind: one row per (user, item) pair, so folds,
 the CV loop and run records stay the same. The encoded target ``y`` has shape (n, 3):
@@ -11,83 +11,39 @@ never in the list.
 
 Scoring groups the validation rows by user: a user's relevant items are their held-out
 rows, and MAP@K (Kaggle's: precision at each hit, over min(#relevant, K)), Precision@K,
-Recall@K and NDCG@K are means over users. Test lists of the fold models are combined by
-reciprocal rank fusion, and so are ensemble members' lists.
+Recall@K and NDCG@K are means over users (pure numpy, in ``kagglekit.metrics``, importable
+from here too). Test lists of the fold models are combined by reciprocal rank fusion, and
+so are ensemble members' lists.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from kagglekit.errors import KKError
-from kagglekit.tasks import Task, register_task
 
-if TYPE_CHECKING:
-    from kagglekit.config import CompetitionConfig
+# The scores are pure numpy and live with the other metrics; importable from here as before.
+from kagglekit.metrics import coverage, hit_positions, k_of, map_at_k_rows, ranking_scores
+from kagglekit.tasks import Competition, Task, register_task
+
+__all__ = [
+    "RRF_K",
+    "Ranking",
+    "coverage",
+    "fuse",
+    "hit_positions",
+    "k_of",
+    "map_at_k_rows",
+    "ranking_scores",
+    "top_items",
+]
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
-_MAP = re.compile(r"^map@(\d+)$")
-
-
-def k_of(metric: str) -> int:
-    """K of a ``map@K`` metric name (10 when the metric names none)."""
-    match = _MAP.match(metric)
-    return int(match.group(1)) if match else 10
-
-
-def hit_positions(y: np.ndarray, lists: np.ndarray, k: int) -> np.ndarray:
-    """Per row: the 0-based position of the row's item in its user's top-k list, or -1."""
-    top = np.asarray(lists[:, :k])
-    item = np.asarray(y[:, 1]).astype(np.int64)[:, None]
-    match = top.astype(np.int64) == item
-    return np.where(match.any(axis=1), match.argmax(axis=1), -1)
-
-
-def ranking_scores(y: np.ndarray, lists: np.ndarray, k: int) -> dict[str, float]:
-    """MAP@K, Precision@K, Recall@K and NDCG@K from rows, averaged over users.
-
-    ``y`` (n, 3): (user, item, relevance) of the held-out rows; ``lists`` (n, >=k): the
-    ranked item codes of each row's user. Every held-out row is a relevant item.
-    """
-    y = np.asarray(y)
-    users = y[:, 0].astype(np.int64)
-    pos = hit_positions(y, lists, k)
-    user_codes, user_of_row = np.unique(users, return_inverse=True)
-    n_rel = np.bincount(user_of_row).astype(float)
-    hit = pos >= 0
-    n_hits = np.bincount(user_of_row[hit], minlength=len(user_codes)).astype(float)
-    # AP@K: the j-th hit (1-based, in list order) at position p adds j / (p + 1).
-    order = np.lexsort((pos[hit], user_of_row[hit]))
-    hit_users, hit_pos = user_of_row[hit][order], pos[hit][order]
-    starts = np.r_[0, np.flatnonzero(np.diff(hit_users)) + 1]
-    j = np.arange(len(hit_users)) - np.repeat(starts, np.diff(np.r_[starts, len(hit_users)])) + 1
-    ap = np.bincount(hit_users, weights=j / (hit_pos + 1), minlength=len(user_codes))
-    ap = ap / np.minimum(n_rel, k)
-    discounts = 1.0 / np.log2(np.arange(k) + 2)
-    dcg = np.bincount(hit_users, weights=discounts[hit_pos], minlength=len(user_codes))
-    idcg = np.cumsum(discounts)[np.minimum(n_rel, k).astype(int) - 1]
-    return {
-        f"map@{k}": float(ap.mean()),
-        f"precision@{k}": float((n_hits / k).mean()),
-        f"recall@{k}": float((n_hits / n_rel).mean()),
-        f"ndcg@{k}": float((dcg / idcg).mean()),
-    }
-
-
-def coverage(lists: np.ndarray, k: int, n_items: int) -> float:
-    """Share of the catalogue that appears in at least one top-k list."""
-    top = np.asarray(lists[:, :k]).astype(np.int64)
-    return float(len(np.unique(top[top >= 0])) / max(n_items, 1))
-
-
-def map_at_k_rows(y: np.ndarray, lists: np.ndarray, k: int) -> float:
-    return ranking_scores(y, lists, k)[f"map@{k}"]
 
 
 def fuse(
@@ -142,12 +98,18 @@ def top_items(scores: np.ndarray, depth: int, *, present: np.ndarray | None = No
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Ranking(Task):
     """Top-K recommendation: a space-separated list of K items per user."""
 
     name: ClassVar[str] = "ranking"
     formats: ClassVar[tuple[str, ...]] = ("ranked_list",)
+    predicts_lists: ClassVar[bool] = True
+
+    def check_format(self, submission_format: str) -> None:
+        """Nothing to refuse: a ranking submission is ranked lists whatever
+        ``submission_format`` says (a config that leaves it at its default loads, as it
+        always has); ``value_problems`` checks the lists themselves."""
 
     def encode(
         self, target: Any, *, classes: Sequence[Any] | None = None
@@ -163,7 +125,7 @@ class Ranking(Task):
             )
         return target.to_numpy(dtype=np.float64), list(classes) if classes is not None else None
 
-    def outputs_for(self, comp: CompetitionConfig, classes: Sequence[Any] | None) -> int:
+    def outputs_for(self, comp: Competition, classes: Sequence[Any] | None) -> int:
         return 2 * k_of(comp.metric)
 
     def stratify_labels(self, y: np.ndarray) -> np.ndarray:
@@ -185,7 +147,7 @@ class Ranking(Task):
     def submission_body(
         self,
         pred: np.ndarray,
-        comp: CompetitionConfig,
+        comp: Competition,
         columns: list[str],
         classes: Sequence[Any] | None,
     ) -> pd.DataFrame:
@@ -201,7 +163,7 @@ class Ranking(Task):
         return pd.DataFrame({columns[1]: text})
 
     def value_problems(
-        self, col: str, values: pd.Series, comp: CompetitionConfig, allowed: Sequence[Any] | None
+        self, col: str, values: pd.Series, comp: Competition, allowed: Sequence[Any] | None
     ) -> list[str]:
         k = k_of(comp.metric)
         lists = values.fillna("").astype(str).str.split()
@@ -236,7 +198,7 @@ class Ranking(Task):
         truth: pd.Series,
         sub: pd.DataFrame,
         pred_cols: list[str],
-        comp: CompetitionConfig,
+        comp: Competition,
         classes: Sequence[Any],
         needs: str,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -261,9 +223,7 @@ class Ranking(Task):
             out[rows] = fused
         return out.reshape(preds.shape[1:])
 
-    def dataset_problems(
-        self, sub: pd.DataFrame, dataset: Any, comp: CompetitionConfig
-    ) -> list[str]:
+    def dataset_problems(self, sub: pd.DataFrame, dataset: Any, comp: Competition) -> list[str]:
         """Items a user already has in train, recommended to them again."""
         seen = dataset.info.get("seen") if dataset.kind == "pairs" else None
         if seen is None or comp.target_column not in sub.columns or not dataset.classes:

@@ -94,11 +94,15 @@ def _check(ctx: BuildContext) -> None:
 
 
 _CLASSIFY = ("binary", "multiclass")
-for _name, _classifier, _tasks in (
-    ("tfidf_lr", "lr", _CLASSIFY),
-    ("tfidf_svm", "svm", _CLASSIFY),
-    ("tfidf_ridge", "ridge", (*_CLASSIFY, "regression")),
-    ("tfidf_nbsvm", "nbsvm", ("binary",)),
+# Default search spaces of `kk tune`: the regularisation of the linear heads.
+_C = {"C": {"low": 0.1, "high": 30.0, "log": True}}
+_SVM_C = {"C": {"low": 0.01, "high": 3.0, "log": True}}
+_ALPHA = {"alpha": {"low": 0.1, "high": 30.0, "log": True}}
+for _name, _classifier, _tasks, _space in (
+    ("tfidf_lr", "lr", _CLASSIFY, _C),
+    ("tfidf_svm", "svm", _CLASSIFY, _SVM_C),
+    ("tfidf_ridge", "ridge", (*_CLASSIFY, "regression"), _ALPHA),
+    ("tfidf_nbsvm", "nbsvm", ("binary",), _C),
 ):
     register_backend(
         Backend(
@@ -110,6 +114,8 @@ for _name, _classifier, _tasks in (
             install_hint=INSTALL_HINT,
             accepts=("texts",),
             check_values=_check,
+            default_space=_space,
+            packages=("scikit-learn",),
         )
     )
 register_backend(
@@ -122,6 +128,8 @@ register_backend(
         install_hint=INSTALL_HINT,
         accepts=("texts",),
         check_values=_check,
+        default_space=_C,
+        packages=("gensim", "scikit-learn"),
     )
 )
 register_backend(
@@ -134,6 +142,8 @@ register_backend(
         install_hint=INSTALL_HINT,
         accepts=("texts",),
         check_values=_check,
+        default_space=_C,
+        packages=("sentence-transformers", "torch", "scikit-learn"),
     )
 )
 

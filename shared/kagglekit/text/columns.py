@@ -125,7 +125,7 @@ class TextColumns(_FrameStep):
         if self.target_type_ == "continuous":
             return np.asarray(model.predict(M), dtype=float)[:, None]
         proba = model.predict_proba(M)
-        return proba[:, 1:] if self.target_type_ == "binary" else proba
+        return proba[:, 1:] if proba.shape[1] == 2 else proba  # two classes: P(second)
 
     def _inner_splits(self, y: np.ndarray) -> Any:
         from sklearn.model_selection import KFold, StratifiedKFold
@@ -195,11 +195,8 @@ class TextColumns(_FrameStep):
             if "svd" in parts:
                 names += [f"{col}_svd_{i}" for i in range(parts["svd"].n_components)]
             if "model" in parts:
-                n = (
-                    1
-                    if self.target_type_ in ("binary", "continuous")
-                    else len(parts["model"].classes_)
-                )
+                n_classes = len(getattr(parts["model"], "classes_", ()))
+                n = n_classes if n_classes > 2 else 1  # values, or P(second) of two classes
                 names += [f"{col}_score"] if n == 1 else [f"{col}_score_{k}" for k in range(n)]
         return names
 

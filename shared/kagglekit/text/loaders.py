@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from kagglekit.data.tables import check_frames, read_table
 from kagglekit.errors import KKError, plain, short_list
 from kagglekit.loaders import (
     Dataset,
@@ -128,8 +129,6 @@ def _texts_of(
 
 def load_text_csv(project: Project, cfg: ProjectConfig) -> Dataset:
     """Train and test CSVs with a text column as a ``texts`` Dataset."""
-    from kagglekit import data
-
     check_params(cfg, PARAMS)
     comp = cfg.competition
     text_column = str(param(cfg, "text_column", "text", kind=str))
@@ -149,18 +148,18 @@ def load_text_csv(project: Project, cfg: ProjectConfig) -> Dataset:
             f"{', '.join(Cleaning.__dataclass_fields__)}"
         ) from None
     raw = project.raw_dir
-    train = data.read_table(raw / comp.train_file)
-    test = data.read_table(raw / comp.test_file)
-    test = data.check_frames(train, test, comp)
+    train = read_table(raw / comp.train_file)
+    test = read_table(raw / comp.test_file)
+    test = check_frames(train, test, comp)
     sample_path = raw / comp.sample_submission_file
-    solution = data.read_table(raw / comp.solution_file) if comp.solution_file else None
+    solution = read_table(raw / comp.solution_file) if comp.solution_file else None
     kwargs = dict(cleaning=cleaning, empty_text=empty_text)
     X = _texts_of(train, "train", text_column, side_columns, comp.id_column, **kwargs)  # type: ignore[arg-type]
     X_test = _texts_of(test, "test", text_column, side_columns, comp.id_column, **kwargs)  # type: ignore[arg-type]
     test_ids = test[comp.id_column].reset_index(drop=True)
     target = train[comp.target_column].reset_index(drop=True)
     sample = (
-        data.read_table(sample_path)
+        read_table(sample_path)
         if sample_path.is_file()
         else default_sample_submission(test_ids, comp.target_column, target.iloc[0])
     )

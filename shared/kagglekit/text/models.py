@@ -22,6 +22,7 @@ from sklearn.svm import LinearSVC
 
 from kagglekit.errors import KKError
 from kagglekit.models.base import FoldContext
+from kagglekit.tasks import Task, as_task
 from kagglekit.text import threshold as thr
 from kagglekit.text.features import TextVectorizer, nb_ratios, tokenize
 from kagglekit.text.loaders import as_texts
@@ -117,7 +118,7 @@ class LinearTextModel:
         ``"lr"`` | ``"svm"`` | ``"ridge"`` | ``"nbsvm"`` (ridge regression for a
         regression task whatever this says).
     task, n_classes, seed
-        The task name, class count and seed.
+        The ``kagglekit.tasks.Task`` (or its name), class count and seed.
     C, alpha, nb_alpha
         Inverse regularisation (LR, SVM, NB-SVM); ridge's penalty; NB smoothing.
     metric, threshold, tune_threshold
@@ -132,7 +133,7 @@ class LinearTextModel:
         featurizer: Featurizer,
         classifier: str = "lr",
         *,
-        task: str = "binary",
+        task: Task | str,
         n_classes: int = 2,
         seed: int = 0,
         C: float = 1.0,
@@ -148,8 +149,10 @@ class LinearTextModel:
             from kagglekit.errors import unknown_name
 
             raise unknown_name("classifier", classifier, CLASSIFIERS)
-        if classifier == "nbsvm" and task != "binary":
-            raise KKError(f"NB-SVM needs a binary task, not {task}; use classifier 'lr'")
+        task = as_task(task)
+        if classifier == "nbsvm" and not task.uses_threshold:
+            # Its log-count ratios and its probability are of the positive class.
+            raise KKError(f"NB-SVM needs a binary task, not {task.name}; use classifier 'lr'")
         self.featurizer = featurizer
         self.classifier = classifier
         self.task, self.n_classes, self.seed = task, n_classes, seed
@@ -161,13 +164,14 @@ class LinearTextModel:
         self._learned: dict[str, Any] = {}
 
     def _estimator(self) -> Any:
-        if self.task == "regression":
+        if not self.task.is_classification:
             return Ridge(alpha=self.alpha)
         if self.classifier == "svm":
             return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
         if self.classifier == "ridge":
             return RidgeClassifier(alpha=self.alpha, class_weight=self.class_weight)
-        solver = "liblinear" if self.task == "binary" else "lbfgs"
+        # One probability column (binary): liblinear; a class axis: lbfgs's multinomial fit.
+        solver = "liblinear" if self.task.n_outputs(range(self.n_classes)) == 1 else "lbfgs"
         return LogisticRegression(
             C=self.C, solver=solver, max_iter=2000, class_weight=self.class_weight,
             random_state=self.seed,
@@ -177,7 +181,7 @@ class LinearTextModel:
         """Probabilities (LR) or decision values (SVM, ridge) of ``estimator``."""
         if hasattr(estimator, "predict_proba"):
             proba = estimator.predict_proba(Z)
-            return np.asarray(proba[:, 1] if self.task == "binary" else proba)
+            return np.asarray(self.task.from_proba(proba))
         return np.asarray(estimator.decision_function(Z))
 
     def fit(
@@ -199,13 +203,7 @@ class LinearTextModel:
         self.platt_: LogisticRegression | None = None
         self.tuned_ = self.threshold
         probabilistic = hasattr(estimator, "predict_proba")
-        if self.task == "multiclass" and not probabilistic:
-            from sklearn.calibration import CalibratedClassifierCV
-
-            estimator = CalibratedClassifierCV(
-                estimator, method="sigmoid", cv=self.inner_folds, ensemble=False
-            )
-        elif self.task == "binary" and (self.tune or not probabilistic):
+        if self.task.uses_threshold and (self.tune or not probabilistic):
             inner = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.seed)
             method = "predict_proba" if probabilistic else "decision_function"
             oof = cross_val_predict(estimator, Z, y, cv=inner, method=method)
@@ -215,6 +213,12 @@ class LinearTextModel:
                 oof = self.platt_.predict_proba(oof[:, None])[:, 1]
             if self.tune:
                 self.tuned_ = thr.tune_threshold(y, oof, self.metric)
+        elif self.task.is_classification and not probabilistic:  # a class axis
+            from sklearn.calibration import CalibratedClassifierCV
+
+            estimator = CalibratedClassifierCV(
+                estimator, method="sigmoid", cv=self.inner_folds, ensemble=False
+            )
         estimator.fit(Z, y)
         self.estimator_ = estimator
         self._learned = {
@@ -222,7 +226,7 @@ class LinearTextModel:
             "features_seconds": round(features_seconds, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
         }
-        if self.task == "binary":
+        if self.task.uses_threshold:
             self._learned["threshold"] = self.tuned_
         return self
 
@@ -232,12 +236,12 @@ class LinearTextModel:
         Z = self.featurizer.transform(X)
         if self.classifier == "nbsvm":
             Z = Z.multiply(self.ratios_).tocsr()
-        if self.task == "regression":
+        if not self.task.is_classification:
             return np.asarray(self.estimator_.predict(Z), dtype=np.float64)
         scores = self._scores(self.estimator_, Z)
         if self.platt_ is not None:
             scores = self.platt_.predict_proba(scores[:, None])[:, 1]
-        if self.task == "binary" and self.tuned_ != self.threshold:
+        if self.task.uses_threshold and self.tuned_ != self.threshold:
             scores = thr.shift(scores, self.tuned_, self.threshold)
         return np.asarray(scores, dtype=np.float64)
 

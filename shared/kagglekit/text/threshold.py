@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from kagglekit.errors import KKError
+from kagglekit.tasks import Task, as_task
 
 GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 _EPS = 1e-6
@@ -51,6 +52,9 @@ def shift(proba: np.ndarray, tuned: float, target: float) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def needs_tuning(task: str, metric: Any, enabled: bool) -> bool:
-    """Tune only a binary task's threshold, for a metric that scores labels."""
-    return bool(enabled and task == "binary" and metric is not None and metric.needs == "labels")
+def needs_tuning(task: Task | str, metric: Any, enabled: bool) -> bool:
+    """Tune only the threshold of a task that has one (binary), for a metric that scores
+    labels."""
+    return bool(
+        enabled and as_task(task).uses_threshold and metric is not None and metric.needs == "labels"
+    )

@@ -254,7 +254,7 @@ class TorchTextModel:
         if X_valid is not None:
             A_valid, n_cut_valid = self._encode(as_texts(X_valid))
         n_classes = ctx.n_classes or int(ctx.info.get("n_classes", 0))
-        n_outputs = n_classes if ctx.task == "multiclass" else 1
+        n_outputs = ctx.task.net_outputs(n_classes)
         self.model_ = TorchModel(
             self._make_net(self.encoder_, texts, n_outputs),
             self.config,
@@ -275,7 +275,7 @@ class TorchTextModel:
             self.tuned_ = thr.tune_threshold(y_tune, self.model_.predict(A_tune), ctx.metric)
         width = next(iter(A.values())).shape[1]
         self._learned = {"n_truncated": int(n_cut + n_cut_valid), "padded_length": int(width)}
-        if ctx.task == "binary":
+        if ctx.task.uses_threshold:
             self._learned["threshold"] = self.tuned_
         if self.net == "lstm":
             self._learned["vocab_size"] = self.encoder_.vocab_size
@@ -316,7 +316,8 @@ def _trim(xb: Any, train: bool, generator: Any, stats: Any) -> Any:
     return {k: v[:, :width].long() for k, v in xb.items()}
 
 
-def _backend(net: str) -> Any:
+def _backend(net: str, **metadata: Any) -> Any:
+    """The backend of ``net``; ``metadata``: its ``Backend`` fields (default space, packages)."""
     names = RNN_PARAMS if net == "lstm" else TRANSFORMER_PARAMS
     base = torch_backend(
         net,
@@ -332,8 +333,27 @@ def _backend(net: str) -> Any:
         train_params, net_params = split_params({**defaults, **ctx.params})
         return TorchTextModel(net, net_params, TrainConfig(**train_params), ctx)
 
-    return dataclasses.replace(base, build=build, install_hint="pip install 'kagglekit[nlp]'")
+    return dataclasses.replace(
+        base, build=build, install_hint="pip install 'kagglekit[nlp]'", **metadata
+    )
 
 
-for _net in ("lstm", "transformer"):
-    register_backend(_backend(_net))
+# Each with the default search space of `kk tune` and the libraries it needs.
+register_backend(
+    _backend(
+        "lstm",
+        default_space={
+            "lr": {"low": 3e-4, "high": 1e-2, "log": True},
+            "dropout": {"low": 0.0, "high": 0.5},
+            "hidden": {"choices": [32, 64, 128]},
+        },
+        packages=("torch",),
+    )
+)
+register_backend(
+    _backend(
+        "transformer",
+        default_space={"lr": {"low": 1e-5, "high": 1e-4, "log": True}},
+        packages=("torch", "transformers"),
+    )
+)

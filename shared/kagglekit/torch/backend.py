@@ -23,12 +23,15 @@ class BatchTransform:
 
     ``prepare(xb, train, generator, stats)`` (see ``TorchModel``); ``fit_stats(X_train)``
     computes ``stats`` once per fold from its training rows (``None``: no stats);
-    ``takes_rows``: ``prepare`` also takes ``rows=`` and ``epoch=`` on training batches.
+    ``takes_rows``: ``prepare`` also takes ``rows=`` and ``epoch=`` on training batches;
+    ``test_time_augment``: the ``tta`` setting's augmentation of prepared batches at
+    prediction (``TorchModel``'s hook; the image backends give ``vision.tta.flip_tta``).
     """
 
     prepare: Callable[..., Any]
     fit_stats: Callable[[Any], Any] | None = None
     takes_rows: bool = False  # training calls also pass rows= and epoch= (TorchModel)
+    test_time_augment: Callable[..., Any] | None = None
 
 
 # make_net_factory(net_params, *, n_outputs, info) -> make_net: a function building a
@@ -46,12 +49,15 @@ def torch_backend(
     default_params: dict[str, Any] | None = None,
     net_param_names: Iterable[str] = (),
     batch_transform_factory: Callable[[BuildContext], BatchTransform] | None = None,
+    **metadata: Any,
 ) -> Backend:
     """A ``Backend(family="torch")`` building a ``TorchModel`` from a model entry.
 
     The entry's params are ``default_params`` updated by the config's; names in
     ``TRAIN_PARAM_NAMES`` make the ``TrainConfig``, the rest go to ``make_net_factory``.
     ``accepts`` names the data layouts it takes (``"images"``, ``"texts"``, ...).
+    ``metadata``: further ``Backend`` fields (``default_space``, ``packages``: torch unless
+    given, ``install_hint``).
 
     Examples
     --------
@@ -77,11 +83,10 @@ def torch_backend(
         train_params, net_params = split_params({**defaults, **ctx.params})
         config = TrainConfig(**train_params)
         n_classes = ctx.n_classes or int(ctx.info.get("n_classes", 0))
-        if ctx.task == "multiclass" and n_classes < 2:
-            raise KKError(
-                f"model '{name}': a multiclass task needs n_classes >= 2, got {n_classes}"
-            )
-        n_outputs = n_classes if ctx.task == "multiclass" else 1
+        try:
+            n_outputs = ctx.task.net_outputs(n_classes)
+        except KKError as err:
+            raise KKError(f"model '{name}': {err}") from None
         make_net = make_net_factory(net_params, n_outputs=n_outputs, info=dict(ctx.info))
         transform = batch_transform_factory(ctx) if batch_transform_factory else None
         return TorchModel(
@@ -97,6 +102,7 @@ def torch_backend(
             smoke=ctx.smoke,
             progress=ctx.extras.get("progress"),
             transform_takes_rows=bool(transform and transform.takes_rows),
+            test_time_augment=transform.test_time_augment if transform else None,
             holdout=ctx.early_stopping_holdout,
         )
 
@@ -108,6 +114,6 @@ def torch_backend(
         family="torch",
         holds_out=True,
         strict_params=True,
-        install_hint=INSTALL_HINT,
         accepts=tuple(accepts),
+        **{"install_hint": INSTALL_HINT, "packages": ("torch",), **metadata},
     )

@@ -1,11 +1,15 @@
-"""Device, seeding and precision choices for the trainer (imports torch)."""
+"""Device, seeding and precision choices for the trainer, data placed on the device and
+measurements of device work (imports torch)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import random
+import sys
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -119,3 +123,108 @@ def choose_precision(requested: str, device: torch.device) -> Precision:
             )
         return FP16
     raise KKError(f"precision = {requested!r} is not known; use 'auto', 'fp32', 'bf16' or 'fp16'")
+
+
+# ------------------------------------------------------------------------ data on device
+DEVICE_FRACTION = 0.5  # an array bigger than this share of GPU memory stays in pinned CPU memory
+
+
+def place(X: Any, device: torch.device) -> Any:
+    """``X`` (array, frame, tensor or a dict of them) as tensors on ``device``, once."""
+    if isinstance(X, dict):
+        return {k: place(v, device) for k, v in X.items()}
+    if isinstance(X, torch.Tensor):
+        t = X
+    else:
+        array = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X)
+        if array.dtype.kind not in "biuf":
+            raise KKError(
+                f"the torch trainer needs numeric arrays, got dtype {array.dtype}; encode "
+                "the features (or images/token ids) as numbers first"
+            )
+        if not array.flags.writeable:  # torch warns on read-only memory (e.g. a memory map)
+            array = array.copy()
+        t = torch.from_numpy(np.ascontiguousarray(array))
+    if t.dtype == torch.float64:
+        t = t.float()  # nets train in float32; halves the memory too
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        if t.element_size() * t.nelement() > DEVICE_FRACTION * total:
+            return t.pin_memory()  # too big: each batch is copied over as it is drawn
+    return t.to(device)
+
+
+def take_rows(X: Any, idx: Any, device: torch.device) -> Any:
+    """Rows ``idx`` (an index tensor or a slice) of placed ``X``, on ``device``."""
+    if isinstance(X, dict):
+        return {k: take_rows(v, idx, device) for k, v in X.items()}
+    if isinstance(idx, torch.Tensor) and idx.device != X.device:
+        idx = idx.to(X.device)
+    return X[idx].to(device, non_blocking=True)
+
+
+def count_rows(X: Any) -> int:
+    if isinstance(X, dict):
+        return len(next(iter(X.values())))
+    return len(X)
+
+
+def is_images(X: Any) -> bool:
+    return isinstance(X, torch.Tensor) and X.ndim == 4  # (N, C, H, W)
+
+
+def as_tensors(obj: Any) -> Any:
+    """numpy arrays inside ``obj`` as tensors (checkpoints load with ``weights_only``)."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: as_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(as_tensors(v) for v in obj)
+    return obj
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    """The tensors inside ``obj`` (a tensor, dict, list or tuple) moved to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(to_device(v, device) for v in obj)
+    return obj
+
+
+# ------------------------------------------------------------------------ measurements
+class Timer:
+    """Seconds of device work since construction (CUDA events on a GPU, else wall time)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.start, self.end = (
+                torch.cuda.Event(enable_timing=True),
+                torch.cuda.Event(enable_timing=True),
+            )
+            self.start.record()
+        else:
+            self.t0 = time.perf_counter()
+
+    def seconds(self) -> float:
+        if self.cuda:
+            self.end.record()
+            self.end.synchronize()
+            return float(self.start.elapsed_time(self.end)) / 1000
+        return time.perf_counter() - self.t0
+
+
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory in MiB (None where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB

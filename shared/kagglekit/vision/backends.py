@@ -71,7 +71,7 @@ def _transform_factory(net: str) -> Any:
 
 
 def _transform(params: dict[str, Any]) -> BatchTransform:
-    from kagglekit.vision import augment
+    from kagglekit.vision import augment, tta
 
     options = {k: params.get(k, v) for k, v in AUGMENT_PARAMS.items()}
     channels_last = bool(params.get("channels_last", False))
@@ -92,7 +92,10 @@ def _transform(params: dict[str, Any]) -> BatchTransform:
         return built[key](xb, train, generator, rows=rows, epoch=epoch)
 
     return BatchTransform(
-        prepare=prepare, fit_stats=fit_stats, takes_rows=bool(options["alternate_flip"])
+        prepare=prepare,
+        fit_stats=fit_stats,
+        takes_rows=bool(options["alternate_flip"]),
+        test_time_augment=tta.flip_tta,  # used when the entry's tta is not "none"
     )
 
 
@@ -106,5 +109,6 @@ for _name in nets.NETS:
             default_params=DEFAULTS.get(_name, {}),
             net_param_names=nets.net_params(_name) | set(AUGMENT_PARAMS),
             batch_transform_factory=_transform_factory(_name),
+            packages=("torch", "timm") if _name == "timm_backbone" else ("torch",),
         )
     )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from kagglekit.data.tables import read_table
 from kagglekit.errors import KKError
 from kagglekit.loaders import (
     Dataset,
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 
 def _sample_or_none(project: Project, cfg: ProjectConfig) -> pd.DataFrame | None:
     """The competition's sample submission when the raw files have one."""
-    from kagglekit.data import read_table
-
     path = project.raw_dir / cfg.competition.sample_submission_file
     return read_table(path) if path.is_file() else None
 

@@ -1,0 +1,101 @@
+"""Competitions without Kaggle: make-competition (any CSV), and the offline demo.
+
+The demo runs the other commands' functions in order, as a user would type them.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kagglekit.cli.app import app, get_project, make_console
+from kagglekit.cli.data import fetch, folds
+from kagglekit.cli.submissions import score, submit
+from kagglekit.cli.train import runs, train_one
+
+
+@app.command("make-competition")
+def make_competition(
+    data: Annotated[Path, typer.Argument(help="Any CSV with a target column.", show_default=False)],
+    target: Annotated[str, typer.Option("--target", help="Target column.", show_default=False)],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Folder to write the competition into.", show_default=False),
+    ],
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Id column (default: a new 'id').")
+    ] = None,
+    test_size: Annotated[
+        float, typer.Option("--test-size", help="Fraction of rows held out as test.")
+    ] = 0.3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the split.")] = 0,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Sample submission holds 'labels' or 'probabilities'.")
+    ] = "labels",
+) -> None:
+    """Turn any CSV into train.csv, test.csv, sample_submission.csv and solution.csv."""
+    from kagglekit.data.synthetic import make_competition as make
+
+    info = make(
+        data,
+        target=target,
+        out=out,
+        id_column=id_column,
+        test_size=test_size,
+        seed=seed,
+        submission_format=fmt,
+    )
+    make_console().print(
+        f"[green]competition written[/green] to {info['out']}: {info['n_train']} train rows, "
+        f"{info['n_test']} test rows, task looks {info['task']}"
+    )
+    # The project that scores it: answers matching what was written (no --set needed later).
+    slug = info["slug"]
+    console = make_console()
+    console.print("make a project for it:", markup=False)
+    console.print(f"  {info['kk_new']}", markup=False, soft_wrap=True)
+    console.print(
+        f"  kk fetch {slug} --from {shlex.quote(str(info['out']))}", markup=False, soft_wrap=True
+    )
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path, typer.Option("--dir", help="Where the demo competition and project go.")
+    ] = Path("build/demo"),
+) -> None:
+    """The whole loop offline on scikit-learn's breast-cancer data: folds, 2 models, submission, score."""
+    from kagglekit.demo import prepare_demo
+    from kagglekit.kaggle.kernel import choose_run
+
+    console = make_console()
+    info = prepare_demo(workdir)
+    console.rule("kagglekit demo: breast cancer (scikit-learn) as a Kaggle competition")
+    console.print(f"$ kk make-competition {info['csv']} --target target --out {info['mirror']}")
+    os.environ["KK_PROJECTS_DIR"] = str(info["projects"])
+    steps: list[tuple[str, Any]] = [
+        (
+            f"kk fetch {info['project']} --from {info['mirror']}",
+            lambda: fetch(info["project"], Path(info["mirror"])),
+        ),
+        (f"kk folds {info['project']}", lambda: folds(info["project"], False, None)),
+    ]
+    for label, step in steps:
+        console.print(f"$ {label}")
+        step()
+    for model in info["models"]:
+        console.print(f"$ kk train {info['project']} --model {model}")
+        train_one(get_project(info["project"]), model, None, console)
+    # Best by CV in the metric's own direction, as kk kernel picks it.
+    best = choose_run(get_project(info["project"]), None).run_id
+    console.print(f"$ kk submit {info['project']} --run {best} --dry-run")
+    submit(info["project"], best, None, True)
+    console.print(f"$ kk score {info['project']} --run {best}")
+    score(info["project"], best, None, False)
+    console.print(f"$ kk runs {info['project']}")
+    runs(info["project"], False)

@@ -1,0 +1,383 @@
+"""Commands that train and list runs: train (with --smoke and --nproc), runs.
+
+``train_one`` is the progress-reporting training of one model entry that ``kk demo``
+reuses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kagglekit.cli.app import (
+    JsonOpt,
+    ProjectArg,
+    SetOpt,
+    app,
+    get_project,
+    make_console,
+    progress_bar,
+)
+from kagglekit.errors import KKError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kagglekit.project import Project
+
+
+def _resolve_params(
+    proj: Project, cfg: Any, name: str, params: str | None
+) -> dict[str, Any] | None:
+    """``--params best`` (the model's tuning study) or a params file path."""
+    if params is None:
+        return None
+    if params == "best":
+        from kagglekit.tuning import best_params
+
+        return best_params(proj, cfg, model_name=name)[0]
+    from kagglekit.config import read_params_file
+
+    return read_params_file(Path(params)).params
+
+
+def train_one(
+    proj: Project,
+    model: str | None,
+    set_: list[str] | None,
+    console: Console,
+    params: str | None = None,
+    fresh: bool = False,
+) -> dict[str, Any]:
+    from rich.table import Table
+
+    from kagglekit.training import train as train_cv
+
+    cfg = proj.config(set_)
+    name, _ = cfg.model(model)
+    chosen = _resolve_params(proj, cfg, name, params)
+    progress = progress_bar(console)
+    task_id: list[Any] = []
+
+    def on_start(total: int) -> None:
+        task_id.append(progress.add_task(f"{proj.name}/{name}", total=total, last=""))
+
+    def on_fold(fold: Any, done: list[Any]) -> None:
+        progress.update(
+            task_id[0], advance=1, last=f"fold {fold.repeat}.{fold.fold}: {fold.score:.5f}"
+        )
+        if epoch_id:
+            progress.remove_task(epoch_id.pop())
+
+    epoch_id: list[Any] = []
+
+    def on_epoch(report: dict[str, Any]) -> None:
+        line = (
+            f"epoch {report['epoch'] + 1}/{report['n_epochs']}: valid {report['valid_score']:.5f}, "
+            f"loss {report['train_loss']:.4f}, {report['samples_per_second']:.0f} rows/s"
+        )
+        if not console.is_terminal:  # plain lines in logs and CI
+            console.print(line)
+            return
+        if not epoch_id:
+            epoch_id.append(progress.add_task("  epochs", total=report["n_epochs"], last=""))
+        progress.update(epoch_id[0], completed=report["epoch"] + 1, last=line)
+
+    with progress:
+        result = train_cv(
+            proj,
+            cfg,
+            model_name=name,
+            params=chosen,
+            overrides=set_ or [],
+            on_start=on_start,
+            on_fold=on_fold,
+            on_progress=on_epoch,
+            fresh=fresh,
+        )
+    if result.run.record.get("resumed"):
+        console.print(f"went on with interrupted run {result.run.run_id} (finished folds kept)")
+    table = Table(title=f"{proj.name} / {name}: {result.metric.name} by fold", title_justify="left")
+    for col in (
+        "repeat",
+        "fold",
+        result.metric.name,
+        "seconds",
+        "train rows",
+        "valid rows",
+        "best iteration",
+    ):
+        table.add_column(col, justify="right")
+    for f in result.cv.folds:
+        best = f.learned.get("best_iteration")
+        table.add_row(
+            str(f.repeat),
+            str(f.fold),
+            f"{f.score:.5f}",
+            f"{f.seconds:.2f}",
+            str(f.n_train),
+            str(f.n_valid),
+            "" if best is None else str(best),
+        )
+    console.print(table)
+    record = result.run.record
+    console.print(
+        f"[bold]CV {result.metric.name}: {result.cv.mean:.5f} +- {result.cv.std:.5f}[/bold]  "
+        f"(OOF {record['oof_score']:.5f}, {record['wall_seconds']:.1f} s)  run {result.run.run_id}"
+    )
+    console.print(f"submission: {result.submission_path}")
+    return result.summary()
+
+
+@app.command()
+def train(
+    project: ProjectArg,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model entry from config.toml.")
+    ] = None,
+    set_: SetOpt = None,
+    params: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help="'best' (the model's best tuning trial) or a params file from kk tune --write-params.",
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Start a new run even if the same run was interrupted (no resume)."
+        ),
+    ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            "--smoke",
+            help="Check that it runs: one short fold on a few hundred rows, one or two epochs, "
+            "nothing recorded; every model entry unless --model is given.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Train in N processes with PyTorch DDP through torchrun (gloo on CPU cores, "
+            "NCCL on GPUs); torch models only.",
+        ),
+    ] = 1,
+    dist_backend: Annotated[
+        str, typer.Option("--dist-backend", help="auto, gloo or nccl (with --nproc).")
+    ] = "auto",
+) -> None:
+    """Train a model with cross-validation; write a run folder and a submission.
+
+    An interrupted run of the same config goes on where it stopped (use --fresh not to).
+    """
+    import kagglekit.torch.distributed as distributed
+
+    if smoke:
+        _smoke(get_project(project), model, set_, as_json)
+        return
+    if nproc != 1 and distributed.world_size() == 1:
+        get_project(project)  # a misspelt project fails here, not in N processes
+        code = distributed.launch(sys.argv[1:], nproc, dist_backend)
+        if code != 0:
+            raise KKError(
+                f"a training process of --nproc {nproc} failed (exit {code}); the run is "
+                f"FAILED with its last epoch's checkpoint: run kk train {project} again to resume"
+            )
+        return
+    if distributed.is_follower():  # ranks 1.. of --nproc: train, report nothing
+        from kagglekit.training import train as train_cv
+
+        proj = get_project(project)
+        cfg = proj.config(set_)
+        name, _ = cfg.model(model)
+        chosen = _resolve_params(proj, cfg, name, params)
+        train_cv(proj, cfg, model_name=name, params=chosen, overrides=set_ or [], fresh=fresh)
+        return
+    summary = train_one(
+        get_project(project), model, set_, make_console(stderr=as_json), params, fresh
+    )
+    if as_json:
+        print(json.dumps(summary))
+
+
+def _smoke(proj: Project, model: str | None, set_: list[str] | None, as_json: bool) -> None:
+    from kagglekit.training import smoke_test
+
+    cfg = proj.config(set_)
+    console = make_console(stderr=as_json)
+    for name in [model] if model else sorted(cfg.models):
+        result = smoke_test(proj, cfg, model_name=name)
+        if as_json:
+            print(json.dumps(vars(result), default=str))
+        else:
+            console.print(
+                f"smoke {proj.name}/{name}: {cfg.competition.metric} {result.score:.4f} on "
+                f"{result.n_valid} rows after training on {result.n_train} ({result.seconds:.1f}s)"
+            )
+
+
+def _fmt_seconds(value: Any) -> str:
+    return "" if value is None else f"{float(value):.1f}s"
+
+
+@app.command()
+def runs(
+    project: ProjectArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON lines.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list the runs made on replaced folds.")
+    ] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Delete the FAILED and ABANDONED runs' folders.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --clean.")] = False,
+) -> None:
+    """List the project's runs as a leaderboard, best CV first.
+
+    Runs on replaced folds are hidden unless --all; damaged run folders are named. Runs
+    whose folders are not on this machine are listed from the copies ``kk report``
+    committed (status "COMPLETE (copy)", or "(record only)" where their arrays were not
+    copied).
+    """
+    from kagglekit.folds import folds_meta
+    from kagglekit.records import runs_with_copies, scan_runs
+
+    proj = get_project(project)
+    all_runs, damaged = scan_runs(proj.runs_dir)
+    if clean:
+        _clean_runs(proj, all_runs, yes=yes)
+        return
+    meta = folds_meta(proj)
+    current_hash = meta["hash"] if meta else None
+    listed = runs_with_copies(proj.runs_dir, all_runs)
+    on_old = [r for r in listed if current_hash and r.record.get("fold_hash") != current_hash]
+    shown = listed if show_all else [r for r in listed if r not in on_old]
+    rows = [_run_row(run, current_hash) for run in _leaderboard(shown)]
+    if as_json:
+        _print_runs_json(rows, damaged)
+        return
+    console = make_console()
+    if not rows and not damaged:
+        hidden = f" ({len(on_old)} on replaced folds: --all shows them)" if on_old else ""
+        console.print(f"no runs yet in {proj.runs_dir}{hidden}; run `kk train {proj.name}`")
+        return
+    if rows:
+        console.print(_runs_table(proj, rows))
+    if on_old and not show_all:
+        console.print(
+            f"{len(on_old)} run(s) on replaced folds not shown (not comparable): "
+            f"`kk runs {proj.name} --all` lists them"
+        )
+    for broken in damaged:
+        console.print(f"[red]DAMAGED[/red] {broken.run_id}: {broken.reason}")
+    n_failed = sum(r.status in ("FAILED", "ABANDONED") for r in all_runs)
+    if n_failed:
+        console.print(
+            f"{n_failed} FAILED/ABANDONED run(s): `kk runs {proj.name} --clean` deletes them"
+        )
+
+
+def _leaderboard(shown: list[Any]) -> list[Any]:
+    """Runs with a CV score, best first, then the rest, oldest first."""
+    from kagglekit.records import ranked_by_cv
+
+    ordered = ranked_by_cv(shown)
+    ranked = {r.run_id for r in ordered}
+    return ordered + [r for r in shown if r.run_id not in ranked]
+
+
+def _run_row(run: Any, current_hash: str | None) -> dict[str, Any]:
+    """One run as ``kk runs`` lists it (a JSON line with ``--json``)."""
+    rec = run.record
+    git = rec.get("git") or {}
+    model_entry = ((rec.get("config") or {}).get("models") or {}).get(rec.get("model")) or {}
+    return {
+        "run_id": run.run_id,
+        "model": rec.get("model"),
+        "metric": rec.get("metric"),
+        "cv_mean": rec.get("cv_mean"),
+        "cv_std": rec.get("cv_std"),
+        "wall_seconds": rec.get("wall_seconds"),
+        "started_at": rec.get("started_at"),
+        "git_commit": git.get("commit"),
+        "git_dirty": git.get("dirty"),
+        "fold_hash": rec.get("fold_hash"),
+        "current_folds": current_hash is None or rec.get("fold_hash") == current_hash,
+        "overrides": list(rec.get("overrides") or []),
+        "params": model_entry.get("params"),
+        "status": run.status,
+        # Where the run is: its folder here, or a committed copy (with its arrays?).
+        "copy": None if not run.archived else ("arrays" if run.arrays_copy else "record"),
+    }
+
+
+def _print_runs_json(rows: list[dict[str, Any]], damaged: list[Any]) -> None:
+    for row in rows:
+        print(json.dumps(row))
+    for broken in damaged:
+        print(json.dumps({"run_id": broken.run_id, "status": "DAMAGED", "error": broken.reason}))
+
+
+def _runs_table(proj: Project, rows: list[dict[str, Any]]) -> Table:
+    """The leaderboard table of ``kk runs``."""
+    from rich.table import Table
+
+    table = Table(title=f"{proj.name}: runs", title_justify="left")
+    columns = ("#", "run id", "model", "metric", "CV mean +- std", "time", "folds", "overrides")
+    for col in (*columns, "commit", "status"):
+        table.add_column(col)
+    for rank, row in enumerate(rows, start=1):
+        cv = "" if row["cv_mean"] is None else f"{row['cv_mean']:.5f} +- {row['cv_std']:.5f}"
+        commit = (row["git_commit"] or "")[:8] + ("*" if row["git_dirty"] else "")
+        style = {"COMPLETE": "green", "FAILED": "red", "ABANDONED": "yellow"}.get(
+            str(row["status"]), ""
+        )
+        folds_cell = str(row["fold_hash"] or "")[:8]
+        if not row["current_folds"]:
+            folds_cell += " (replaced)"
+        table.add_row(
+            str(rank),
+            row["run_id"],
+            str(row["model"]),
+            str(row["metric"]),
+            cv,
+            _fmt_seconds(row["wall_seconds"]),
+            folds_cell,
+            " ".join(row["overrides"]),
+            commit,
+            (f"[{style}]{row['status']}[/{style}]" if style else str(row["status"]))
+            + {None: "", "arrays": " (copy)", "record": " (record only)"}[row["copy"]],
+        )
+    return table
+
+
+def _clean_runs(proj: Project, all_runs: list[Any], *, yes: bool) -> None:
+    """Delete the FAILED and ABANDONED run folders, after a confirmation unless ``yes``."""
+    from kagglekit.records import remove_runs
+
+    console = make_console()
+    doomed = [r for r in all_runs if r.status in ("FAILED", "ABANDONED")]
+    if not doomed:
+        console.print(f"no FAILED or ABANDONED runs in {proj.runs_dir}")
+        return
+    names = ", ".join(f"{r.run_id} ({r.status})" for r in doomed)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise KKError(
+                f"kk runs --clean would delete {len(doomed)} run(s) ({names}); "
+                "add --yes to confirm when not on a terminal"
+            )
+        if not typer.confirm(f"delete {len(doomed)} run folder(s): {names}?"):
+            console.print("nothing deleted")
+            return
+    removed = remove_runs(doomed)
+    console.print(f"deleted {len(removed)} run folder(s): {', '.join(removed)}")
