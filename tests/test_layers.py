@@ -120,8 +120,7 @@ def _graph() -> dict[str, set[str]]:
     trees = {_module_name(p): (p, ast.parse(p.read_text(), str(p))) for p in files}
     known = set(trees)
     return {
-        m: _imports(tree, m, path.name == "__init__.py", known)
-        for m, (path, tree) in trees.items()
+        m: _imports(tree, m, path.name == "__init__.py", known) for m, (path, tree) in trees.items()
     }
 
 
@@ -237,7 +236,7 @@ def test_the_checks_find_a_cycle_and_an_upward_import() -> None:
 def test_the_package_surface_names_what_it_loads() -> None:
     import kagglekit
 
-    assert kagglekit.__all__ == ["__version__", *kagglekit._SURFACE]
+    assert sorted(kagglekit.__all__) == sorted(["__version__", *kagglekit._SURFACE])
     for name in kagglekit._SURFACE:
         assert getattr(kagglekit, name) is not None, name
 
@@ -245,11 +244,12 @@ def test_the_package_surface_names_what_it_loads() -> None:
 def test_the_readme_layout_table_names_every_module() -> None:
     """Each module is named (in backticks) in the README's row for its folder."""
     readme = (PACKAGE.parents[1] / "README.md").read_text()
-    rows = {
-        line.split("|")[1].strip().strip("`"): line
-        for line in readme.splitlines()
-        if line.startswith("| `shared/kagglekit/")
-    }
+    rows: dict[str, str] = {}  # a folder's path -> its rows (the top folder has several)
+    for line in readme.splitlines():
+        cells = [c.strip().strip("`") for c in line.split("|")]
+        path = next((c for c in cells if c.startswith("shared/kagglekit/")), None)
+        if line.startswith("|") and path:
+            rows[path] = rows.get(path, "") + line
     missing = []
     for module in sorted(_graph()):
         leaf = module.rpartition(".")[2]

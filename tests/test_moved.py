@@ -48,9 +48,9 @@ print(json.dumps(out))
 def test_every_old_path_is_the_new_module_and_warns() -> None:
     shims = _shims()
     # the rooms that moved in the house reshape (issue 31)
-    assert {"kagglekit.kaggle_api", "kagglekit.tuning_spaces", "kagglekit.pruners"} <= set(
+    assert {"kagglekit.kaggle_api", "kagglekit.tuning_spaces", "kagglekit.pruners"} <= set(shims), (
         shims
-    ), shims
+    )
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(shims)],
         capture_output=True,

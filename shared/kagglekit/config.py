@@ -221,7 +221,7 @@ def parse_search_param(where: str, raw: Any) -> SearchParam:
 
 
 class PseudoLabelConfig(_Strict):
-    """Pseudo-labels from an earlier run on the same folds (``kagglekit.pseudo``): fold k
+    """Pseudo-labels from an earlier run on the same folds (``kagglekit.training.pseudo``): fold k
     also trains on the test rows that run's fold-k model labelled with at least
     ``confidence`` (P of the label it gives; 0.5 < confidence < 1)."""
 

@@ -230,7 +230,7 @@ def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
     ranking = get_task(comp.task).predicts_lists  # lists of items per user, not ratings
     _check_test_shape(cfg, ranking=ranking, pairs_test=pairs_test, n_last=n_last)
 
-    codes = _Codes.of(frame, test_frame if pairs_test else None, test_frame, user_col, item_col)
+    codes = _Codes.of(frame, test_frame, user_col, item_col, pairs_test=pairs_test)
     if ranking:
         _check_k(comp.metric, len(codes.item_index))
     X = np.column_stack([codes.users, codes.items]).astype(np.int64)
@@ -323,19 +323,24 @@ class _Codes:
     def of(
         cls,
         frame: pd.DataFrame,
-        pairs: pd.DataFrame | None,
         test_frame: pd.DataFrame | None,
         user_col: str,
         item_col: str,
+        *,
+        pairs_test: bool,
     ) -> _Codes:
-        """Codes of ``frame``'s rows, ``test_frame``'s users and ``pairs``' items."""
+        """Codes of the train rows, the test users and (``pairs_test``) the test items."""
         test_users = (
             test_frame[user_col] if test_frame is not None else pd.Series(frame[user_col].unique())
         )
         user_keys, user_index = pd.factorize(
             pd.concat([frame[user_col], test_users], ignore_index=True)
         )
-        test_items = pairs[item_col] if pairs is not None else frame[item_col].iloc[:0]
+        test_items = (
+            test_frame[item_col]
+            if (test_frame is not None and pairs_test)
+            else frame[item_col].iloc[:0]
+        )
         item_keys, item_index = pd.factorize(
             pd.concat([frame[item_col], test_items], ignore_index=True)
         )

@@ -15,7 +15,8 @@ Every name lives on here too: templates' hooks import ``validate_answers``,
 
 from __future__ import annotations
 
-# The old module's private helpers, for code that reached into it.
+# Names with a leading underscore are the old module's private helpers, kept importable
+# for code that reached into it.
 from kagglekit.scaffold.answers import (  # noqa: F401
     _SLUG_HINT,
     TEMPLATES_ENV,
@@ -44,9 +45,9 @@ from kagglekit.scaffold.render import (  # noqa: F401
     resolve_template_dir,
     template_version,
 )
-from kagglekit.scaffold.update import (
+from kagglekit.scaffold.update import (  # noqa: F401
     UpdateReport,
-    _files,  # noqa: F401
+    _files,
     copy_template_owned,
     drifted_owned_files,
     merge_file,

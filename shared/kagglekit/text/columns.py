@@ -30,7 +30,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from kagglekit.errors import KKError, short_list
-from kagglekit.features import _FrameStep
+from kagglekit.features.encoders import _FrameStep
 from kagglekit.text.clean import clean_texts
 from kagglekit.text.features import TextVectorizer
 

@@ -355,7 +355,7 @@ def fold_records(folds: list[FoldResult]) -> list[dict[str, Any]]:
     ]
 
 
-def split_records(folds: Folds, scores: Sequence[float]) -> list[dict[str, Any]]:
+def split_records(folds: Folds, scores: Sequence[float] | np.ndarray) -> list[dict[str, Any]]:
     """The record's ``fold_scores`` from one score per split (runs without fold models,
     such as a hill-climbed ensemble)."""
     return [
