@@ -13,19 +13,21 @@ foundation             ``errors`` (one-line errors with the fix), ``atomic`` (at
                        writes), ``config`` (typed ``config.toml``), ``metrics``,
                        ``tasks`` (one object per task: binary, multiclass, regression,
                        ranking), ``records`` (run folders), ``project`` (finding projects
-                       and their own code)
+                       and their own code), ``kaggle.api`` (the official client's
+                       wrapper: fetching competition files goes through it)
 competition files      ``data/`` (``raw`` fetch and manifest, ``tables`` CSV reading,
 and the vocabulary     ``synthetic`` competitions, ``sources``), ``loaders`` (one
-                       ``Dataset`` for any kind of data), ``folds``, ``features``,
+                       ``Dataset`` for any kind of data), ``folds``, ``features/``,
                        ``models/`` (the model protocol, the backend registry, tabular
                        backends), ``submission``
-kinds beyond tables    ``torch/`` (the shared trainer), ``vision/``, ``text/``,
-                       ``recsys/``: each registers its loaders and backends
+kinds beyond tables    ``torch/`` (the shared trainer, DDP through torchrun),
+                       ``vision/``, ``text/``, ``recsys/``: each registers its loaders
+                       and backends
 the loop               ``training/`` (``cv`` the loop, ``run`` the run lifecycle,
-                       ``prepare``, ``pseudo`` labels, ``distributed`` DDP)
+                       ``prepare``, ``smoke``, ``pseudo`` labels)
 on top of runs         ``tuning/`` (Optuna studies), ``ensembling``, ``adversarial``,
-                       ``reports/`` (tables, plots, READMEs), ``kaggle/`` (the official
-                       client, its stub, submissions, kernels), ``scaffold`` (templates),
+                       ``reports/`` (tables, plots, READMEs), ``kaggle/`` (its stub,
+                       submissions, kernels), ``scaffold/`` (templates),
                        ``demo``
 shell                  ``cli/`` (``kk``)
 =====================  ================================================================

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.data.synthetic import make_competition
 
 PROJECT = "breast-cancer"

@@ -28,10 +28,14 @@ from sklearn.model_selection import (
     TimeSeriesSplit,
 )
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
+import kagglekit.recsys.splits as splits
 from kagglekit.config import SINGLE_SPLIT_KINDS, CVConfig, ProjectConfig
 from kagglekit.errors import KKError
+from kagglekit.loaders import load_dataset
 from kagglekit.project import Project
+from kagglekit.records import list_runs
+from kagglekit.tasks import get_task
 
 META_SUFFIX = ".json"
 
@@ -52,8 +56,6 @@ def make_splitter(
     if cv.kind == "matched_group":
         return MatchedGroupKFold(cv.n_splits, test_groups=test_groups, random_state=seed)
     if cv.kind.startswith("user_"):
-        from kagglekit.recsys import splits
-
         if cv.kind == "user_holdout":
             return splits.UserHoldout(cv.valid_size, random_state=seed)
         if cv.kind == "user_kfold":
@@ -204,8 +206,6 @@ def assign_folds(
     Returns a frame with ``id_column`` and ``fold_0 .. fold_{n_repeats-1}``. ``test`` is
     read only by ``cv.kind = "matched_group"``, for the test rows' groups.
     """
-    from kagglekit.tasks import get_task
-
     task_obj = get_task(task)
     y, _ = task_obj.encode(train[target_column])
     groups = _side_column(train, cv.group_column, "cv.group_column")
@@ -476,10 +476,6 @@ def assign_project_folds(
     Replacing folds that existing runs used is refused unless ``force``; then the result
     names the runs that are no longer comparable with new ones.
     """
-    from kagglekit.loaders import load_dataset
-    from kagglekit.records import list_runs
-    from kagglekit.tasks import get_task
-
     dataset = load_dataset(project, cfg)
     task = get_task(cfg.competition.task)
     y, _ = task.encode(dataset.target, classes=dataset.classes)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.data.raw import MANIFEST, verify_raw
 from kagglekit.data.tables import load_competition
 from kagglekit.errors import KKError, unknown_name

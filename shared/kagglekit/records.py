@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.errors import KKError, unknown_name
 
 RECORD = "record.json"

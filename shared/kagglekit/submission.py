@@ -17,7 +17,9 @@ import kagglekit.atomic as atomic
 import kagglekit.loaders as loaders
 import kagglekit.records as records
 from kagglekit.config import CompetitionConfig, ProjectConfig
+from kagglekit.data.tables import read_table
 from kagglekit.errors import KKError
+from kagglekit.loaders import load_dataset
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project
 from kagglekit.tasks import get_task
@@ -181,9 +183,6 @@ def local_solution(project: Project, cfg: ProjectConfig) -> pd.DataFrame:
 
     A project with neither is a one-line error (Kaggle scores it).
     """
-    from kagglekit.data.tables import read_table
-    from kagglekit.loaders import load_dataset
-
     comp = cfg.competition
     if comp.solution_file:
         return read_table(solution_path(project, comp))

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Protocol
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.data.sources import remote_source
 from kagglekit.errors import KKError

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.data.tables import infer_task, read_table
 from kagglekit.errors import KKError, short_list
 from kagglekit.tasks import Task, get_task

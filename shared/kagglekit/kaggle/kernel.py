@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import kagglekit
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.kaggle.api import config_dir

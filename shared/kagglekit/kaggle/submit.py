@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import kagglekit.atomic as atomic
 import kagglekit.kaggle.api as kaggle_api
-from kagglekit import atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.loaders import load_dataset

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from kagglekit.errors import KKError
-from kagglekit.features import FeatureStepError
+from kagglekit.features import FeatureStepError, build_feature_pipeline
 from kagglekit.models.base import (
     Backend,
     BuildContext,
@@ -225,8 +225,6 @@ def _register_tabular(
     backend: Backend
 
     def build(ctx: BuildContext) -> TabularModel:
-        from kagglekit.features import build_feature_pipeline
-
         features = build_feature_pipeline(
             ctx.features,
             family=family,  # type: ignore[arg-type]
@@ -502,8 +500,6 @@ def check_param_values(backend: Backend, ctx: BuildContext) -> None:
     Without this a typo such as ``learning_rate = "fast"`` surfaces as a library
     traceback inside the first fold, after a run folder was created.
     """
-    from kagglekit.errors import KKError
-
     estimator = _ESTIMATORS[backend.name](ctx)(False)
     defaults = type(estimator)().get_params()
     annotated = _numeric_annotations(type(estimator))  # XGBoost's defaults are all None

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 
 
 def tiny_interactions(

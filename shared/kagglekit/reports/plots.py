@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.errors import KKError
 from kagglekit.metrics import to_labels
 from kagglekit.models.base import _REGISTRY, TREE_FAMILIES, get_backend

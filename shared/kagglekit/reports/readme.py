@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.folds import folds_meta

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 from kagglekit.errors import KKError
+from kagglekit.models.base import require
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ def load_sentence_model(name: str, device: str = "cpu") -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     key = f"{name}@{device}"
     if key not in _LOADED:
-        from kagglekit.models.base import require
-
         st = require("sentence_transformers", "nlp")
         path = resolve_model(name)
         try:

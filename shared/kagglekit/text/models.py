@@ -20,10 +20,11 @@ from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
-from kagglekit.errors import KKError
-from kagglekit.models.base import FoldContext
+from kagglekit.errors import KKError, unknown_name
+from kagglekit.models.base import FoldContext, require
 from kagglekit.tasks import Task, as_task
 from kagglekit.text import threshold as thr
+from kagglekit.text.embeddings import embed
 from kagglekit.text.features import TextVectorizer, nb_ratios, tokenize
 from kagglekit.text.loaders import as_texts
 
@@ -77,8 +78,6 @@ def train_word2vec(
     epochs: int = 10, sg: bool = True, seed: int = 0,
 ) -> Any:  # fmt: skip
     """gensim ``KeyedVectors`` trained on ``texts`` (one worker: seeded runs repeat)."""
-    from kagglekit.models.base import require
-
     models = require("gensim.models", "nlp")
     sentences = [tokenize(t) for t in texts]
     model = models.Word2Vec(
@@ -99,8 +98,6 @@ class EmbeddingFeaturizer:
         return self.transform(X)
 
     def transform(self, X: Any) -> np.ndarray:
-        from kagglekit.text.embeddings import embed
-
         return embed(
             as_texts(X).text, model=self.model, cache_dir=self.cache_dir,
             batch_size=self.batch_size, device=self.device,
@@ -146,8 +143,6 @@ class LinearTextModel:
         class_weight: str | None = None,
     ) -> None:
         if classifier not in CLASSIFIERS:
-            from kagglekit.errors import unknown_name
-
             raise unknown_name("classifier", classifier, CLASSIFIERS)
         task = as_task(task)
         if classifier == "nbsvm" and not task.uses_threshold:

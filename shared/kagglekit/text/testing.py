@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 
 POSITIVE = ["fire", "flood", "storm", "earthquake", "evacuation", "crash", "smoke", "wildfire"]
 NEGATIVE = ["happy", "music", "love", "party", "movie", "song", "game", "lunch"]

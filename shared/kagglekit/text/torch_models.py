@@ -28,10 +28,18 @@ from typing import Any
 import numpy as np
 
 from kagglekit.errors import KKError
-from kagglekit.models.base import BuildContext, FoldContext, holdout_split, register_backend
+from kagglekit.models.base import (
+    BuildContext,
+    FoldContext,
+    holdout_split,
+    register_backend,
+    require,
+)
 from kagglekit.text import threshold as thr
+from kagglekit.text.embeddings import not_loadable, resolve_model
 from kagglekit.text.features import tokenize
 from kagglekit.text.loaders import as_texts
+from kagglekit.text.models import train_word2vec
 from kagglekit.torch import TrainConfig, split_params, torch_backend
 
 PAD, UNK = 0, 1
@@ -119,9 +127,6 @@ def load_pretrained(model: str, tokenizer: str | None = None) -> tuple[Any, Any]
     names go to ``from_pretrained`` (a folder, or a hub id the machine can reach).
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from kagglekit.models.base import require
-    from kagglekit.text.embeddings import not_loadable, resolve_model
-
     transformers = require("transformers", "nlp")
     path, tok_path = resolve_model(model), resolve_model(tokenizer or model)
     try:
@@ -196,8 +201,6 @@ class TorchTextModel:
         vectors = None
         embed_dim = int(p.get("embed_dim", 100))
         if p.get("word2vec", False):
-            from kagglekit.text.models import train_word2vec
-
             wv = train_word2vec(texts, vector_size=embed_dim, min_count=1,
                                 epochs=int(p.get("w2v_epochs", 10)), seed=self.ctx.seed)  # fmt: skip
             vectors = nets.vectors_for(encoder.words_, wv, seed=self.ctx.seed)
@@ -228,8 +231,6 @@ class TorchTextModel:
         return self.encoder_.encode(rows.text, firsts)
 
     def _path(self) -> str:
-        from kagglekit.text.embeddings import resolve_model
-
         return resolve_model(self.model_name)
 
     def fit(self, X: Any, y: np.ndarray, *, X_valid: Any = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kagglekit.errors import KKError
 from kagglekit.models.base import BuildContext, register_backend
 from kagglekit.torch import BatchTransform, torch_backend
 from kagglekit.vision import nets
@@ -51,8 +52,6 @@ def _net_factory(net: str) -> Any:
         net_params = {k: v for k, v in params.items() if k not in AUGMENT_PARAMS}
         shape = info.get("input_shape")
         if shape is None:
-            from kagglekit.errors import KKError
-
             raise KKError(f"net '{net}' needs images: the loader gave no input_shape")
         nets.build_net(net, shape, n_outputs, net_params)  # bad params fail before a run
         return lambda: nets.build_net(net, shape, n_outputs, net_params)

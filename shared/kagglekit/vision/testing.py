@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kagglekit import atomic
+import kagglekit.atomic as atomic
 
 LAYOUTS = ("idx", "pixels_csv", "image_folder", "cifar_batches")
 
