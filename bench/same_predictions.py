@@ -89,13 +89,17 @@ class Case:
 
 
 def _train(
-    project: str, model: str, *sets: str, label: str = "", params: str = "", **kw: object
+    project: str,
+    model: str,
+    *sets: str,
+    label: str = "",
+    flags: tuple[str, ...] = (),
+    **kw: object,
 ) -> Case:
-    args = ["train", "--model", model, "--fresh"]
+    """``kk train PROJECT --model MODEL --fresh`` with ``--set`` of each of ``sets``."""
+    args = ["train", "--model", model, "--fresh", *flags]
     for item in sets:
         args += ["--set", item]
-    if params:
-        args += ["--params", params]
     return Case(f"{project}/{label or model}", tuple(args), **kw)  # type: ignore[arg-type]
 
 
@@ -144,11 +148,17 @@ CASES: tuple[Case, ...] = (
     _train(
         "titanic",
         "lightgbm",
-        params="best",
+        flags=("--params", "best"),
         label="lightgbm-tuned",
         before=((*TUNE, "--model", "lightgbm"),),
     ),
-    _train("titanic", "svm", params="best", label="svm-tuned", before=((*TUNE, "-m", "svm"),)),
+    _train(
+        "titanic",
+        "svm",
+        flags=("--params", "best"),
+        label="svm-tuned",
+        before=((*TUNE, "-m", "svm"),),
+    ),
     # Repeated folds (oof_repeats.npy) and an ensemble over them.
     _train("titanic-x2", "logistic_regression"),
     _train("titanic-x2", "lightgbm"),
@@ -161,6 +171,8 @@ CASES: tuple[Case, ...] = (
     _ensemble("pclass", "stack", ("lightgbm", "linear")),
     _train("disaster-tweets", "tfidf"),
     _train("disaster-tweets", "nbsvm"),
+    # The recurrent net for one epoch (word2vec trained on each fold's texts first).
+    _train("disaster-tweets", "lstm", "models.lstm.params.epochs=1", label="lstm-1ep"),
     _train("movielens", "biases"),
     _train("movielens", "mf"),
     _train("movielens", "item_knn"),
@@ -173,6 +185,14 @@ CASES: tuple[Case, ...] = (
         "models.cnn.params.epochs=1",
         "models.cnn.params.channels=[8, 16, 32]",
         label="cnn-1ep-small",
+    ),
+    # Two processes (PyTorch DDP over gloo on CPU cores, through torchrun).
+    _train(
+        "fashion-mnist",
+        "mlp",
+        "models.mlp.params.epochs=1",
+        flags=("--nproc", "2"),
+        label="mlp-1ep-ddp2",
     ),
     # implicit's ALS and BPR run on every core unless told (BPR's Hogwild SGD then
     # changes from run to run): one thread.
@@ -222,17 +242,9 @@ PROJECTS: dict[str, Recipe] = {
     # 2 more held out as the local test.
     "ml-rank": Recipe(
         new=(
-            *[
-                "new",
-                "recsys",
-                "ml-rank",
-                "--no-input",
-                "--task",
-                "ranking",
-                "--competition",
-                "movielens-100k",
-            ],
-            *["--set", "format=movielens100k", "--set", "mirror_folder=movielens-100k"],
+            *("new", "recsys", "ml-rank", "--no-input", "--task", "ranking"),
+            *("--competition", "movielens-100k", "--set", "format=movielens100k"),
+            *("--set", "mirror_folder=movielens-100k"),
         ),
     ),
 }
@@ -261,7 +273,6 @@ class Side:
     root: Path  # the projects root of this side's runs
     mirror: Path
     timeout: int
-    setup_seconds: float = 0.0
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KK_")}
@@ -391,7 +402,6 @@ def prepare(side: Side, name: str, folds: Path, *, make_folds: bool) -> str:
     Otherwise the fold files in ``folds`` are copied in (after a ``kk folds`` of this
     side, compared with them).
     """
-    started = time.perf_counter()
     folder = make_project(side, name, folds, first=make_folds)
     note = ""
     if make_folds:
@@ -410,12 +420,11 @@ def prepare(side: Side, name: str, folds: Path, *, make_folds: bool) -> str:
             ).read_bytes()
             note = "kk folds: same file" if same else "kk folds: DIFFERENT file (base's used)"
         except Failed as err:
-            note = f"kk folds failed ({str(err).splitlines()[0]}); base's used"
+            note = f"kk folds failed ({str(err).splitlines()[-1].strip()}); base's used"
         for file in FOLD_FILES:
             shutil.copy(folds / file, folder / "data" / file)
         if (folds / "config.toml").read_text() != (folder / "config.toml").read_text():
             note += "; config.toml differs from the base's"
-    side.setup_seconds += time.perf_counter() - started
     return note
 
 
@@ -560,7 +569,7 @@ def fmt(value: float | None) -> str:
 
 
 def report(
-    cases: list[Case], base: dict[str, Outcome], other: dict[str, Outcome], tol: float
+    cases: list[Case], base: dict[str, Outcome], other: dict[str, Outcome], tol: float, label: str
 ) -> int:
     """One line per case and a summary; the number of cases that differ or failed."""
     width = max(len(c.name) for c in cases)
@@ -569,12 +578,10 @@ def report(
     for case in cases:
         a, b = base.get(case.name), other.get(case.name)
         if a is None or a.error or b is None or b.error:
-            side = "base" if a is None or a.error else "current"
-            error = (a.error if side == "base" and a else b.error if b else "not run") or ""
-            print(
-                f"{case.name:<{width}}  {'-':>8}  {'-':>8}  {'-':>8}  FAILED      {side}: "
-                + error.splitlines()[0]
-            )
+            side, failed = ("base", a) if a is None or a.error else (label, b)
+            error = failed.error if failed else "not run"
+            last = error.strip().splitlines()[-1].strip()  # the error, after the command
+            print(f"{case.name:<{width}}  {'-':>8}  {'-':>8}  {'-':>8}  FAILED      {side}: {last}")
             bad += 1
             continue
         diffs, notes = compare(a, b, tol)
@@ -673,7 +680,7 @@ def main() -> int:
         for project, note in other["notes"].items():
             if note:
                 print(f"  {project}: {note}")
-        bad = report(cases, base, other["outcomes"], args.tol)
+        bad = report(cases, base, other["outcomes"], args.tol, label)
         print(
             f"{len(cases) - bad} of {len(cases)} cases match to {args.tol:g}. "
             f"{label}: {other_wall:.0f} s in all, "
