@@ -17,7 +17,7 @@ from kagglekit.metrics import get_metric
 from kagglekit.models.base import BuildContext, get_backend, take
 from kagglekit.project import Project
 from kagglekit.text import threshold as thr
-from kagglekit.text.clean import Cleaning, clean_texts
+from kagglekit.text.clean import PRESETS, Cleaning, clean_texts
 from kagglekit.text.features import TextVectorizer, nb_ratios
 from kagglekit.text.loaders import Texts
 from kagglekit.text.testing import tiny_texts, tiny_transformer, write_text_competition
@@ -33,7 +33,7 @@ def test_cleaning_replaces_links_and_handles_and_drops_entities_and_mojibake() -
         "&lt;3 &amp;gt; you",
         None,
     ]
-    assert clean_texts(raw).tolist() == [
+    assert clean_texts(raw, PRESETS["tweets"]).tolist() == [
         "Fire at http @user said & ran",  # a link runs to the next space
         "Forest fire near La Ronge Sask. http",
         "<3 > you",
@@ -45,9 +45,8 @@ def test_cleaning_steps_can_be_turned_off() -> None:
     text = ["@bob &amp; http://t.co/x Û_"]
     kept = clean_texts(text, Cleaning(urls=False, mentions=False, entities=False, mojibake=False))
     assert kept.tolist() == text
-    assert clean_texts(text, Cleaning(url_token="", mention_token="", lowercase=True)).tolist() == [
-        "&"
-    ]
+    tweets = dataclasses.replace(PRESETS["tweets"], url_token="", mention_token="", lowercase=True)
+    assert clean_texts(text, tweets).tolist() == ["&"]
 
 
 # --- the loader ------------------------------------------------------------------------------
@@ -89,7 +88,7 @@ def _rewrite(project: Project, name: str, edit: Any) -> None:
 def test_text_csv_reads_texts_and_side_columns(tmp_path: Path) -> None:
     from kagglekit.loaders import load_dataset
 
-    project, cfg = _project(tmp_path, {"side_columns": ["keyword"]})
+    project, cfg = _project(tmp_path, {"side_columns": ["keyword"], "clean": "tweets"})
     ds = load_dataset(project, cfg, verify=False)
     assert ds.kind == "texts" and len(ds.X) == 160 and len(ds.X_test) == 40
     assert list(ds.X.side.columns) == ["keyword"]

@@ -95,7 +95,7 @@ def test_bad_input_is_one_line_naming_the_fix() -> None:
         TextColumns().fit(X, y)
     with pytest.raises(KKError, match="needs the target"):
         TextColumns(columns=["review"]).fit(X)
-    with pytest.raises(KKError, match="'review' has no words"):
+    with pytest.raises(KKError, match="'review' has no word in any of its 60 training texts"):
         TextColumns(columns=["review"]).fit(X.assign(review=""), y)
     y_rare = np.r_[np.ones(2, dtype=int), np.zeros(58, dtype=int)]
     with pytest.raises(KKError, match="a class has 2 training row"):
@@ -177,7 +177,7 @@ seed = 42
 
 [features]
 drop = ["location"]
-steps = [{{ kind = "text", params = {{ columns = ["text"], components = 0 }} }}]
+steps = [{{ kind = "text", params = {{ columns = ["text"], components = 0, clean = "tweets" }} }}]
 
 [models.linear]
 backend = "logistic_regression"

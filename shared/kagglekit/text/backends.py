@@ -58,9 +58,17 @@ def _head(ctx: BuildContext, featurizer: Any, classifier: str) -> LinearTextMode
     )
 
 
+def _tokens(ctx: BuildContext) -> dict[str, str]:
+    """The loader's tokenizer and text column (``text_csv`` puts them in ``info``)."""
+    return {
+        "tokens": str(ctx.info.get("tokens", "words")),
+        "column": str(ctx.info.get("text_column", "text")),
+    }
+
+
 def _tfidf(classifier: str) -> Callable[[BuildContext], LinearTextModel]:
     def build(ctx: BuildContext) -> LinearTextModel:
-        return _head(ctx, tfidf_featurizer(ctx.params), classifier)
+        return _head(ctx, tfidf_featurizer(ctx.params, **_tokens(ctx)), classifier)
 
     return build
 
@@ -70,7 +78,7 @@ def _word2vec(ctx: BuildContext) -> LinearTextModel:
     featurizer = Word2VecFeaturizer(
         vector_size=int(p.get("vector_size", 100)), window=int(p.get("window", 5)),
         min_count=int(p.get("min_count", 2)), epochs=int(p.get("w2v_epochs", 10)),
-        sg=bool(p.get("sg", True)), seed=ctx.seed,
+        sg=bool(p.get("sg", True)), seed=ctx.seed, **_tokens(ctx),
     )  # fmt: skip
     return _head(ctx, featurizer, "lr")
 

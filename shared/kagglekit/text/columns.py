@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from kagglekit.errors import KKError, short_list
 from kagglekit.features.encoders import _FrameStep
-from kagglekit.text.clean import clean_texts
+from kagglekit.text.clean import as_cleaning, clean_texts
 from kagglekit.text.features import TextVectorizer
 
 
@@ -53,8 +53,11 @@ class TextColumns(_FrameStep):
         alpha (regression).
     inner_folds : int
         Folds of the training rows for their cross-fitted scores.
-    clean : bool
-        ``clean_texts`` first (links, handles, HTML entities, mojibake).
+    clean : bool or str
+        ``clean_texts`` first: true (the general cleaning, any script), ``"tweets"``
+        (links, handles, HTML entities, mojibake) or false.
+    tokens : str
+        The word tokenizer (``text.tokens``): ``"words"`` (any script) or ``"ascii"``.
 
     Examples
     --------
@@ -77,7 +80,8 @@ class TextColumns(_FrameStep):
         C: float = 1.0,
         alpha: float = 1.0,
         inner_folds: int = 5,
-        clean: bool = True,
+        clean: bool | str = True,
+        tokens: str = "words",
         random_state: int = 0,
     ) -> None:
         self.columns = columns
@@ -91,6 +95,7 @@ class TextColumns(_FrameStep):
         self.alpha = alpha
         self.inner_folds = inner_folds
         self.clean = clean
+        self.tokens = tokens
         self.random_state = random_state
 
     def _columns(self, X: pd.DataFrame) -> list[str]:
@@ -110,8 +115,9 @@ class TextColumns(_FrameStep):
         return cols
 
     def _texts(self, series: pd.Series) -> np.ndarray:
-        if self.clean:
-            return clean_texts(series)
+        cleaning = as_cleaning(self.clean)
+        if cleaning is not None:
+            return clean_texts(series, cleaning)
         return np.asarray(series.fillna("").astype(str), dtype=object)
 
     def _linear(self) -> Any:
@@ -167,15 +173,12 @@ class TextColumns(_FrameStep):
         for col in cols:
             vec = TextVectorizer(
                 word_ngrams=self.word_ngrams, char_ngrams=self.char_ngrams, min_df=self.min_df,
-                max_features=self.max_features, side=False,
+                max_features=self.max_features, side=False, tokens=self.tokens, column=col,
             )  # fmt: skip
             try:
                 M = vec.fit_transform(self._texts(X[col]))
-            except ValueError as err:  # scikit-learn: "empty vocabulary"
-                raise KKError(
-                    f"feature step 'text': column '{col}' has no words to learn from ({err}); "
-                    "check the column or lower min_df"
-                ) from None
+            except ValueError as err:  # no word at all, or none left after min_df
+                raise KKError(f"feature step 'text': {err}") from None
             parts: dict[str, Any] = {"vectorizer": vec}
             n_svd = min(int(self.components), M.shape[1] - 1, M.shape[0] - 1)
             if n_svd > 0:

@@ -9,7 +9,6 @@ which scikit-learn has no transformer for.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -20,17 +19,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kagglekit.errors import KKError
 from kagglekit.text.loaders import as_texts
+from kagglekit.text.tokens import get_tokenizer, no_tokens, tokenize
 
-TOKEN = re.compile(r"[a-z0-9#@']+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens (letters, digits, ``#``, ``@``, ``'``).
-
-    >>> tokenize("Forest FIRE near #LaRonge!")
-    ['forest', 'fire', 'near', '#laronge']
-    """
-    return TOKEN.findall(text.lower())
+__all__ = ["TextVectorizer", "nb_ratios", "tokenize"]
 
 
 def _ngrams(value: Any, name: str) -> tuple[int, int] | None:
@@ -64,6 +55,11 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
         Add a TF-IDF block for each side column of the ``Texts`` (``keyword``, ...).
     side_weight
         Multiplier of the side blocks (their rows have few terms).
+    tokens
+        The word tokenizer: ``"words"`` (any script, Chinese segmented) or ``"ascii"``
+        (``text.tokens``).
+    column
+        The text column's name, for the error when its texts have no word at all.
     """
 
     def __init__(
@@ -76,6 +72,8 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
         sublinear_tf: bool = True,
         side: bool = True,
         side_weight: float = 1.0,
+        tokens: str = "words",
+        column: str = "text",
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -84,6 +82,8 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
         self.sublinear_tf = sublinear_tf
         self.side = side
         self.side_weight = side_weight
+        self.tokens = tokens
+        self.column = column
 
     def _blocks(self, side_columns: list[str]) -> list[tuple[str, TfidfVectorizer, float]]:
         words, chars = (
@@ -91,10 +91,11 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
             _ngrams(self.char_ngrams, "char_ngrams"),
         )
         cap = self.max_features or None
+        tokenizer = get_tokenizer(self.tokens)
         blocks: list[tuple[str, TfidfVectorizer, float]] = []
         if words:
             vec = TfidfVectorizer(
-                tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=words,
+                tokenizer=tokenizer, token_pattern=None, lowercase=False, ngram_range=words,
                 min_df=self.min_df, max_features=cap, sublinear_tf=self.sublinear_tf,
             )  # fmt: skip
             blocks.append(("", vec, 1.0))
@@ -107,7 +108,7 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
         if self.side:
             for col in side_columns:
                 vec = TfidfVectorizer(
-                    tokenizer=tokenize, token_pattern=None, lowercase=False, min_df=2
+                    tokenizer=tokenizer, token_pattern=None, lowercase=False, min_df=2
                 )
                 blocks.append((col, vec, float(self.side_weight)))
         if not blocks:
@@ -127,11 +128,21 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
             try:
                 parts.append(vec.fit_transform(column) * weight)
                 fitted.append((col, vec, weight))
-            except ValueError:  # a side column with no word in min_df rows: leave it out
+            except ValueError as err:  # a side column with no word in min_df rows: left out
                 if not col:
-                    raise
+                    raise self._no_vocabulary(column, vec, err) from None
         self.blocks_ = fitted
         return sp.hstack(parts, format="csr")
+
+    def _no_vocabulary(self, texts: Any, vec: TfidfVectorizer, err: ValueError) -> KKError:
+        """scikit-learn's "empty vocabulary" as one line naming the column and the cause."""
+        if vec.analyzer == "word" and not any(vec.tokenizer(t) for t in texts):
+            return no_tokens(texts, column=self.column, tokens=self.tokens)
+        what = "word" if vec.analyzer == "word" else "character"
+        return KKError(
+            f"text column '{self.column}': no {what} n-gram is left to learn from in its "
+            f"{len(texts)} training texts ({err}); lower min_df"
+        )
 
     def transform(self, X: Any) -> sp.csr_matrix:
         if not hasattr(self, "blocks_"):

@@ -4,7 +4,11 @@ A train and a test CSV with an id, a text column, optional side columns (Kaggle'
 disaster tweets: ``keyword`` and ``location``) and, in train, the target. Column names
 come from the config (``competition.id_column``, ``target_column`` and
 ``[data.params] text_column`` / ``side_columns``). Texts are cleaned here, once
-(``kagglekit.text.clean``; ``clean = false`` keeps them as they are).
+(``kagglekit.text.clean``: ``clean = true`` is the general cleaning that keeps every
+alphabet, ``clean = "tweets"`` adds the tweet repairs, ``clean = false`` keeps them as they
+are). ``tokens`` names the word tokenizer the models use (``kagglekit.text.tokens``:
+``"words"``, any script, the default; ``"ascii"``, that of older projects); it reaches
+them through ``Dataset.info`` with the text column's name.
 
 Rows are ``Texts``: the texts and their side columns, indexed together, so the CV loop's
 ``take`` selects a fold's rows of both.
@@ -29,13 +33,14 @@ from kagglekit.loaders import (
     param,
     register_loader,
 )
-from kagglekit.text.clean import Cleaning, clean_texts
+from kagglekit.text.clean import Cleaning, as_cleaning, clean_texts
+from kagglekit.text.tokens import get_tokenizer
 
 if TYPE_CHECKING:
     from kagglekit.config import ProjectConfig
     from kagglekit.project import Project
 
-PARAMS = {"text_column", "side_columns", "clean", "empty_text", "cleaning"}
+PARAMS = {"text_column", "side_columns", "clean", "empty_text", "cleaning", "tokens"}
 EMPTY_TEXT = ("error", "keep")
 
 
@@ -133,7 +138,8 @@ def load_text_csv(project: Project, cfg: ProjectConfig) -> Dataset:
     comp = cfg.competition
     text_column = str(param(cfg, "text_column", "text", kind=str))
     side_columns = [str(c) for c in param(cfg, "side_columns", [], kind=list)]
-    clean = bool(param(cfg, "clean", True, kind=bool))
+    clean = param(cfg, "clean", True)  # true, false, "general" or "tweets": as_cleaning checks
+    tokens = str(param(cfg, "tokens", "words", kind=str))
     empty_text = str(param(cfg, "empty_text", "error", kind=str))
     if empty_text not in EMPTY_TEXT:
         raise KKError(
@@ -141,12 +147,10 @@ def load_text_csv(project: Project, cfg: ProjectConfig) -> Dataset:
         )
     options = dict(param(cfg, "cleaning", {}, kind=dict))
     try:
-        cleaning = Cleaning(**options) if clean else None
-    except TypeError:
-        raise KKError(
-            f"data.params.cleaning has an unknown key ({', '.join(options)}); known: "
-            f"{', '.join(Cleaning.__dataclass_fields__)}"
-        ) from None
+        get_tokenizer(tokens)  # a misspelt name fails here, not in the first fold
+        cleaning = as_cleaning(clean, options)
+    except KKError as err:
+        raise KKError(f"data.params.{err}") from None
     raw = project.raw_dir
     train = read_table(raw / comp.train_file)
     test = read_table(raw / comp.test_file)
@@ -176,6 +180,7 @@ def load_text_csv(project: Project, cfg: ProjectConfig) -> Dataset:
         info={
             "text_column": text_column,
             "side_columns": side_columns,
+            "tokens": tokens,
             # Sentence embeddings are cached here, keyed by model and text (text.embeddings).
             "cache_dir": str(project.interim_dir / "embeddings"),
         },

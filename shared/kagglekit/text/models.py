@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,8 +26,9 @@ from kagglekit.models.base import FoldContext, require
 from kagglekit.tasks import Task, as_task
 from kagglekit.text import threshold as thr
 from kagglekit.text.embeddings import embed
-from kagglekit.text.features import TextVectorizer, nb_ratios, tokenize
+from kagglekit.text.features import TextVectorizer, nb_ratios
 from kagglekit.text.loaders import as_texts
+from kagglekit.text.tokens import get_tokenizer, no_tokens
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,20 @@ class Word2VecFeaturizer:
     """Mean word2vec vectors, word2vec trained (gensim) on the fold's training texts.
 
     ``init_vectors`` of an LSTM embedding layer use the same training (``train_word2vec``).
+    ``tokens`` names the tokenizer (``text.tokens``), ``column`` the text column (errors).
     """
 
     def __init__(
         self, *, vector_size: int = 100, window: int = 5, min_count: int = 2,
-        epochs: int = 10, sg: bool = True, seed: int = 0,
+        epochs: int = 10, sg: bool = True, seed: int = 0, tokens: str = "words",
+        column: str = "text",
     ) -> None:  # fmt: skip
         self.options: dict[str, Any] = dict(
-            vector_size=vector_size, window=window, min_count=min_count, epochs=epochs, sg=sg
-        )
+            vector_size=vector_size, window=window, min_count=min_count, epochs=epochs, sg=sg,
+            tokens=tokens, column=column,
+        )  # fmt: skip
         self.seed = seed
+        self.tokenize = get_tokenizer(tokens)
 
     def fit_transform(self, X: Any) -> np.ndarray:
         self.wv_ = train_word2vec(as_texts(X).text, seed=self.seed, **self.options)
@@ -67,7 +73,7 @@ class Word2VecFeaturizer:
         out = np.zeros((len(X), wv.vector_size), dtype=np.float32)
         for i, text in enumerate(as_texts(X).text):
             # Python per text, but the work per row is one numpy mean over its tokens.
-            idx = [wv.key_to_index[w] for w in tokenize(text) if w in wv.key_to_index]
+            idx = [wv.key_to_index[w] for w in self.tokenize(text) if w in wv.key_to_index]
             if idx:
                 out[i] = wv.vectors[idx].mean(axis=0)
         return out
@@ -75,11 +81,25 @@ class Word2VecFeaturizer:
 
 def train_word2vec(
     texts: Any, *, vector_size: int = 100, window: int = 5, min_count: int = 2,
-    epochs: int = 10, sg: bool = True, seed: int = 0,
+    epochs: int = 10, sg: bool = True, seed: int = 0, tokens: str = "words",
+    column: str = "text",
 ) -> Any:  # fmt: skip
-    """gensim ``KeyedVectors`` trained on ``texts`` (one worker: seeded runs repeat)."""
+    """gensim ``KeyedVectors`` trained on ``texts`` (one worker: seeded runs repeat).
+
+    Texts with no word, or no word ``min_count`` times, are a one-line error naming
+    ``column`` (gensim's own is a traceback about building a vocabulary).
+    """
     models = require("gensim.models", "nlp")
+    tokenize = get_tokenizer(tokens)
     sentences = [tokenize(t) for t in texts]
+    if not any(sentences):
+        raise no_tokens(texts, column=column, tokens=tokens)
+    counts = Counter(w for sentence in sentences for w in sentence)
+    if max(counts.values()) < min_count:
+        raise KKError(
+            f"word2vec: no word of text column '{column}' appears min_count = {min_count} "
+            f"times in the {len(sentences)} training texts; lower min_count (e.g. 1)"
+        )
     model = models.Word2Vec(
         sentences, vector_size=vector_size, window=window, min_count=min_count,
         epochs=epochs, sg=int(sg), workers=1, seed=seed,
@@ -244,8 +264,11 @@ class LinearTextModel:
         return dict(self._learned)
 
 
-def tfidf_featurizer(params: dict[str, Any]) -> TextVectorizer:
-    """A ``TextVectorizer`` from a model entry's feature params."""
+def tfidf_featurizer(
+    params: dict[str, Any], *, tokens: str = "words", column: str = "text"
+) -> TextVectorizer:
+    """A ``TextVectorizer`` from a model entry's feature params (and the loader's tokens)."""
     names = ("word_ngrams", "char_ngrams", "min_df", "max_features", "sublinear_tf", "side",
              "side_weight")  # fmt: skip
-    return TextVectorizer(**{k: params[k] for k in names if k in params})
+    options = {k: params[k] for k in names if k in params}
+    return TextVectorizer(**options, tokens=tokens, column=column)

@@ -8,6 +8,7 @@ without downloading weights. ``check_text_project_on_fixture`` runs a generated 
 project's config end to end on such a competition (``tests/test_template.py``).
 """
 
+# ruff: noqa: RUF001  (Chinese text is written with full-width punctuation)
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 import kagglekit.atomic as atomic
+from kagglekit.text.tokens import CJK_RUN
 
 POSITIVE = ["fire", "flood", "storm", "earthquake", "evacuation", "crash", "smoke", "wildfire"]
 NEGATIVE = ["happy", "music", "love", "party", "movie", "song", "game", "lunch"]
@@ -38,6 +40,70 @@ def tiny_texts(n: int, n_classes: int = 2, *, seed: int = 0) -> tuple[list[str],
     return texts, labels.astype(np.int64)
 
 
+# Short product reviews written for these tests (1: pleased, 0: not), with a few in
+# accented Latin and in Cyrillic: a text of any script must pass every text backend.
+REVIEWS: list[tuple[str, int]] = [
+    ("这本书写得很好，我非常喜欢。", 1),
+    ("质量不错，物流也很快，推荐购买。", 1),
+    ("手机很好用，电池也耐用，满意。", 1),
+    ("价格便宜，味道好极了，下次还来。", 1),
+    ("服务态度热情，房间干净，值得推荐。", 1),
+    ("孩子很喜欢这个玩具，质量很好。", 1),
+    ("屏幕清晰，运行流畅，非常满意。", 1),
+    ("包装精美，送朋友很合适，好评。", 1),
+    ("内容精彩，翻译也很流畅，推荐阅读。", 1),
+    ("性价比很高，用了一个月没有问题。", 1),
+    ("衣服很漂亮，尺码合适，很满意。", 1),
+    ("快递很快，东西和描述一样，好评。", 1),
+    ("音质很好，戴着舒服，喜欢。", 1),
+    ("酒店位置方便，早餐丰富，推荐。", 1),
+    ("东京のホテルはとても良かったです。", 1),
+    ("Très bon café, service génial et prix doux.", 1),
+    ("Отличная книга, очень понравилась.", 1),
+    ("Producto excelente, llegó rápido, ¡muy contento!", 1),
+    ("太失望了，质量很差，不推荐。", 0),
+    ("用了两天就坏了，要求退货。", 0),
+    ("物流太慢，包装也破了，差评。", 0),
+    ("味道很差，价格还贵，不会再来。", 0),
+    ("客服态度恶劣，问题一直没解决。", 0),
+    ("电池不耐用，发热严重，后悔买了。", 0),
+    ("书的印刷很差，错字很多，失望。", 0),
+    ("房间又脏又吵，服务很差。", 0),
+    ("尺码不对，颜色也和图片不一样，退货。", 0),
+    ("屏幕有坏点，卖家不给换，糟糕。", 0),
+    ("声音太小，戴着耳朵疼，不推荐。", 0),
+    ("内容空洞，浪费时间，很失望。", 0),
+    ("收到的东西是旧的，差评。", 0),
+    ("酒店太远，早餐难吃，不会再住。", 0),
+    ("このレストランは最悪でした。", 0),
+    ("Café tiède, serveur désagréable, très déçu.", 0),
+    ("Ужасное качество, не рекомендую.", 0),
+    ("Muy malo, llegó roto, no lo recomiendo.", 0),
+]
+# Words of each class and filler, for texts as many as a test needs (``multiscript_texts``).
+PLEASED = ["很好", "喜欢", "满意", "推荐", "好评", "流畅", "génial", "отлично", "très bien"]
+DISPLEASED = ["很差", "失望", "退货", "差评", "后悔", "糟糕", "déçu", "ужасно", "très mal"]
+TOPICS = ["这本书", "手机", "质量", "快递", "价格", "酒店", "服务", "café", "naïve", "книга"]
+
+
+def multiscript_texts(n: int, *, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """``(texts, labels)``: Chinese reviews (no spaces) with accented Latin and Cyrillic.
+
+    The first ``len(REVIEWS)`` texts are ``REVIEWS``; the others join two words of their
+    class and two topic words, so the label follows from the words, as in ``tiny_texts``.
+    """
+    rng = np.random.default_rng(seed)
+    texts = [t for t, _ in REVIEWS][:n]
+    labels = [k for _, k in REVIEWS][:n]
+    for k in rng.integers(0, 2, max(0, n - len(texts))):
+        words = [*rng.choice([DISPLEASED, PLEASED][k], 2), *rng.choice(TOPICS, 2)]
+        rng.shuffle(words)
+        sep = "" if all(CJK_RUN.fullmatch(w) for w in words) else " "  # Chinese: no spaces
+        texts.append(sep.join(words) + "。")
+        labels.append(int(k))
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
 def write_text_competition(
     folder: Path,
     *,
@@ -52,9 +118,17 @@ def write_text_competition(
     test_file: str = "test.csv",
     sample_submission_file: str = "sample_submission.csv",
     seed: int = 0,
+    script: str = "latin",
 ) -> Path:
-    """Write train, test, sample submission and ``solution.csv`` into ``folder``."""
-    texts, y = tiny_texts(n_train + n_test, n_classes, seed=seed)
+    """Write train, test, sample submission and ``solution.csv`` into ``folder``.
+
+    ``script = "chinese"``: binary Chinese reviews with some accented Latin and Cyrillic
+    (``multiscript_texts``) instead of English-like word lists.
+    """
+    if script == "chinese":
+        texts, y = multiscript_texts(n_train + n_test, seed=seed)
+    else:
+        texts, y = tiny_texts(n_train + n_test, n_classes, seed=seed)
     rng = np.random.default_rng(seed + 1)
     frame = pd.DataFrame({id_column: np.arange(1, n_train + n_test + 1), text_column: texts})
     for col in side_columns:
@@ -92,11 +166,13 @@ def tiny_transformer(folder: Path) -> Path:
 
 
 def check_text_project_on_fixture(
-    project_dir: Path, workdir: Path, *, model: str | None = None, epochs: int = 1
-) -> dict[str, Any]:
+    project_dir: Path, workdir: Path, *, model: str | None = None, epochs: int = 1,
+    script: str = "latin",
+) -> dict[str, Any]:  # fmt: skip
     """Run an nlp project's config end to end on a tiny competition with its columns.
 
-    Torch entries train ``epochs`` epochs; a transformer entry uses ``tiny_transformer``
+    ``script`` picks the texts (``write_text_competition``). Torch entries train ``epochs``
+    epochs; a transformer entry uses ``tiny_transformer``
     instead of its pretrained model (nothing is downloaded), and ``max_length`` is cut
     to its 64 positions. Returns status, scores and submission size.
     """
@@ -129,6 +205,7 @@ def check_text_project_on_fixture(
         train_file=comp.train_file,
         test_file=comp.test_file,
         sample_submission_file=comp.sample_submission_file,
+        script=script,
     )
     project = ready_copy(project_dir, workdir, cfg, mirror)
     outcome = train_and_score(project, cfg, name)

@@ -37,9 +37,9 @@ from kagglekit.models.base import (
 )
 from kagglekit.text import threshold as thr
 from kagglekit.text.embeddings import not_loadable, resolve_model
-from kagglekit.text.features import tokenize
 from kagglekit.text.loaders import as_texts
 from kagglekit.text.models import train_word2vec
+from kagglekit.text.tokens import get_tokenizer, no_tokens
 from kagglekit.torch import TrainConfig, split_params, torch_backend
 
 PAD, UNK = 0, 1
@@ -60,15 +60,27 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 # ------------------------------------------------------------------------------ encoders
 class WordEncoder:
-    """Word ids over a vocabulary of the fold's training texts (``PAD`` 0, ``UNK`` 1)."""
+    """Word ids over a vocabulary of the fold's training texts (``PAD`` 0, ``UNK`` 1).
 
-    def __init__(self, *, max_length: int = 64, max_vocab: int = 30000, min_count: int = 1):
+    ``tokens`` names the tokenizer (``text.tokens``); ``column`` the text column, for the
+    error when the texts have no word at all.
+    """
+
+    def __init__(
+        self, *, max_length: int = 64, max_vocab: int = 30000, min_count: int = 1,
+        tokens: str = "words", column: str = "text",
+    ) -> None:  # fmt: skip
         if max_length < 1:
             raise KKError(f"max_length = {max_length} must be >= 1; try 64")
         self.max_length, self.max_vocab, self.min_count = max_length, max_vocab, min_count
+        self.tokens, self.column = tokens, column
+        self.tokenize = get_tokenizer(tokens)
 
     def fit(self, texts: np.ndarray) -> WordEncoder:
+        tokenize = self.tokenize
         counts = Counter(w for t in texts for w in tokenize(t))
+        if not counts:
+            raise no_tokens(texts, column=self.column, tokens=self.tokens)
         words = [w for w, c in counts.most_common(self.max_vocab) if c >= self.min_count]
         self.vocab_ = {w: i + 2 for i, w in enumerate(words)}
         self.words_ = ["<pad>", "<unk>", *words]
@@ -80,7 +92,7 @@ class WordEncoder:
 
     def encode(self, texts: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
         """``({"ids": (N, L) int32}, number of texts cut at max_length)``."""
-        rows = [[self.vocab_.get(w, UNK) for w in tokenize(t)] for t in texts]
+        rows = [[self.vocab_.get(w, UNK) for w in self.tokenize(t)] for t in texts]
         n_cut = sum(len(r) > self.max_length for r in rows)
         width = max(1, min(self.max_length, max((len(r) for r in rows), default=1)))
         ids = np.zeros((len(rows), width), dtype=np.int32)
@@ -187,6 +199,8 @@ class TorchTextModel:
                 max_length=int(p.get("max_length", 64)),
                 max_vocab=int(p.get("max_vocab", 30000)),
                 min_count=int(p.get("min_count", 1)),
+                tokens=str(self.ctx.info.get("tokens", "words")),
+                column=str(self.ctx.info.get("text_column", "text")),
             )
         return HFEncoder(self.tokenizer, max_length=self.max_length)
 
@@ -202,7 +216,8 @@ class TorchTextModel:
         embed_dim = int(p.get("embed_dim", 100))
         if p.get("word2vec", False):
             wv = train_word2vec(texts, vector_size=embed_dim, min_count=1,
-                                epochs=int(p.get("w2v_epochs", 10)), seed=self.ctx.seed)  # fmt: skip
+                                epochs=int(p.get("w2v_epochs", 10)), seed=self.ctx.seed,
+                                tokens=encoder.tokens, column=encoder.column)  # fmt: skip
             vectors = nets.vectors_for(encoder.words_, wv, seed=self.ctx.seed)
         options = dict(
             vocab_size=encoder.vocab_size, n_outputs=n_outputs, embed_dim=embed_dim,
