@@ -11,6 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
 from kagglekit import atomic, data, folds
 from kagglekit.project import Project, open_project
 from kagglekit.testing import sklearn_competition
@@ -62,3 +64,17 @@ def sklearn_project(
     mirror = sklearn_competition(root.parent, loader, name, seed=split_seed, submission_format=fmt)
     atomic.write_text(root / name / "config.toml", config)
     return ready(open_project(name, root), mirror, overrides)
+
+
+def frame_project(
+    root: Path, frame: pd.DataFrame, name: str, config: str, *, fmt: str = "labels"
+) -> Project:
+    """A data frame (an ``id`` and a ``target`` column) as a fetched competition with folds."""
+    csv = root.parent / f"{name}-source.csv"
+    atomic.write_bytes(csv, frame.to_csv(index=False).encode())
+    mirror = root.parent / "mirror" / name
+    data.make_competition(
+        csv, target="target", out=mirror, id_column="id", test_size=0.3, submission_format=fmt
+    )
+    atomic.write_text(root / name / "config.toml", config)
+    return ready(open_project(name, root), mirror)

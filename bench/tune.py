@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from _common import default_mirror, sklearn_project, titanic_project
+import pandas as pd
+from _common import default_mirror, frame_project, sklearn_project, titanic_project
 
 import kagglekit.tuning.pruners as pruners
 import kagglekit.tuning.study as tuning_study
@@ -67,6 +68,52 @@ def setup_breast_cancer(root: Path) -> Project:
     return sklearn_project(
         root, "load_breast_cancer", "breast-cancer", BREAST_CANCER_CONFIG, fmt="probabilities"
     )
+
+
+def _booster_config(name: str, task: str, metric: str, fmt: str, params: str = "") -> str:
+    """A competition's config with LightGBM (one thread, early stopping on each fold)."""
+    return (
+        competition_toml(name, task=task, metric=metric, submission_format=fmt)
+        + f"""
+[models.lightgbm]
+backend = "lightgbm"
+params = {{ n_jobs = 1{params} }}
+"""
+    )
+
+
+def setup_diabetes(root: Path) -> Project:
+    """scikit-learn's diabetes (442 rows, 10 columns) as a regression: RMSE, 5-fold k-fold."""
+    config = _booster_config("diabetes", "regression", "rmse", "values")
+    return sklearn_project(root, "load_diabetes", "diabetes", config)
+
+
+def setup_binary_20k(root: Path) -> Project:
+    """A larger binary table: ``make_classification``, 20,000 training rows, 12 columns
+    (6 informative, 5 % of the labels flipped), ROC AUC, stratified 5-fold; at most 300
+    boosting rounds (early stopping as usual), so 40 trials take minutes, not half an hour."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=28_572, n_features=12, n_informative=6, flip_y=0.05, random_state=0
+    )
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).round(5)
+    frame.insert(0, "id", range(len(frame)))
+    frame["target"] = y
+    config = _booster_config(
+        "binary-20k", "binary", "roc_auc", "probabilities", ", n_estimators = 300"
+    )
+    return frame_project(root, frame, "binary-20k", config, fmt="probabilities")
+
+
+# The tables the parts can run on (``--only`` picks some; DEFAULT_TABLES without it).
+SETUPS: dict[str, Any] = {
+    "titanic": lambda root, mirror: titanic_project(root, mirror),
+    "breast-cancer": lambda root, mirror: setup_breast_cancer(root),
+    "diabetes": lambda root, mirror: setup_diabetes(root),
+    "binary-20k": lambda root, mirror: setup_binary_20k(root),
+}
+DEFAULT_TABLES = ["titanic", "breast-cancer"]
 
 
 def default_cv(project: Project, model: str) -> float:
@@ -163,9 +210,11 @@ VARIANTS: dict[str, Any] = {
     # a trial's *best* running mean so far, so one lucky first fold shields a trial.
     "optuna-median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
     "optuna-top25": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=5),
-    # kk's paired pruner at other thresholds (kk's `paired` is z = 0.5).
-    "paired-z0.25": lambda: pruners.PairedFoldPruner(z=0.25),
-    "paired-z1": lambda: pruners.PairedFoldPruner(z=1.0),
+    # kk's paired pruner as it was before issue 36 (z = 0.5, no tie for coarse metrics),
+    # and the current rule (z = 1, a tie of two metric steps) at other thresholds.
+    "paired-old": lambda: pruners.PairedFoldPruner(z=0.5, tie_steps=0.0),
+    "paired-z0.75": lambda: pruners.PairedFoldPruner(z=0.75),
+    "paired-tie0": lambda: pruners.PairedFoldPruner(tie_steps=0.0),
 }
 
 
@@ -298,6 +347,37 @@ def bench(
     return out
 
 
+def print_pruning_table(figures: dict[str, Any]) -> None:
+    """Per table and pruner: the wall-time ratio (pruned / unpruned) and the best-CV gap side
+    by side, per seed and as the mean, with the target (>= 40 % saved, gap <= 0.002)."""
+    rows = [
+        (name, pruner, r)
+        for name, fig in figures.items()
+        for pruner, runs in [*fig.get("prune", {}).items(), *fig.get("candidates", {}).items()]
+        for r in runs
+    ]
+    if not rows:
+        return
+    print(
+        "\ntable          pruner           seed  wall ratio  saved   best pruned / unpruned   gap"
+    )
+    for name, pruner, r in rows:
+        gap = -r["best_diff"]  # positive: the pruned search ended worse
+        print(
+            f"{name:<14} {pruner:<16} {r['seed']:>4}  {1 - r['wall_saved']:10.3f}  "
+            f"{r['wall_saved']:5.1%}  {r['best']:11.5f} / {r['best_off']:<11.5f} {gap:+.5f}"
+        )
+    for name, pruner in dict.fromkeys((n, p) for n, p, _ in rows):
+        runs = [r for n, p, r in rows if (n, p) == (name, pruner)]
+        saved = sum(r["wall_saved"] for r in runs) / len(runs)
+        gap = -sum(r["best_diff"] for r in runs) / len(runs)
+        met = "met" if saved >= 0.40 and gap <= 0.002 else "NOT met"
+        print(
+            f"{name:<14} {pruner:<16} mean  {1 - saved:10.3f}  {saved:5.1%}  "
+            f"{'':>25} {gap:+.5f}  target {met} ({len(runs)} seeds)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", type=Path, default=default_mirror())
@@ -312,7 +392,15 @@ def main() -> None:
         default="paired,median,percentile,optuna-median,wilcoxon,halving",
         help="pruners of the 'candidates' part: kk's own and " + ", ".join(VARIANTS),
     )
-    parser.add_argument("--only", default="", help="titanic or breast-cancer (default: both)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated tables: "
+        + ", ".join(SETUPS)
+        + " (default: "
+        + ",".join(DEFAULT_TABLES)
+        + ")",
+    )
     parser.add_argument(
         "--parts",
         default="prune,sampler,tuned,workers",
@@ -331,18 +419,19 @@ def main() -> None:
         root = Path(tmp) / "projects"
         root.mkdir()
         os.environ["KK_PROJECTS_DIR"] = str(root)
-        setups = {
-            "titanic": lambda: titanic_project(root, args.mirror),
-            "breast-cancer": lambda: setup_breast_cancer(root),
-        }
-        for name, setup in setups.items():
-            if args.only and name != args.only:
-                continue
+        only = [x for x in args.only.split(",") if x] or DEFAULT_TABLES
+        for name in only:
             parts = set(args.parts.split(","))
             seeds = [int(x) for x in args.seeds.split(",") if x]
             pruners = [x for x in args.pruners.split(",") if x]
             figures[name] = bench(
-                setup(), args.trials, args.worker_trials, parts, args.rounds, seeds, pruners
+                SETUPS[name](root, args.mirror),
+                args.trials,
+                args.worker_trials,
+                parts,
+                args.rounds,
+                seeds,
+                pruners,
             )
     print()
     for name, fig in figures.items():
@@ -382,6 +471,7 @@ def main() -> None:
                     f"{model} tuned vs default: {d['tuned']:.5f} vs {d['default']:.5f} "
                     f"(tuned better by {d['tuned_better_by']:+.5f})"
                 )
+    print_pruning_table(figures)
     print(f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(json.dumps(figures))
     sys.stdout.flush()

@@ -191,6 +191,12 @@ def test_a_run_interrupted_or_killed_midway(
     assert interrupted.stderr.strip().splitlines()[-1] == "interrupted"
     (failed,) = records.list_runs(runs_dir)
     assert failed.status == "FAILED" and failed.record["error"].startswith("KeyboardInterrupt")
+    # It says what rerunning does, and kk runs lists it as resumable, not as a failure.
+    assert (
+        f"run {failed.run_id} interrupted: 0 of 3 folds kept; rerun the same command to "
+        "continue" in " ".join(interrupted.stdout.split())
+    )
+    assert failed.interrupted
 
     killed_proc = _stop_midway(paths["project"], signal.SIGKILL, "--fresh")
     assert killed_proc.returncode == -signal.SIGKILL
@@ -203,6 +209,7 @@ def test_a_run_interrupted_or_killed_midway(
     assert code == 0 and listed == {failed.run_id: "FAILED", killed.run_id: "ABANDONED"}
     code, out, _ = kk_inprocess(capsys, monkeypatch, "runs", "tiny")
     assert code == 0 and "ABANDONED" in out and killed.run_id in out
+    assert "INTERRUPTED (resumable)" in out and "1 FAILED/ABANDONED run(s)" in out
     for run_id, status in ((failed.run_id, "FAILED"), (killed.run_id, "ABANDONED")):
         assert_one_line_error(
             kk_inprocess(capsys, monkeypatch, "submit", "tiny", "--run", run_id, "--dry-run"),
@@ -696,3 +703,16 @@ def test_help_shows_flags_without_a_value_type(
     code, out, _ = kk_inprocess(capsys, monkeypatch, "train", "--help")
     assert code == 0 and "--fresh" in out and "--model" in out
     assert "<bool>" not in out and "<str>" in out  # value options keep their type
+
+
+def test_kk_demo_ends_with_the_next_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 33: `make demo` ended on a table; it ends with what to run next."""
+    monkeypatch.setenv("KK_PROJECTS_DIR", str(tmp_path / "projects"))  # kk demo sets it
+    code, out, err = kk_inprocess(capsys, monkeypatch, "demo", "--dir", str(tmp_path / "demo"))
+    assert code == 0, err
+    tail = out.strip().splitlines()[-5:]
+    assert tail[0] == "Next steps:"
+    assert "kk ensemble" in tail[1] and "KK_PROJECTS_DIR=" in tail[1]
+    assert any(line.strip().startswith("kk make-competition YOUR.csv") for line in tail)

@@ -259,6 +259,28 @@ def test_kk_ensemble_json_and_runs_listing(
     assert isinstance(bad.exception, KKError) and "vote" in str(bad.exception)
 
 
+def test_kk_ensemble_takes_several_runs_after_one_flag(
+    binary_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kk ensemble P --runs A B`` as the README shows, with any run name ``--run`` takes."""
+    from kagglekit.cli import app
+
+    monkeypatch.setenv("KK_PROJECTS_DIR", str(binary_project.root.parent))
+    runner = CliRunner()
+    runs = {r.record["model"]: r.run_id for r in records.list_runs(binary_project.runs_dir)}
+    for names in (
+        [runs["lightgbm"], runs["linear"]],  # --runs A B
+        [f"{runs['lightgbm']},{runs['linear'][-6:]}"],  # --runs A,B (a unique suffix)
+        ["lightgbm", "linear"],  # model names: their best runs
+    ):
+        out = runner.invoke(app, ["ensemble", "tiny", "--runs", *names, "--json"])
+        assert out.exit_code == 0, out.output
+        summary = json.loads(out.stdout.strip().splitlines()[-1])
+        assert sorted(summary["runs"]) == sorted([runs["lightgbm"], runs["linear"]])
+    stray = runner.invoke(app, ["ensemble", "tiny", "lightgbm"])
+    assert isinstance(stray.exception, KKError) and "--runs A B" in str(stray.exception)
+
+
 def test_a_holdout_project_gets_an_honest_nested_score(projects_dir: Path) -> None:
     # One split: the weights cannot be chosen on another fold, so the holdout's rows are
     # cut into parts, each scored with weights chosen on the others.

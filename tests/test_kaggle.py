@@ -570,6 +570,11 @@ def test_submissions_shows_the_ledger_offline(tiny, stub, capsys, monkeypatch):
     assert [(r["ref"], r["run_id"], r["description"]) for r in rows] == [(ref, run.run_id, "first")]
     assert rows[0]["cv_mean"] == pytest.approx(run.record["cv_mean"])
     assert len(stub.requests) == n_requests
+    # No credentials (issue 33): the ledger too, with a note naming what is missing.
+    code, out, err = kk(capsys, monkeypatch, "submissions", "tiny")
+    assert code == 0, err
+    assert "no Kaggle credentials" in err and "showing the local ledger" in err
+    assert str(ref) in out and run.run_id in out and len(stub.requests) == n_requests
     # Kaggle unreachable: the ledger, with a note saying why.
     monkeypatch.setenv("KAGGLE_USERNAME", USER)
     monkeypatch.setenv("KAGGLE_KEY", KEY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -265,3 +266,25 @@ def test_report_twice_in_two_processes_rewrites_nothing(projects_dir: Path) -> N
     subprocess.run(command, check=True, capture_output=True, env=env)
     assert {p: p.read_bytes() for p in files} == before
     assert all(p.stat().st_mtime == 1_000_000_000 for p in files)
+
+
+def test_the_confusion_matrix_names_classes_as_the_mistakes_grid_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 33: the loader's label names (Fashion-MNIST's "Trouser"), not class indices."""
+    from kagglekit.reports import plots
+
+    figures: list = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
+    run = Run(tmp_path, {"run_id": "r", "model": "m", "classes": [0, 1, 2]})
+    y = np.array([0, 1, 2, 2])
+    oof = np.eye(3)[[0, 1, 1, 2]]
+    names = ["shirt", "trouser", "bag"]
+    plots.plot_confusion_matrix(run, y, oof, tmp_path / "cm.png", label_names=names)
+    images = np.zeros((4, 1, 8, 8), dtype=np.uint8)
+    plots.plot_misclassified(run, images, y, oof, tmp_path / "mis.png", label_names=names)
+    matrix, grid = figures
+    ax = matrix.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    assert "bag\n-> trouser" in grid.axes[0].get_title()

@@ -122,3 +122,122 @@ def test_a_damaged_record_is_listed_and_named_by_submit(
         capsys, monkeypatch, "submit", "tiny", "--run", run.run_id, "--dry-run"
     )
     assert code == 1 and f"run {run.run_id} is damaged" in err and "not known" not in err
+
+
+# --- issue 33: run names, whole ids, interrupted and broken runs --------------------------
+
+
+def test_a_run_is_named_by_best_row_model_prefix_or_suffix(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kagglekit.errors import KKError
+    from kagglekit.training.run import resolve_run
+
+    project = open_project("tiny", trained.parent)
+    rows = _rows(capsys, monkeypatch)
+    best = rows[0]["run_id"]
+    assert resolve_run(project, "best").run_id == best
+    assert resolve_run(project, "linear").run_id == best  # a model name: its best run
+    for number, row in enumerate(rows, start=1):  # row numbers as kk runs shows them
+        assert resolve_run(project, str(number)).run_id == row["run_id"]
+    other = rows[-1]["run_id"]
+    assert resolve_run(project, other[-4:]).run_id == other  # a unique suffix
+    assert resolve_run(project, other[:-2]).run_id == other  # a unique prefix
+    with pytest.raises(KKError, match=r"matches 3 runs \(.*linear.*\); give more of it"):
+        resolve_run(project, rows[0]["run_id"][:4])
+    with pytest.raises(KKError, match=r"run 'lightgbm': model lightgbm has no COMPLETE run"):
+        records.start_run(project.runs_dir, model="lightgbm", repo_dir=trained).finish("FAILED")
+        resolve_run(project, "lightgbm")
+    code, out, err = run_kk_inprocess(
+        capsys, monkeypatch, "submit", "tiny", "--run", "best", "--dry-run"
+    )
+    assert code == 0 and f"runs/{best}/submission.csv" in out, err
+    code, _, err = run_kk_inprocess(
+        capsys, monkeypatch, "submit", "tiny", "--run", "nosuchrun", "--dry-run"
+    )
+    assert code == 1 and "'best', a row number of `kk runs`" in err and len(err.splitlines()) == 1
+
+
+def test_run_ids_are_whole_in_narrow_terminals(trained: Path) -> None:
+    from rich.console import Console
+
+    from kagglekit.cli.train import _run_row, _runs_table
+
+    project = open_project("tiny", trained.parent)
+    runs = records.leaderboard(records.list_runs(project.runs_dir))
+    rows = [_run_row(r, None) for r in runs]
+    for width in (80, 120):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(_runs_table(project, rows, width))
+        text = console.export_text()
+        assert all(len(line) <= width for line in text.splitlines())
+        for row in rows:
+            assert row["run_id"] in text, (width, text)
+
+
+def test_an_interrupted_run_is_listed_as_resumable_and_goes_on(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kagglekit import training
+    from kagglekit.training.run import RunInterrupted
+
+    project = open_project("tiny", trained.parent)
+    cfg = project.config()
+
+    def ctrl_c(fold, done):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # after the first fold was kept
+
+    with pytest.raises(RunInterrupted) as stopped:
+        training.train(project, cfg, model_name="lightgbm", on_fold=ctrl_c)
+    assert str(stopped.value).endswith(
+        "interrupted: 1 of 3 folds kept; rerun the same command to continue (--fresh starts over)"
+    )
+    run = records.find_run(project.runs_dir, stopped.value.run_id)
+    assert run.record["status"] == "FAILED" and run.interrupted  # stored status unchanged
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny")
+    assert code == 0 and "INTERRUPTED (resumable)" in out
+    assert "rerun its command to continue (kk train tiny --model lightgbm)" in out
+    assert "--clean deletes them" not in out
+    row = next(r for r in _rows(capsys, monkeypatch) if r["run_id"] == run.run_id)
+    assert row["status"] == "FAILED" and row["resumable"]
+    resumed = training.train(project, cfg, model_name="lightgbm")
+    assert resumed.run.run_id == run.run_id and resumed.run.status == "COMPLETE"
+    assert not records.find_run(project.runs_dir, run.run_id).interrupted
+
+
+def test_a_run_that_learned_nothing_is_flagged(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kagglekit.testing import tiny_config
+
+    # C = 1e-9: the weights stay at zero, so every row gets the majority class.
+    extra = 'params = { C = 1.0 }\n\n[models.flat]\nbackend = "logistic_regression"\nparams = { C = 1e-9 }\n'
+    paths = make_tiny_project(
+        projects_dir, "tiny", config=tiny_config("tiny", metric="f1", extra=extra)
+    )
+    kk = lambda *a: run_kk_inprocess(capsys, monkeypatch, *a)  # noqa: E731
+    assert kk("fetch", "tiny", "--from", str(paths["mirror"]))[0] == 0
+    assert kk("folds", "tiny")[0] == 0
+    code, out, err = kk("train", "tiny", "--model", "flat")
+    assert code == 0, err
+    lines = out.splitlines()
+    cv_at = next(i for i, line in enumerate(lines) if line.startswith("CV f1"))
+    assert lines[cv_at + 1].startswith("warning: this run looks broken: it predicts class 0")
+    assert "does not beat the trivial baseline" in lines[cv_at + 1]
+    code, out, err = kk("train", "tiny", "--model", "linear")
+    assert code == 0 and "looks broken" not in out, err
+    code, out, _ = kk("train", "tiny", "--smoke", "--model", "flat")
+    assert code == 0 and "warning: it predicts class 0" in out
+    rows = _rows(capsys, monkeypatch)
+    flat = next(r for r in rows if r["model"] == "flat")
+    good = next(r for r in rows if r["model"] == "linear")
+    assert flat["degenerate"] and flat["baseline_cv"] == good["baseline_cv"] is not None
+    assert not good["degenerate"]
+    # A record from before the flag shows nothing.
+    old = records.find_run(paths["project"] / "runs", flat["run_id"])
+    old.record.pop("degenerate"), old.record.pop("degenerate_why"), old.record.pop("baseline_cv")
+    old.save()
+    code, out, _ = kk("runs", "tiny")
+    assert code == 0 and " !" not in out and "trivial baseline" not in out
+    old_row = next(r for r in _rows(capsys, monkeypatch) if r["run_id"] == flat["run_id"])
+    assert old_row["baseline_cv"] is None and not old_row["degenerate"]

@@ -87,6 +87,12 @@ def test_build_multiclass_probabilities_maps_class_columns() -> None:
         (SAMPLE.assign(y=[0.1, 1.5, -0.2]), "probabilities", "2 value(s) outside [0, 1]"),
         (SAMPLE.assign(y=["a", "b", "c"]), "probabilities", "is not numeric"),
         (SAMPLE.assign(y=[0, 1, 5]), "labels", "not labels (5)"),
+        (
+            SAMPLE.assign(y=[0.12, 0.93, 0.5]),
+            "labels",
+            "these look like probabilities (values between 0 and 1); this competition wants "
+            "labels (one of ['0', '1']): for a run, `kk submit PROJECT --run ID --rebuild`",
+        ),
         (SAMPLE.assign(y=[0, np.nan, 1]), "labels", "1 NaN value(s) (ids 1)"),
         (SAMPLE.assign(id=[3, 1, 1]), "labels", "1 duplicated id(s): 1; 1 id(s) missing: 2"),
         (

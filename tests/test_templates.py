@@ -272,3 +272,15 @@ def test_the_cookiecutter_command_with_a_relative_template_path(tmp_path: Path, 
     _assert_fully_rendered(project)
     record = json.loads((project / ANSWERS_FILE).read_text())
     assert record["template"] == "tabular" and record["answers"]["slug"] == "my-competition"
+
+
+def test_project_readmes_have_a_human_title() -> None:
+    """Issue 33: a project README's title is what a reader calls it, not the Kaggle slug."""
+    import tomllib
+
+    projects = Path(__file__).resolve().parents[1] / "projects"
+    for config in sorted(projects.glob("*/config.toml")):
+        competition = tomllib.loads(config.read_text())["competition"]
+        title = (config.parent / "README.md").read_text().splitlines()[0]
+        slugs = {competition.get("slug"), competition.get("name"), config.parent.name}
+        assert title.startswith("# ") and title[2:] not in slugs, (config.parent.name, title)

@@ -689,3 +689,53 @@ def test_kk_tune_show_uses_the_tuned_model_and_names_ped_anova(
     assert code == 0, err
     words = " ".join(out.split())  # rich wraps titles wider than their table
     assert "study linear" in words and "parameter importances (PED-ANOVA, Optuna)" in words
+
+
+# --- --show says how many trials were pruned and where (issue 36) ------------------------
+
+
+class _PruneByTrialNumber(optuna.pruners.BasePruner):
+    """Trial 1 pruned after fold 1, trials 2 and 3 after fold 2, the others complete."""
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return {1: 1, 2: 2, 3: 2}.get(trial.number) == len(trial.intermediate_values)
+
+
+def test_kk_tune_show_counts_pruned_trials_by_fold(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_project(projects_dir)
+    monkeypatch.setattr(tuning.study, "make_pruner", lambda name: _PruneByTrialNumber())
+    code, _, err = run_kk_inprocess(capsys, monkeypatch, "tune", "tiny", "--trials", "5")
+    assert code == 0, err
+    code, out, err = run_kk_inprocess(capsys, monkeypatch, "tune", "tiny", "--show")
+    assert code == 0, err
+    assert "pruned 3 of 5 trials: after fold 1: 1, fold 2: 2" in " ".join(out.split())
+    code, out, _ = run_kk_inprocess(capsys, monkeypatch, "tune", "tiny", "--show", "--json")
+    assert json.loads(out.strip().splitlines()[-1])["pruned_after_folds"] == {"1": 1, "2": 2}
+
+
+def test_pruning_line_without_pruned_trials_and_inside_a_fold() -> None:
+    assert tuning.pruning_line({"n_pruned": 0, "n_trials": 7, "pruned_after_folds": {}}) == (
+        "no trial pruned (of 7)"
+    )
+    summary = {"n_pruned": 3, "n_trials": 9, "pruned_after_folds": {0: 2, 3: 1}}
+    assert tuning.pruning_line(summary) == "pruned 3 of 9 trials: inside fold 1: 2, after fold 3: 1"
+
+
+# --- a torch backend's space comes from its metadata (issue 33) -------------------------
+
+
+def test_a_torch_backend_gets_a_default_space_and_a_hint_that_fits_it() -> None:
+    import kagglekit.vision.backends  # noqa: F401  (registers lenet5)
+    from kagglekit.config import ModelConfig
+    from kagglekit.tuning.spaces import search_space
+
+    space = search_space("lenet5", ModelConfig(backend="lenet5", params={"epochs": 3}))
+    assert set(space.dimensions) == {"lr", "weight_decay"}
+    # A tenth to ten times lenet5's default lr (3e-3).
+    assert get_backend("lenet5").default_space["lr"] == {"low": 3e-4, "high": 3e-2, "log": True}
+    fixed = ModelConfig(backend="lenet5", search={"lr": 0.01, "weight_decay": 0.0})
+    with pytest.raises(KKError, match=r"e\.g\. lr = \{ low = 0\.0001") as err:
+        search_space("lenet5", fixed)
+    assert "alpha" not in str(err.value)

@@ -32,6 +32,7 @@ import numpy as np
 
 import kagglekit.records as records
 import kagglekit.training as training
+import kagglekit.training.run as lifecycle
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.folds import Folds
@@ -39,7 +40,6 @@ from kagglekit.metrics import Metric, get_metric
 from kagglekit.models.base import FoldContext
 from kagglekit.project import Project
 from kagglekit.tasks import Task, as_task, get_task, task_name
-from kagglekit.training.run import complete, failing, open_run, run_summary, split_records
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def select_runs(
     if run_ids:
         chosen: list[records.Run] = []
         for rid in run_ids:
-            run = records.find_run(project.runs_dir, rid, copies=True)
+            run = lifecycle.resolve_run(project, rid, copies=True)
             if run.run_id not in {r.run_id for r in chosen}:
                 chosen.append(run)
         not_done = [f"{r.run_id} ({r.status})" for r in chosen if r.status != "COMPLETE"]
@@ -422,7 +422,8 @@ class EnsembleResult:
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` line of ``kk ensemble`` (``kk train``'s keys plus runs and weights)."""
-        out = run_summary(self.run, self.metric, self.cv_mean, self.cv_std, self.submission_path)
+        run, metric = self.run, self.metric
+        out = lifecycle.run_summary(run, metric, self.cv_mean, self.cv_std, self.submission_path)
         out |= {"runs": self.members, "weights": self.weights}
         if self.nested_scores is not None:
             out["nested_cv_mean"] = float(self.nested_scores.mean())
@@ -481,7 +482,7 @@ def ensemble(
     if missing:
         raise KKError(f"runs {', '.join(missing)} have validated rows without OOF predictions")
     name = f"{ENSEMBLE_PREFIX}{method}"
-    run = open_run(
+    run = lifecycle.open_run(
         project,
         prepared,
         metric,
@@ -492,7 +493,7 @@ def ensemble(
         method=method,
         members=member_ids,
     )
-    with failing(run):
+    with lifecycle.failing(run):
         if method == "hill":
             fit = _by_hill_climbing(
                 oof_r,
@@ -522,7 +523,7 @@ def ensemble(
                 raise RuntimeError("stacking returned no test predictions")
             fit = _Fit(weights, cv.oof, cv.oof_mean(), cv.test_pred, cv.scores)
         weight_map = {rid: float(w) for rid, w in zip(member_ids, fit.weights, strict=True)}
-        sub_path = complete(
+        sub_path = lifecycle.complete(
             run,
             prepared,
             comp,
@@ -530,7 +531,7 @@ def ensemble(
             oof=fit.oof,
             test=fit.test,
             oof_repeats=fit.oof_repeats,
-            fold_scores=split_records(folds, fit.scores),
+            fold_scores=lifecycle.split_records(folds, fit.scores),
             weights=weight_map,
             member_cv={m.run_id: m.run.record.get("cv_mean") for m in members},
             **fit.extra,

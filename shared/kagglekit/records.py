@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import kagglekit.atomic as atomic
-from kagglekit.errors import KKError, unknown_name
+from kagglekit.errors import KKError, short_list, unknown_name
 
 RECORD = "record.json"
 log = logging.getLogger(__name__)
@@ -141,6 +141,20 @@ class Run:
             if same_host and isinstance(pid, int) and not pid_alive(pid):
                 return "ABANDONED"
         return status
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by Ctrl-C with its finished folds kept: the same command goes on with it."""
+        return (
+            self.status == "FAILED"
+            and bool(self.record.get("interrupted"))
+            and (self.folder / "folds").is_dir()
+        )
+
+    @property
+    def shown_status(self) -> str:
+        """``kk runs``'s status: ``INTERRUPTED (resumable)`` or ``status``."""
+        return "INTERRUPTED (resumable)" if self.interrupted else self.status
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -491,8 +505,39 @@ def _cv_goodness(run: Run) -> float:
     return mean if run.record.get("greater_is_better", True) else -mean
 
 
-def find_run(runs_dir: Path, run_id: str, *, copies: bool = False) -> Run:
-    """The run called ``run_id`` (a unique prefix is enough).
+def leaderboard(
+    runs: Iterable[Run], fold_hash: str | None = None, *, show_all: bool = False
+) -> list[Run]:
+    """``runs`` as ``kk runs`` lists them: those on ``fold_hash`` (all with ``show_all`` or
+    without a hash), the ones with a CV score best first, then the rest, oldest first.
+
+    Its order gives the row numbers ``find_run`` accepts.
+    """
+    shown = [
+        r for r in runs if show_all or fold_hash is None or r.record.get("fold_hash") == fold_hash
+    ]
+    ordered = ranked_by_cv(shown)
+    ranked = {r.run_id for r in ordered}
+    return ordered + [r for r in shown if r.run_id not in ranked]
+
+
+# How a command's ``--run`` / ``--runs`` / pseudo-label teacher may name a run.
+RUN_FORMS = (
+    "a run id, a unique prefix or suffix of one, 'best', a row number of `kk runs`, "
+    "or a model name (its best run)"
+)
+
+
+def find_run(
+    runs_dir: Path, run_id: str, *, copies: bool = False, fold_hash: str | None = None
+) -> Run:
+    """The run that ``run_id`` names: every command that takes a run resolves it here.
+
+    ``run_id`` is one of (first match wins): a full run id; ``best``, the best COMPLETE
+    run on ``fold_hash`` (the project's current folds); a row number as ``kk runs`` shows
+    it (``leaderboard``); a model name, its best COMPLETE run on ``fold_hash``; a unique
+    prefix or suffix of a run id. An ambiguous or unknown name is a one-line error listing
+    the candidates.
 
     With ``copies``, a run whose folder is not here is found by its committed record copy
     (``runs_with_copies``): for what its predictions serve (an ensemble member, a
@@ -500,20 +545,56 @@ def find_run(runs_dir: Path, run_id: str, *, copies: bool = False) -> Run:
     A run whose folder is there but whose record is damaged is named as damaged.
     """
     found, damaged = scan_runs(runs_dir)
-    runs = {r.run_id: r for r in (runs_with_copies(runs_dir, found) if copies else found)}
+    listed = runs_with_copies(runs_dir, found)
+    runs = {r.run_id: r for r in (listed if copies else found)}
     if run_id in runs:
         return runs[run_id]
-    matches = [r for rid, r in runs.items() if rid.startswith(run_id)]
-    broken = [d for d in damaged if d.run_id == run_id or d.run_id.startswith(run_id)]
+    named = _run_by_name(listed, run_id, fold_hash)
+    if named is not None:
+        if named.run_id not in runs:
+            raise KKError(
+                f"run '{run_id}' is {named.run_id}, whose folder is not on this machine (only "
+                "its committed record copy is): rerun it here (`kk train` with its model and --set)"
+            )
+        return runs[named.run_id]
+    matches = [r for rid, r in runs.items() if rid.startswith(run_id) or rid.endswith(run_id)]
+    broken = [d for d in damaged if d.run_id.startswith(run_id) or d.run_id.endswith(run_id)]
     if len(matches) == 1 and not broken:
         return matches[0]
     if len(matches) + len(broken) > 1:
+        names = short_list([r.run_id for r in matches] + [d.run_id for d in broken], 8)
         raise KKError(
-            f"run id '{run_id}' matches {len(matches) + len(broken)} runs; give more of it"
+            f"run id '{run_id}' matches {len(matches) + len(broken)} runs ({names}); give "
+            "more of it, or a row number of `kk runs`"
         )
     if broken:
         raise KKError(
             f"run {broken[0].run_id} is damaged: {broken[0].reason}; restore its record.json "
             "or delete the folder"
         )
-    raise unknown_name("run", run_id, runs)
+    if not runs:
+        raise KKError(f"run '{run_id}' is not known: there are no runs in {runs_dir} yet")
+    err = unknown_name("run", run_id, runs)
+    raise KKError(f"{err}; or name it as {RUN_FORMS}")
+
+
+def _run_by_name(runs: list[Run], name: str, fold_hash: str | None) -> Run | None:
+    """The run ``name`` picks as ``best``, a row number or a model name (None: neither)."""
+    on_folds = [r for r in runs if fold_hash is None or r.record.get("fold_hash") == fold_hash]
+    if name == "best":
+        ranked = ranked_by_cv(on_folds)
+        if not ranked:
+            raise KKError("run 'best': there is no COMPLETE run on the current folds yet")
+        return ranked[0]
+    rows = leaderboard(runs, fold_hash)
+    if name.isdigit() and 1 <= int(name) <= len(rows):
+        return rows[int(name) - 1]
+    if any(r.record.get("model") == name for r in runs):
+        ranked = [r for r in ranked_by_cv(on_folds) if r.record.get("model") == name]
+        if not ranked:
+            raise KKError(
+                f"run '{name}': model {name} has no COMPLETE run on the current folds; "
+                f"train it (`kk train PROJECT --model {name}`) or give a run id"
+            )
+        return ranked[0]
+    return None

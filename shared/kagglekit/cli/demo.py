@@ -99,3 +99,21 @@ def demo(
     score(info["project"], best, None, False)
     console.print(f"$ kk runs {info['project']}")
     runs(info["project"], False)
+    console.rule("next")
+    for line in next_steps(info):
+        console.print(line, markup=False, soft_wrap=True)
+
+
+def next_steps(info: dict[str, Any]) -> list[str]:
+    """What to run after ``kk demo``: the demo project further, then your own data."""
+    here = f"KK_PROJECTS_DIR={shlex.quote(str(info['projects']))}"
+    project = info["project"]
+    return [
+        "Next steps:",
+        f"  {here} kk ensemble {project}            # combine the demo's runs",
+        f"  {here} kk train {project} --model NAME  # the other models in its config.toml",
+        "  kk make-competition YOUR.csv --target COLUMN --out DIR  # your own table, then "
+        "the kk new / kk fetch lines it prints",
+        "  kk fetch titanic && kk folds titanic && kk train titanic  # a real competition "
+        "(Kaggle credentials, or kk fetch --from a copy: README, Quick start)",
+    ]

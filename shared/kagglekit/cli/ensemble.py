@@ -8,16 +8,35 @@ from typing import Annotated
 import typer
 
 from kagglekit.cli.app import JsonOpt, ProjectArg, app, get_project, make_console
+from kagglekit.errors import KKError
 
 
-@app.command()
+def run_names(given: list[str] | None, extra: list[str]) -> list[str] | None:
+    """The runs ``--runs A B``, ``--runs A,B`` or ``--runs A --runs B`` named.
+
+    Click gives an option one value: the names after the first arrive as extra arguments
+    (``extra``), which only ``--runs`` may have.
+    """
+    if extra and not given:
+        raise KKError(
+            f"unexpected argument(s) {' '.join(extra)}; name runs with --runs A B (ids, "
+            "'best', row numbers of kk runs or model names)"
+        )
+    names = [n for text in [*(given or []), *extra] for n in text.replace(",", " ").split()]
+    return names or None
+
+
+@app.command(context_settings={"allow_extra_args": True})
 def ensemble(
+    ctx: typer.Context,
     project: ProjectArg,
     runs: Annotated[
         list[str] | None,
         typer.Option(
             "--runs",
-            help="Run ids to combine (repeatable; default: every COMPLETE run on the current folds).",
+            help="Runs to combine: --runs A B C (or A,B,C; ids, unique prefixes/suffixes, "
+            "'best', row numbers of kk runs, model names; default: every COMPLETE run on "
+            "the current folds).",
         ),
     ] = None,
     method: Annotated[
@@ -33,7 +52,7 @@ def ensemble(
 
     proj = get_project(project)
     cfg = proj.config()
-    result = make_ensemble(proj, cfg, run_ids=runs, method=method)
+    result = make_ensemble(proj, cfg, run_ids=run_names(runs, list(ctx.args)), method=method)
     console = make_console(stderr=as_json)
     record = result.run.record
     kind = "weight" if method == "hill" else "level-2 coefficient"

@@ -26,16 +26,21 @@ def submissions(
     ] = False,
     local: Annotated[
         bool,
-        typer.Option("--local", help="Only the local ledger (offline; scores as last recorded)."),
+        typer.Option(
+            "--local",
+            help="Only the local ledger (offline; scores as last recorded). Also what is "
+            "shown, with a note, when Kaggle cannot be reached or no credentials are set.",
+        ),
     ] = False,
 ) -> None:
     """Your Kaggle submissions with CV vs public/private LB, joined with the ledger and runs.
 
-    When Kaggle cannot be reached, the local ledger is shown instead, with a note.
+    When Kaggle cannot be reached (offline, no client, no credentials), the local ledger
+    is shown instead, with a note.
     """
     from rich.table import Table
 
-    from kagglekit.kaggle.api import KaggleError
+    from kagglekit.kaggle.api import KaggleError, KaggleUnavailable
     from kagglekit.kaggle.submit import history, ledger_path, local_history
 
     proj = get_project(project)
@@ -43,8 +48,9 @@ def submissions(
     if not local:
         try:
             rows = history(proj, proj.config())
-        except KaggleError as err:
-            if not err.network:
+        except (KaggleError, KaggleUnavailable) as err:
+            # Unreachable, not installed or not signed in: the ledger; a failed call is an error.
+            if isinstance(err, KaggleError) and not err.network:
                 raise
             local = True
             typer.echo(f"{err}; showing the local ledger (kk submissions --local)", err=True)
@@ -122,7 +128,12 @@ def leaderboard(
 def kernel(
     project: ProjectArg,
     run: Annotated[
-        str | None, typer.Option("--run", help="Run to rerun on Kaggle (default: best CV).")
+        str | None,
+        typer.Option(
+            "--run",
+            help="Run to rerun on Kaggle (default: best CV): an id (or a unique "
+            "prefix/suffix), 'best', a row number of kk runs, or a model name.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,

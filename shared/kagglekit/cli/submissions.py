@@ -18,13 +18,13 @@ if TYPE_CHECKING:
 
 
 def _submission_for(proj: Project, run_id: str | None, file: Path | None) -> tuple[Path, Any]:
-    from kagglekit.records import find_run
+    from kagglekit.training.run import resolve_run
 
     if (run_id is None) == (file is None):
         raise KKError("give exactly one of --run ID or --file PATH")
     if file is not None:
         return file, None
-    run = find_run(proj.runs_dir, str(run_id))
+    run = resolve_run(proj, str(run_id))
     # A FAILED run whose submission was rebuilt from its test.npy has one too.
     rebuilt = run.status == "FAILED" and run.record.get("submission_rebuilt")
     if run.status != "COMPLETE" and not rebuilt:
@@ -58,7 +58,12 @@ def _allowed_labels(proj: Project, cfg: Any, run: Any) -> list[Any] | None:
 def submit(
     project: ProjectArg,
     run: Annotated[
-        str | None, typer.Option("--run", help="Run id whose submission to use.")
+        str | None,
+        typer.Option(
+            "--run",
+            help="Run whose submission to use: an id (or a unique prefix/suffix), 'best', "
+            "a row number of kk runs, or a model name (its best run).",
+        ),
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Any submission CSV.")] = None,
     dry_run: Annotated[
@@ -88,12 +93,12 @@ def submit(
     proj = get_project(project)
     cfg = proj.config()
     if rebuild:
-        from kagglekit.records import find_run
         from kagglekit.training import rebuild_run_submission
+        from kagglekit.training.run import resolve_run
 
         if run is None or file is not None:
             raise KKError("--rebuild needs --run ID (a run's saved test.npy), not --file")
-        rebuilt = rebuild_run_submission(proj, cfg, find_run(proj.runs_dir, run))
+        rebuilt = rebuild_run_submission(proj, cfg, resolve_run(proj, run))
         make_console().print(
             f"[green]rebuilt[/green] {rebuilt} from test.npy "
             f"(submission_format {cfg.competition.submission_format})"
@@ -121,7 +126,12 @@ def submit(
 def score(
     project: ProjectArg,
     run: Annotated[
-        str | None, typer.Option("--run", help="Run id whose submission to score.")
+        str | None,
+        typer.Option(
+            "--run",
+            help="Run whose submission to score: an id (or a unique prefix/suffix), 'best', "
+            "a row number of kk runs, or a model name (its best run).",
+        ),
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Any submission CSV.")] = None,
     as_json: JsonOpt = False,

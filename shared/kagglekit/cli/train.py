@@ -57,6 +57,7 @@ def train_one(
     from rich.table import Table
 
     from kagglekit.training import train as train_cv
+    from kagglekit.training.run import RunInterrupted
 
     cfg = proj.config(set_)
     name, _ = cfg.model(model)
@@ -88,18 +89,22 @@ def train_one(
             epoch_id.append(progress.add_task("  epochs", total=report["n_epochs"], last=""))
         progress.update(epoch_id[0], completed=report["epoch"] + 1, last=line)
 
-    with progress:
-        result = train_cv(
-            proj,
-            cfg,
-            model_name=name,
-            params=chosen,
-            overrides=set_ or [],
-            on_start=on_start,
-            on_fold=on_fold,
-            on_progress=on_epoch,
-            fresh=fresh,
-        )
+    try:
+        with progress:
+            result = train_cv(
+                proj,
+                cfg,
+                model_name=name,
+                params=chosen,
+                overrides=set_ or [],
+                on_start=on_start,
+                on_fold=on_fold,
+                on_progress=on_epoch,
+                fresh=fresh,
+            )
+    except RunInterrupted as stopped:
+        console.print(str(stopped))  # before kk's own "interrupted" line
+        raise
     if result.run.record.get("resumed"):
         console.print(f"went on with interrupted run {result.run.run_id} (finished folds kept)")
     table = Table(title=f"{proj.name} / {name}: {result.metric.name} by fold", title_justify="left")
@@ -130,6 +135,10 @@ def train_one(
         f"[bold]CV {result.metric.name}: {result.cv.mean:.5f} +- {result.cv.std:.5f}[/bold]  "
         f"(OOF {record['oof_score']:.5f}, {record['wall_seconds']:.1f} s)  run {result.run.run_id}"
     )
+    if record.get("degenerate"):
+        console.print(
+            f"[yellow]warning[/yellow]: this run looks broken: {record['degenerate_why']}"
+        )
     console.print(f"submission: {result.submission_path}")
     return result.summary()
 
@@ -223,6 +232,8 @@ def _smoke(proj: Project, model: str | None, set_: list[str] | None, as_json: bo
                 f"smoke {proj.name}/{name}: {cfg.competition.metric} {result.score:.4f} on "
                 f"{result.n_valid} rows after training on {result.n_train} ({result.seconds:.1f}s)"
             )
+            if result.degenerate:
+                console.print(f"  [yellow]warning[/yellow]: {result.degenerate}")
 
 
 def _fmt_seconds(value: Any) -> str:
@@ -249,7 +260,7 @@ def runs(
     copied).
     """
     from kagglekit.folds import folds_meta
-    from kagglekit.records import runs_with_copies, scan_runs
+    from kagglekit.records import leaderboard, runs_with_copies, scan_runs
 
     proj = get_project(project)
     all_runs, damaged = scan_runs(proj.runs_dir)
@@ -261,7 +272,7 @@ def runs(
     listed = runs_with_copies(proj.runs_dir, all_runs)
     on_old = [r for r in listed if current_hash and r.record.get("fold_hash") != current_hash]
     shown = listed if show_all else [r for r in listed if r not in on_old]
-    rows = [_run_row(run, current_hash) for run in _leaderboard(shown)]
+    rows = [_run_row(run, current_hash) for run in leaderboard(shown)]
     if as_json:
         _print_runs_json(rows, damaged)
         return
@@ -271,7 +282,7 @@ def runs(
         console.print(f"no runs yet in {proj.runs_dir}{hidden}; run `kk train {proj.name}`")
         return
     if rows:
-        console.print(_runs_table(proj, rows))
+        console.print(_runs_table(proj, rows, console.width))
     if on_old and not show_all:
         console.print(
             f"{len(on_old)} run(s) on replaced folds not shown (not comparable): "
@@ -279,20 +290,27 @@ def runs(
         )
     for broken in damaged:
         console.print(f"[red]DAMAGED[/red] {broken.run_id}: {broken.reason}")
-    n_failed = sum(r.status in ("FAILED", "ABANDONED") for r in all_runs)
+    for run in [r for r in all_runs if r.interrupted]:
+        console.print(
+            f"run {run.run_id} was interrupted with {run.record.get('folds_kept', 0)} fold(s) "
+            f"kept: rerun its command to continue ({_train_command(proj, run)})"
+        )
+    n_failed = sum(r.status in ("FAILED", "ABANDONED") and not r.interrupted for r in all_runs)
     if n_failed:
         console.print(
             f"{n_failed} FAILED/ABANDONED run(s): `kk runs {proj.name} --clean` deletes them"
         )
+    if any(row["degenerate"] for row in rows):
+        console.print(
+            "! = the run predicts one class for almost every row or does not beat the trivial "
+            "baseline (majority class / mean): `kk runs --json` says why"
+        )
 
 
-def _leaderboard(shown: list[Any]) -> list[Any]:
-    """Runs with a CV score, best first, then the rest, oldest first."""
-    from kagglekit.records import ranked_by_cv
-
-    ordered = ranked_by_cv(shown)
-    ranked = {r.run_id for r in ordered}
-    return ordered + [r for r in shown if r.run_id not in ranked]
+def _train_command(proj: Project, run: Any) -> str:
+    """The ``kk train`` line that goes on with ``run``."""
+    sets = "".join(f" --set {s}" for s in run.record.get("overrides") or [])
+    return f"kk train {proj.name} --model {run.record.get('model')}{sets}"
 
 
 def _run_row(run: Any, current_hash: str | None) -> dict[str, Any]:
@@ -315,6 +333,12 @@ def _run_row(run: Any, current_hash: str | None) -> dict[str, Any]:
         "overrides": list(rec.get("overrides") or []),
         "params": model_entry.get("params"),
         "status": run.status,
+        # Stopped by Ctrl-C with its folds kept: the same kk train goes on with it.
+        "resumable": run.interrupted,
+        # The trivial model's CV and whether the run looks broken (records since 2026-12).
+        "baseline_cv": rec.get("baseline_cv"),
+        "degenerate": bool(rec.get("degenerate")),
+        "degenerate_why": rec.get("degenerate_why"),
         # Where the run is: its folder here, or a committed copy (with its arrays?).
         "copy": None if not run.archived else ("arrays" if run.arrays_copy else "record"),
     }
@@ -327,23 +351,37 @@ def _print_runs_json(rows: list[dict[str, Any]], damaged: list[Any]) -> None:
         print(json.dumps({"run_id": broken.run_id, "status": "DAMAGED", "error": broken.reason}))
 
 
-def _runs_table(proj: Project, rows: list[dict[str, Any]]) -> Table:
-    """The leaderboard table of ``kk runs``."""
+def _runs_table(proj: Project, rows: list[dict[str, Any]], width: int = 200) -> Table:
+    """The leaderboard table of ``kk runs`` for a ``width``-column terminal.
+
+    The run id column is never cut (ids are what ``--run`` takes): the other columns
+    fold, and below 120 columns the folds and commit columns are left out.
+    """
     from rich.table import Table
 
     table = Table(title=f"{proj.name}: runs", title_justify="left")
-    columns = ("#", "run id", "model", "metric", "CV mean +- std", "time", "folds", "overrides")
-    for col in (*columns, "commit", "status"):
-        table.add_column(col)
+    narrow = width < 120
+    id_width = max(len(str(row["run_id"])) for row in rows)
+    table.add_column("#", no_wrap=True)
+    table.add_column("run id", no_wrap=True, min_width=id_width)
+    for col in ("model", "metric", "CV mean +- std", "time"):
+        table.add_column(col, overflow="fold")
+    extra = ("overrides",) if narrow else ("folds", "overrides", "commit")
+    for col in (*extra, "status"):
+        table.add_column(col, overflow="fold")
     for rank, row in enumerate(rows, start=1):
         cv = "" if row["cv_mean"] is None else f"{row['cv_mean']:.5f} +- {row['cv_std']:.5f}"
+        if row["degenerate"]:
+            cv += " !"
         commit = (row["git_commit"] or "")[:8] + ("*" if row["git_dirty"] else "")
-        style = {"COMPLETE": "green", "FAILED": "red", "ABANDONED": "yellow"}.get(
-            str(row["status"]), ""
-        )
+        shown = "INTERRUPTED (resumable)" if row["resumable"] else str(row["status"])
+        style = {"COMPLETE": "green", "FAILED": "red", "ABANDONED": "yellow"}.get(shown, "")
+        if row["resumable"]:
+            style = "cyan"
         folds_cell = str(row["fold_hash"] or "")[:8]
         if not row["current_folds"]:
             folds_cell += " (replaced)"
+        cells = {"folds": folds_cell, "overrides": " ".join(row["overrides"]), "commit": commit}
         table.add_row(
             str(rank),
             row["run_id"],
@@ -351,10 +389,8 @@ def _runs_table(proj: Project, rows: list[dict[str, Any]]) -> Table:
             str(row["metric"]),
             cv,
             _fmt_seconds(row["wall_seconds"]),
-            folds_cell,
-            " ".join(row["overrides"]),
-            commit,
-            (f"[{style}]{row['status']}[/{style}]" if style else str(row["status"]))
+            *(cells[c] for c in extra),
+            (f"[{style}]{shown}[/{style}]" if style else shown)
             + {None: "", "arrays": " (copy)", "record": " (record only)"}[row["copy"]],
         )
     return table
@@ -369,7 +405,7 @@ def _clean_runs(proj: Project, all_runs: list[Any], *, yes: bool) -> None:
     if not doomed:
         console.print(f"no FAILED or ABANDONED runs in {proj.runs_dir}")
         return
-    names = ", ".join(f"{r.run_id} ({r.status})" for r in doomed)
+    names = ", ".join(f"{r.run_id} ({r.shown_status})" for r in doomed)
     if not yes:
         if not sys.stdin.isatty():
             raise KKError(

@@ -217,6 +217,8 @@ def _results(
         for t in ordered:
             table.add_row(str(t.number), _fmt(t.value), *(_fmt(t.params.get(k)) for k in keys))
         console.print(table)
+        # When pruning does too much, it shows here: most trials cut after the first fold.
+        console.print(tuning.pruning_line(summary))
         imp = tuning.importances(study)
         summary["importances"] = imp
         summary["importance_evaluator"] = tuning.IMPORTANCE_EVALUATOR

@@ -70,6 +70,12 @@ class KaggleError(KKError):
         self.network = network  # Kaggle could not be reached at all
 
 
+class KaggleUnavailable(KKError):
+    """No Kaggle client here: it is not installed, or no credentials are set. What may fall
+    back to local data (``kk submissions`` to the ledger) does so on this, not on a failed
+    call."""
+
+
 @dataclass
 class RetryPolicy:
     """How often and how long to back off on 429, 5xx and network errors."""
@@ -164,7 +170,7 @@ def client() -> Any:
         try:
             from kaggle.api.kaggle_api_extended import KaggleApi
         except ImportError:
-            raise KKError(
+            raise KaggleUnavailable(
                 "the Kaggle client is not installed; run: pip install 'kagglekit[kaggle]'"
             ) from None
         api = KaggleApi()
@@ -174,7 +180,7 @@ def client() -> Any:
         try:
             api.authenticate()
         except SystemExit:
-            raise KKError(NO_CREDENTIALS.format(where=folder)) from None
+            raise KaggleUnavailable(NO_CREDENTIALS.format(where=folder)) from None
         except Exception as err:  # an access token is checked over the network
             raise explain(err, what="authenticating with Kaggle", slug="") from None
     return api

@@ -25,7 +25,8 @@ from kagglekit.errors import KKError
 from kagglekit.kaggle.api import config_dir
 from kagglekit.kaggle.submit import competition_slug
 from kagglekit.project import Project
-from kagglekit.records import Run, find_run, list_runs, ranked_by_cv
+from kagglekit.records import Run, list_runs, ranked_by_cv
+from kagglekit.training.run import resolve_run
 
 SCRIPT = "kagglekit_run.py"
 METADATA = "kernel-metadata.json"
@@ -40,7 +41,7 @@ def slugify(text: str) -> str:
 def choose_run(project: Project, run_id: str | None) -> Run:
     """The run ``run_id``, or the best COMPLETE run by CV when none is given."""
     if run_id:
-        run = find_run(project.runs_dir, run_id)
+        run = resolve_run(project, run_id)
         if run.status != "COMPLETE":
             raise KKError(f"run {run.run_id} is {run.status}; choose a COMPLETE run")
         return run

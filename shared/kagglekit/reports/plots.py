@@ -237,17 +237,28 @@ def plot_feature_importance(run: Run, path: Path, *, top: int = 20) -> Path:
     return _save(fig, path)
 
 
-def _class_names(run: Run, n_classes: int) -> list[str]:
+def _class_names(run: Run, n_classes: int, label_names: Sequence[str] | None = None) -> list[str]:
+    """The classes' names: the loader's ``label_names`` (Fashion-MNIST's "Trouser") when
+    there is one per class, else the run's class labels."""
+    if label_names and len(label_names) == n_classes:
+        return [str(n) for n in label_names]
     classes = run.record.get("classes") or list(range(n_classes))
     return [str(c) for c in classes]
 
 
 def plot_confusion_matrix(
-    run: Run, y: np.ndarray, oof: np.ndarray, path: Path, *, threshold: float = 0.5
+    run: Run,
+    y: np.ndarray,
+    oof: np.ndarray,
+    path: Path,
+    *,
+    threshold: float = 0.5,
+    label_names: Sequence[str] | None = None,
 ) -> Path:
-    """Counts of actual vs predicted labels (OOF, thresholded as the metric does)."""
+    """Counts of actual vs predicted labels (OOF, thresholded as the metric does), with
+    the classes named as the mistakes grid names them."""
     n_classes = oof.shape[1] if oof.ndim == 2 else 2
-    names = _class_names(run, n_classes)
+    names = _class_names(run, n_classes, label_names)
     pred = to_labels(oof, threshold=threshold)
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (y.astype(np.int64), pred.astype(np.int64)), 1)
@@ -395,7 +406,7 @@ def plot_misclassified(
         return None
     confidence = oof[wrong, pred[wrong]]
     chosen = wrong[np.argsort(-confidence, kind="stable")[:n]]
-    names = list(label_names) if label_names else _class_names(run, oof.shape[1])
+    names = _class_names(run, oof.shape[1], label_names)
     cols = 6
     rows = int(np.ceil(len(chosen) / cols))
     fig = _figure(1.6 * cols, 1.9 * rows)
@@ -461,7 +472,12 @@ def write_plots(
             oof_plots = get_task(task).oof_plots if task else ()
             if "confusion_matrix" in oof_plots:
                 path = plot_confusion_matrix(
-                    best, y[rows], oof[rows], out_dir / "confusion_matrix.png", threshold=threshold
+                    best,
+                    y[rows],
+                    oof[rows],
+                    out_dir / "confusion_matrix.png",
+                    threshold=threshold,
+                    label_names=label_names,
                 )
                 plots.append(Plot(path, f"Confusion matrix of {which} ({model}, OOF)"))
                 path = plot_roc_curve(best, y[rows], oof[rows], out_dir / "roc_curve.png")

@@ -128,6 +128,18 @@ class Task:
             np.full(n_rows, 0.5) if n_outputs == 1 else np.full((n_rows, n_outputs), 1 / n_outputs)
         )
 
+    def trivial_prediction(
+        self, y_train: np.ndarray, n_rows: int, n_outputs: int = 1
+    ) -> np.ndarray | None:
+        """What a model that learned nothing but the training target predicts for ``n_rows``
+        rows (the majority class, the mean): the baseline a run must beat. None: no such
+        baseline for this task."""
+        return None
+
+    def label_shares(self, pred: np.ndarray, threshold: float) -> np.ndarray | None:
+        """Share of the rows each encoded class is predicted for (None: not a classifier)."""
+        return None
+
     def from_proba(self, proba: np.ndarray) -> np.ndarray:
         """A classifier's ``predict_proba`` (n, k) in the task's prediction space."""
         raise KKError(f"a {self.name} task has no class probabilities")

@@ -55,6 +55,10 @@ class _Classification(Task):
         codes = pd.Categorical(series, categories=list(classes)).codes.astype(np.int64)
         return codes, [_plain(c) for c in classes]
 
+    def label_shares(self, pred: np.ndarray, threshold: float) -> np.ndarray | None:
+        labels = to_labels(np.asarray(pred), threshold=threshold)
+        return np.bincount(labels, minlength=2) / max(len(labels), 1)
+
     def _check_n_classes(self, classes: list[Any]) -> None:
         if len(classes) < 2:
             raise KKError(
@@ -107,6 +111,15 @@ class _Classification(Task):
                 return []
             allowed_text = {str(v) for v in allowed}
             bad = values[~values.astype(str).isin(allowed_text)]
+            if len(bad) and _look_like_probabilities(values):
+                return [
+                    f"column '{col}' has {len(bad)} value(s) that are not labels: these look "
+                    "like probabilities (values between 0 and 1); this competition wants "
+                    f"labels (one of {sorted(allowed_text)}): for a run, `kk submit PROJECT "
+                    "--run ID --rebuild` writes its labels with competition.threshold; for "
+                    "your own file, write each row's label (the class whose probability "
+                    "reaches the threshold)"
+                ]
             if len(bad):
                 shown = ", ".join(repr(_plain(v)) for v in bad.unique()[:3])
                 more = ", ..." if bad.nunique() > 3 else ""
@@ -155,6 +168,17 @@ class _Classification(Task):
         raise NotImplementedError
 
 
+def _look_like_probabilities(values: pd.Series) -> bool:
+    """Numbers, all within [0, 1] and not all whole: a probabilities column."""
+    if not pd.api.types.is_numeric_dtype(values):
+        return False
+    arr = values.to_numpy(dtype=float)
+    finite = arr[np.isfinite(arr)]
+    return bool(
+        len(finite) and ((finite >= 0) & (finite <= 1)).all() and (finite != np.round(finite)).any()
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Binary(_Classification):
     name: ClassVar[str] = "binary"
@@ -164,6 +188,12 @@ class Binary(_Classification):
 
     def from_proba(self, proba: np.ndarray) -> np.ndarray:
         return proba[:, 1]
+
+    def trivial_prediction(
+        self, y_train: np.ndarray, n_rows: int, n_outputs: int = 1
+    ) -> np.ndarray | None:
+        # The share of class 1: labelled by the threshold it is the majority class.
+        return np.full(n_rows, float(np.mean(np.asarray(y_train) == 1)))
 
     def confident_labels(
         self, test_pred: np.ndarray, confidence: float
@@ -228,6 +258,14 @@ class Multiclass(_Classification):
 
     def from_proba(self, proba: np.ndarray) -> np.ndarray:
         return proba
+
+    def trivial_prediction(
+        self, y_train: np.ndarray, n_rows: int, n_outputs: int = 1
+    ) -> np.ndarray | None:
+        # The class shares: their argmax is the majority class.
+        codes = np.asarray(y_train, dtype=np.int64)
+        shares = np.bincount(codes, minlength=max(n_outputs, int(codes.max()) + 1)) / len(codes)
+        return np.tile(shares, (n_rows, 1))
 
     def confident_labels(
         self, test_pred: np.ndarray, confidence: float

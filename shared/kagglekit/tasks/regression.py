@@ -40,6 +40,11 @@ class Regression(Task):
     def default_scoring(self, submission_format: str) -> tuple[str, str]:
         return "rmse", "values"
 
+    def trivial_prediction(
+        self, y_train: np.ndarray, n_rows: int, n_outputs: int = 1
+    ) -> np.ndarray | None:
+        return np.full(n_rows, float(np.mean(y_train)))
+
     def sklearn_predict(self, estimator: Any, X: Any) -> np.ndarray:
         return np.asarray(estimator.predict(X), dtype=np.float64)
 

@@ -40,6 +40,21 @@ class BatchTransform:
 NetFactory = Callable[..., Callable[[], Any]]
 
 
+def default_torch_space(config: TrainConfig) -> dict[str, Any]:
+    """``kk tune``'s default space of a torch backend that gives none: the learning rate
+    from a tenth to ten times its default, and the weight decay around its default (any
+    net trains with them; a net's own parameters need its ``[models.X.search]``)."""
+    decay = config.weight_decay or 1e-4
+
+    def ranged(low: float, high: float) -> dict[str, Any]:
+        return {"low": float(f"{low:.3g}"), "high": float(f"{high:.3g}"), "log": True}
+
+    return {
+        "lr": ranged(config.lr / 10, config.lr * 10),
+        "weight_decay": ranged(decay / 100, decay * 10),
+    }
+
+
 def torch_backend(
     name: str,
     make_net_factory: NetFactory,
@@ -70,7 +85,8 @@ def torch_backend(
     """
     defaults = dict(default_params or {})
     train_defaults, net_defaults = split_params(defaults)
-    TrainConfig(**train_defaults)  # a bad default fails when the backend is defined
+    train_config = TrainConfig(**train_defaults)  # a bad default fails when the backend is defined
+    metadata.setdefault("default_space", default_torch_space(train_config))
     known = TRAIN_PARAM_NAMES | set(net_param_names)
     for key in net_defaults:
         if key not in known:

@@ -97,7 +97,9 @@ def load(
             f"{key}: task '{task.name}' has no class labels to pseudo-label test rows with; "
             "remove it"
         )
-    teacher = records.find_run(project.runs_dir, asked.run, copies=True)
+    teacher = records.find_run(
+        project.runs_dir, asked.run, copies=True, fold_hash=prepared.folds.hash
+    )
     rid = teacher.run_id
     if teacher.record.get("backend") == "ensemble":
         raise KKError(

@@ -27,9 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import kagglekit.folds as folds_mod
 import kagglekit.records as records
 import kagglekit.submission as submission
 import kagglekit.torch.distributed as distributed
+import kagglekit.training.baseline as baseline
 import kagglekit.training.pseudo as pseudo_mod
 from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.folds import Folds, Split
@@ -48,6 +50,7 @@ from kagglekit.training.prepare import (
 from kagglekit.training.pseudo import PseudoLabels
 
 __all__ = [
+    "RunInterrupted",
     "RunResult",
     "complete",
     "failing",
@@ -56,6 +59,7 @@ __all__ = [
     "last_epoch_cv",
     "oof_accuracy",
     "open_run",
+    "resolve_run",
     "resume_key",
     "run_summary",
     "small_learned",
@@ -156,7 +160,7 @@ def train(
         packages=model_backend(cfg, name).packages,
         **({"pseudo_labels": pseudo.summary()} if pseudo is not None else {}),
     )
-    with failing(run):
+    with failing(run, prepared.folds.n_splits * prepared.folds.n_repeats):
         if distributed.world_size() > 1:
             distributed.note_run(run.folder)  # the launcher marks it FAILED if we are killed
             distributed.broadcast_object(str(run.folder))  # the followers read it (_follow)
@@ -241,6 +245,7 @@ def open_run(
             pid=os.getpid(),
             host=socket.gethostname(),
             error=None,
+            interrupted=False,
             resumed=[*resumed.record.get("resumed", []), records._now()],
         )
         return resumed
@@ -265,14 +270,43 @@ def open_run(
     )
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run that the same command goes on with: what to tell the user."""
+
+    def __init__(self, run_id: str, n_kept: int, n_folds: int | None) -> None:
+        super().__init__(run_id)
+        self.run_id, self.n_kept, self.n_folds = run_id, n_kept, n_folds
+
+    def __str__(self) -> str:
+        of = f" of {self.n_folds}" if self.n_folds else ""
+        return (
+            f"run {self.run_id} interrupted: {self.n_kept}{of} folds kept; rerun the same "
+            "command to continue (--fresh starts over)"
+        )
+
+
 @contextmanager
-def failing(run: records.Run) -> Iterator[records.Run]:
+def failing(run: records.Run, n_folds: int | None = None) -> Iterator[records.Run]:
     """Mark ``run`` FAILED with the error on any exception leaving the block.
 
-    KeyboardInterrupt included: the record must never stay RUNNING after we exit.
+    KeyboardInterrupt included: the record must never stay RUNNING after we exit. A run
+    that can resume (it has a ``resume_key``) and was stopped by Ctrl-C keeps its status
+    FAILED (what ``find_resumable`` goes on from) with ``interrupted: true`` and the
+    folds it kept, and leaves as ``RunInterrupted`` (a KeyboardInterrupt) saying so.
     """
     try:
         yield run
+    except KeyboardInterrupt as err:
+        if not run.record.get("resume_key"):
+            run.finish("FAILED", error=f"{type(err).__name__}: {err}")
+            raise
+        store = run.folder / "folds"
+        store.mkdir(exist_ok=True)  # find_resumable goes on with a run that has one
+        kept = len(list(store.glob("*/result.json")))
+        run.finish(
+            "FAILED", error=f"{type(err).__name__}: {err}", interrupted=True, folds_kept=kept
+        )
+        raise RunInterrupted(run.run_id, kept, n_folds) from err
     except BaseException as err:
         run.finish("FAILED", error=f"{type(err).__name__}: {err}")
         raise
@@ -312,7 +346,9 @@ def complete(
     Writes ``oof.npy``, ``oof_repeats.npy``, ``test.npy``, ``test_folds.npy``,
     ``target.npy`` (the encoded target the loop scored against: class indices or values)
     and ``submission.csv``; the record gets ``fold_scores``, ``cv_mean``, ``cv_std``,
-    ``oof_score``, ``oof_accuracy``, ``cv_last_epoch`` and ``fields``.
+    ``oof_score``, ``oof_accuracy``, ``cv_last_epoch``, ``baseline_cv`` (the trivial
+    model's CV, ``training.baseline``), ``degenerate`` (with ``degenerate_why``: the run
+    predicts one class for almost every row or does not beat the baseline) and ``fields``.
     """
     validated = ~np.isnan(oof.reshape(len(oof), -1)).any(axis=1)
     oof_score = metric(prepared.y[validated], oof[validated], threshold=comp.threshold)
@@ -325,6 +361,23 @@ def complete(
     run.save_array("target", np.asarray(prepared.y))
     sub_path = write_run_submission(run, prepared, comp, test)
     scores = np.array([f["score"] for f in fold_scores])
+    trivial = baseline.baseline_cv(
+        prepared.task,
+        metric,
+        np.asarray(prepared.y),
+        prepared.folds.splits(),
+        threshold=comp.threshold,
+        n_outputs=oof.shape[1] if oof.ndim == 2 else 1,
+    )
+    why = baseline.degenerate_reason(
+        prepared.task,
+        metric,
+        np.asarray(prepared.y)[validated],
+        oof[validated],
+        threshold=comp.threshold,
+        score=float(scores.mean()),
+        baseline=trivial,
+    )
     run.finish(
         "COMPLETE",
         fold_scores=fold_scores,
@@ -333,6 +386,9 @@ def complete(
         oof_score=oof_score,
         oof_accuracy=oof_accuracy(prepared, oof[validated], validated, comp),
         cv_last_epoch=_last_epoch_cv(fold_scores),
+        baseline_cv=trivial,
+        degenerate=why is not None,
+        **({"degenerate_why": why} if why else {}),
         **fields,
     )
     return sub_path
@@ -427,6 +483,16 @@ def _mean_importance(folds: list[FoldResult]) -> dict[str, float] | None:
         return None
     frame = pd.DataFrame(tables).fillna(0.0)
     return {str(k): float(v) for k, v in frame.mean().sort_values(ascending=False).items()}
+
+
+def resolve_run(project: Project, name: str, *, copies: bool = False) -> records.Run:
+    """The run ``name`` names in ``project`` (``records.find_run``: an id, a unique prefix or
+    suffix, ``best``, a row number of ``kk runs``, a model name), ``best`` and model names
+    counted on the project's current folds. What every command that takes a run calls."""
+    meta = folds_mod.folds_meta(project)
+    return records.find_run(
+        project.runs_dir, name, copies=copies, fold_hash=meta["hash"] if meta else None
+    )
 
 
 # --- resuming ---------------------------------------------------------------------------

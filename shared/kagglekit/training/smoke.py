@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 import kagglekit.folds as folds_mod
+import kagglekit.training.baseline as baseline
 import kagglekit.training.pseudo as pseudo_mod
 from kagglekit.config import ProjectConfig
 from kagglekit.metrics import get_metric
@@ -34,6 +35,10 @@ class SmokeResult:
     n_train: int
     n_valid: int
     learned: dict[str, Any]
+    # The trivial model's score on the same rows, and why the model looks broken
+    # (``training.baseline``; None: it does not).
+    baseline: float | None = None
+    degenerate: str | None = None
 
 
 def smoke_test(
@@ -72,6 +77,32 @@ def smoke_test(
         pseudo=pseudo,
     )
     fold = result.folds[0]
+    y_small = prepared.y[rows]
+    oof = result.oof_mean(prepared.task)[n_train:]
+    trivial = baseline.baseline_cv(
+        prepared.task,
+        metric,
+        y_small,
+        small.splits(),
+        threshold=cfg.competition.threshold,
+        n_outputs=oof.shape[1] if oof.ndim == 2 else 1,
+    )
+    why = baseline.degenerate_reason(
+        prepared.task,
+        metric,
+        y_small[n_train:],
+        oof,
+        threshold=cfg.competition.threshold,
+        score=fold.score,
+        baseline=trivial,
+    )
     return SmokeResult(
-        name, fold.score, fold.seconds, fold.n_train, fold.n_valid, small_learned(fold.learned)
+        name,
+        fold.score,
+        fold.seconds,
+        fold.n_train,
+        fold.n_valid,
+        small_learned(fold.learned),
+        baseline=trivial,
+        degenerate=why,
     )

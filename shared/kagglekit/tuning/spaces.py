@@ -110,9 +110,21 @@ def search_space(model_name: str, entry: ModelConfig) -> SearchSpace:
         )
         raise KKError(
             f"model '{model_name}' has an empty search space ({reason}); add ranges under "
-            f"[models.{model_name}.search] in config.toml, e.g. alpha = {{ low = 0.001, high = 10, log = true }}"
+            f"[models.{model_name}.search] in config.toml, e.g. {_example_range(backend)}"
         )
     return SearchSpace(dimensions=dims, fixed=fixed)
+
+
+def _example_range(backend: Backend) -> str:
+    """A search range for the error of an empty space, of a parameter ``backend`` takes
+    (an ``alpha`` means nothing to a torch net)."""
+    known = backend.known_params("binary") | backend.known_params("regression")
+    for name, low, high in (("lr", 1e-4, 1e-2), ("learning_rate", 0.01, 0.3), ("C", 1e-3, 1e3)):
+        if name in known:
+            return f"{name} = {{ low = {low:g}, high = {high:g}, log = true }}"
+    if "alpha" in known or not known:
+        return "alpha = { low = 0.001, high = 10, log = true }"
+    return f"{sorted(known)[0]} = {{ low = ..., high = ... }}"
 
 
 def default_space(backend: Backend) -> dict[str, Any]:

@@ -63,19 +63,20 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     """Pruners that compare a trial with the finished trials on the same folds so far.
 
     ``paired`` (default) prunes a trial whose paired fold deficits against the best
-    finished trial leave it less than a 31 % chance of ending level with it; ``median`` prunes a running mean
-    below the finished trials' median, ``percentile`` one outside their top quarter;
-    ``none`` never prunes (``--no-prune``). All wait for 5 finished trials. Chosen on
-    ``bench/tune.py`` over 12 sampler seeds against kk's median and Optuna's median pruner
-    (Optuna's percentile, Wilcoxon, successive-halving and Hyperband pruners were measured
-    earlier on 4 seeds against Optuna's median); figures in bench/README.md; why by hand:
-    ``kagglekit.tuning.pruners``.
+    finished trial, with the spread such deficits have on this project's folds, leave it
+    less than a 16 % chance of ending within a tie (two steps of a coarse metric such as
+    accuracy; none for a continuous one) of the best; ``median`` prunes a running mean below
+    the finished trials' median, ``percentile`` one outside their top quarter; ``none``
+    never prunes (``--no-prune``). All wait for 5 finished trials. Measured with
+    ``bench/tune.py`` on Titanic's grouped folds, a regression and a 20,000-row binary
+    table (issue 36) and before that against Optuna's own pruners; figures in
+    bench/README.md; the rule and what it assumes: ``kagglekit.tuning.pruners``.
     """
     import_optuna()
     import kagglekit.tuning.pruners as pruners  # imports optuna
 
     if name == "paired":
-        return pruners.PairedFoldPruner(z=0.5, n_startup_trials=5)
+        return pruners.PairedFoldPruner(z=1.0, tie_steps=2.0, n_startup_trials=5)
     if name == "median":
         return pruners.FoldPercentilePruner(50.0, n_startup_trials=5)
     if name == "percentile":
