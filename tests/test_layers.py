@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "_moved": 0,
     "errors": 0,
     "atomic": 0,
+    "provenance": 0,
     "config": 1,
     "metrics": 1,
     "tasks": 1,

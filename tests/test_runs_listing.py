@@ -4,6 +4,7 @@ hidden, duplicates counted once, FAILED runs cleaned up, damaged records named."
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -196,8 +197,10 @@ def test_an_interrupted_run_is_listed_as_resumable_and_goes_on(
     assert run.record["status"] == "FAILED" and run.interrupted  # stored status unchanged
     code, out, _ = run_kk_inprocess(capsys, monkeypatch, "runs", "tiny")
     assert code == 0 and "INTERRUPTED (resumable)" in out
-    assert "rerun its command to continue (kk train tiny --model lightgbm)" in out
+    assert "rerun its command to continue (kk train tiny --model lightgbm, with its" in out
     assert "--clean deletes them" not in out
+    run_kk_inprocess(capsys, monkeypatch, "runs", "tiny", "--clean", "--yes")
+    assert run.folder.is_dir()  # --clean keeps what the same command goes on with
     row = next(r for r in _rows(capsys, monkeypatch) if r["run_id"] == run.run_id)
     assert row["status"] == "FAILED" and row["resumable"]
     resumed = training.train(project, cfg, model_name="lightgbm")
@@ -241,3 +244,71 @@ def test_a_run_that_learned_nothing_is_flagged(
     assert code == 0 and " !" not in out and "trivial baseline" not in out
     old_row = next(r for r in _rows(capsys, monkeypatch) if r["run_id"] == flat["run_id"])
     assert old_row["baseline_cv"] is None and not old_row["degenerate"]
+
+
+def test_a_number_that_is_also_a_run_ids_suffix_is_not_taken_as_a_row(trained: Path) -> None:
+    """Run ids end in four hex digits: "0003" is that suffix, never row 3; a row number
+    that is also a whole suffix is refused as ambiguous."""
+    from kagglekit.errors import KKError
+    from kagglekit.training.run import resolve_run
+
+    project = open_project("tiny", trained.parent)
+    runs = records.leaderboard(records.list_runs(project.runs_dir))
+    src = runs[-1].folder
+    copies = [src.with_name(f"{src.name.rsplit('-', 1)[0]}-{t}") for t in ("0003", "3")]
+    for dst in copies:  # "-3": a suffix that is also row 3
+        shutil.copytree(src, dst)
+        record = json.loads((dst / "record.json").read_text())
+        (dst / "record.json").write_text(json.dumps({**record, "run_id": dst.name}))
+    assert resolve_run(project, "0003").run_id.endswith("-0003")
+    with pytest.raises(KKError, match=r"run '3' is row 3 of `kk runs` and also ends"):
+        resolve_run(project, "3")
+    for dst in copies:  # the fixture's project is shared by the module's tests
+        shutil.rmtree(dst)
+
+
+def test_a_rare_class_found_with_precision_is_not_flagged_as_one_class() -> None:
+    """4 % positives, 1.8 % of the rows predicted positive at precision 0.8 (F1 0.5): a
+    working model on imbalanced data; predicting no positive at all is what is flagged."""
+    import numpy as np
+
+    from kagglekit.metrics import get_metric
+    from kagglekit.tasks import get_task
+    from kagglekit.training.baseline import degenerate_reason
+
+    y = np.zeros(1000, dtype=np.int64)
+    y[:40] = 1
+    found = np.zeros(1000)
+    found[:14] = 0.9  # 14 true positives
+    found[500:504] = 0.9  # 4 false positives: 18 predicted, precision 0.78
+    task, f1 = get_task("binary"), get_metric("f1")
+    args = {"threshold": 0.5, "baseline": 0.0}
+    assert degenerate_reason(task, f1, y, found, score=0.48, **args) is None
+    flagged = degenerate_reason(task, f1, y, np.zeros(1000), score=0.0, **args)
+    assert flagged is not None and "predicts class 0 for 100.0% of the rows" in flagged
+
+
+def test_an_error_after_a_run_completed_leaves_it_complete(tmp_path: Path) -> None:
+    """Ctrl-C (or any error) that lands after ``complete`` (say, while finished folds are
+    tidied away) does not turn a COMPLETE run into a FAILED or resumable one."""
+    from kagglekit.training.run import failing
+
+    for error in (KeyboardInterrupt, OSError):
+        run = records.start_run(tmp_path / "runs", model="m", repo_dir=tmp_path)
+        run.update(resume_key="k")
+        with pytest.raises(error), failing(run):
+            run.finish("COMPLETE")
+            raise error
+        again = records.load_run(run.folder)
+        assert again.status == "COMPLETE" and not again.interrupted
+
+
+def test_a_name_in_a_config_takes_run_ids_only(trained: Path) -> None:
+    """A pseudo-label teacher written as `best` or a model name would change as runs
+    finish; such names are for commands, not configs."""
+    from kagglekit.errors import KKError
+
+    project = open_project("tiny", trained.parent)
+    assert records.find_run(project.runs_dir, "best").status == "COMPLETE"
+    with pytest.raises(KKError, match="run 'best' is not known"):
+        records.find_run(project.runs_dir, "best", by_name=False)

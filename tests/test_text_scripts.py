@@ -179,3 +179,15 @@ def test_cleaning_and_tokens_settings_are_checked_when_loaded(tmp_path: Path) ->
     ds = load_dataset(project, cfg, verify=False)
     assert ds.info["tokens"] == "words" and ds.info["text_column"] == "text"
     assert any("Û" in t for t in ds.X.text) and not any("http://" in t for t in ds.X.text)
+
+
+def test_step_overrides_under_the_default_keep_the_tweet_repairs_they_were_written_for(
+    tmp_path: Path,
+) -> None:
+    """A config from before the general cleaning (`cleaning = { mojibake = false }` under the
+    default `clean`) keeps the other tweet repairs: links are still replaced."""
+    from kagglekit.loaders import load_dataset
+
+    project, cfg = _project(tmp_path / "d", {"cleaning": {"mojibake": False}})
+    ds = load_dataset(project, cfg, verify=False)
+    assert any("Û" in t for t in ds.X.text) and not any("http://" in t for t in ds.X.text)

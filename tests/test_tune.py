@@ -735,6 +735,9 @@ def test_a_torch_backend_gets_a_default_space_and_a_hint_that_fits_it() -> None:
     assert set(space.dimensions) == {"lr", "weight_decay"}
     # A tenth to ten times lenet5's default lr (3e-3).
     assert get_backend("lenet5").default_space["lr"] == {"low": 3e-4, "high": 3e-2, "log": True}
+    # An entry's own lr (another optimiser, say) moves the range to lie around it.
+    own = search_space("lenet5", ModelConfig(backend="lenet5", params={"lr": 1e-3}))
+    assert (own.dimensions["lr"].low, own.dimensions["lr"].high) == (1e-4, 1e-2)
     fixed = ModelConfig(backend="lenet5", search={"lr": 0.01, "weight_decay": 0.0})
     with pytest.raises(KKError, match=r"e\.g\. lr = \{ low = 0\.0001") as err:
         search_space("lenet5", fixed)

@@ -14,17 +14,14 @@ import json
 import logging
 import math
 import os
-import platform
 import secrets
 import shutil
 import socket
-import subprocess
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,86 +29,16 @@ import numpy as np
 
 import kagglekit.atomic as atomic
 from kagglekit.errors import KKError, short_list, unknown_name
+from kagglekit.provenance import git_state, now, package_versions, pid_alive
 
 RECORD = "record.json"
 log = logging.getLogger(__name__)
-# Recorded by every run; a run adds its backend's own (``Backend.packages``).
-BASE_PACKAGES = ("kagglekit", "numpy", "pandas", "scikit-learn", "optuna")
 
 
 def new_run_id(model: str) -> str:
     """``20261129-142501-lightgbm-3f9a``: sortable by time, unique across processes."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{model}-{secrets.token_hex(2)}"
-
-
-# Files kk itself regenerates (``kk report``'s plots and README sections, ``kk submit``'s
-# ledger): they change nothing a run computes, so editing them does not make a run's tree
-# dirty. Git pathspecs from the repository's top.
-GENERATED_PATHSPECS = (
-    ":(top,exclude)README.md",
-    ":(top,exclude,glob)projects/*/README.md",
-    ":(top,exclude,glob)projects/*/reports/*.png",
-    ":(top,exclude,glob)projects/*/reports/records/*.json",
-    ":(top,exclude,glob)projects/*/submissions.jsonl",
-)
-
-
-def git_state(cwd: Path) -> dict[str, Any]:
-    """Commit and dirty flag of the repository holding ``cwd`` (None outside git).
-
-    Changes to files kk generates (``GENERATED_PATHSPECS``) do not count as dirty.
-    """
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", *GENERATED_PATHSPECS],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout
-        return {"commit": commit, "dirty": bool(status.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
-def package_versions(packages: Iterable[str] = ()) -> dict[str, str]:
-    """Versions of Python, ``BASE_PACKAGES`` and ``packages`` (those installed)."""
-    versions = {"python": platform.python_version()}
-    for name in dict.fromkeys((*BASE_PACKAGES, *packages)):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def pid_alive(pid: int) -> bool:
-    """True while process ``pid`` on this machine runs (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child not yet reaped is a zombie: gone for our purposes
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 @dataclass
@@ -206,7 +133,7 @@ class Run:
         started = datetime.fromisoformat(self.record["started_at"])
         self.update(
             status=status,
-            ended_at=_now(),
+            ended_at=now(),
             wall_seconds=round((datetime.now(UTC) - started).total_seconds(), 3),
             **fields,
         )
@@ -239,7 +166,7 @@ def start_run(
         "run_id": run_id,
         "model": model,
         "status": "RUNNING",
-        "started_at": _now(),
+        "started_at": now(),
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "git": git_state(repo_dir),
@@ -529,7 +456,12 @@ RUN_FORMS = (
 
 
 def find_run(
-    runs_dir: Path, run_id: str, *, copies: bool = False, fold_hash: str | None = None
+    runs_dir: Path,
+    run_id: str,
+    *,
+    copies: bool = False,
+    fold_hash: str | None = None,
+    by_name: bool = True,
 ) -> Run:
     """The run that ``run_id`` names: every command that takes a run resolves it here.
 
@@ -537,7 +469,8 @@ def find_run(
     run on ``fold_hash`` (the project's current folds); a row number as ``kk runs`` shows
     it (``leaderboard``); a model name, its best COMPLETE run on ``fold_hash``; a unique
     prefix or suffix of a run id. An ambiguous or unknown name is a one-line error listing
-    the candidates.
+    the candidates. ``by_name=False`` takes ids, prefixes and suffixes only: for a name
+    written into a config (a pseudo-label teacher), which must not change as runs finish.
 
     With ``copies``, a run whose folder is not here is found by its committed record copy
     (``runs_with_copies``): for what its predictions serve (an ensemble member, a
@@ -549,7 +482,7 @@ def find_run(
     runs = {r.run_id: r for r in (listed if copies else found)}
     if run_id in runs:
         return runs[run_id]
-    named = _run_by_name(listed, run_id, fold_hash)
+    named = _run_by_name(listed, list(runs.values()), run_id, fold_hash) if by_name else None
     if named is not None:
         if named.run_id not in runs:
             raise KKError(
@@ -578,18 +511,28 @@ def find_run(
     raise KKError(f"{err}; or name it as {RUN_FORMS}")
 
 
-def _run_by_name(runs: list[Run], name: str, fold_hash: str | None) -> Run | None:
-    """The run ``name`` picks as ``best``, a row number or a model name (None: neither)."""
-    on_folds = [r for r in runs if fold_hash is None or r.record.get("fold_hash") == fold_hash]
+def _run_by_name(
+    runs: list[Run], usable: list[Run], name: str, fold_hash: str | None
+) -> Run | None:
+    """The run ``name`` picks: ``best`` or a model name (among the ``usable`` runs), or a
+    row number of ``runs`` as ``kk runs`` lists them (None: neither)."""
+    on_folds = [r for r in usable if fold_hash is None or r.record.get("fold_hash") == fold_hash]
     if name == "best":
         ranked = ranked_by_cv(on_folds)
         if not ranked:
             raise KKError("run 'best': there is no COMPLETE run on the current folds yet")
         return ranked[0]
     rows = leaderboard(runs, fold_hash)
-    if name.isdigit() and 1 <= int(name) <= len(rows):
+    if name.isdigit() and name == str(int(name)) and 1 <= int(name) <= len(rows):
+        # A run id ends in four hex digits, which may all be digits ("0003" is no row).
+        clash = [r.run_id for r in runs if r.run_id.rsplit("-", 1)[-1] == name]
+        if clash:
+            raise KKError(
+                f"run '{name}' is row {name} of `kk runs` and also ends {short_list(clash)}; "
+                "give the whole run id"
+            )
         return rows[int(name) - 1]
-    if any(r.record.get("model") == name for r in runs):
+    if any(r.record.get("model") == name for r in usable):
         ranked = [r for r in ranked_by_cv(on_folds) if r.record.get("model") == name]
         if not ranked:
             raise KKError(

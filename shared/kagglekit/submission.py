@@ -277,7 +277,7 @@ def rebuild_run_submission(project: Project, cfg: ProjectConfig, run: records.Ru
     )
     run.update(
         submission_rebuilt={
-            "at": records._now(),
+            "at": records.now(),
             "submission_format": comp.submission_format,
             "threshold": comp.threshold,
         }

@@ -7,6 +7,7 @@ reuses.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -293,7 +294,8 @@ def runs(
     for run in [r for r in all_runs if r.interrupted]:
         console.print(
             f"run {run.run_id} was interrupted with {run.record.get('folds_kept', 0)} fold(s) "
-            f"kept: rerun its command to continue ({_train_command(proj, run)})"
+            f"kept: rerun its command to continue ({_train_command(proj, run)}, with its "
+            "--params if it had one)"
         )
     n_failed = sum(r.status in ("FAILED", "ABANDONED") and not r.interrupted for r in all_runs)
     if n_failed:
@@ -308,8 +310,9 @@ def runs(
 
 
 def _train_command(proj: Project, run: Any) -> str:
-    """The ``kk train`` line that goes on with ``run``."""
-    sets = "".join(f" --set {s}" for s in run.record.get("overrides") or [])
+    """The ``kk train`` line that goes on with ``run`` (a ``--params`` given then is part of
+    its resume key too: ``kk runs`` says to give it again)."""
+    sets = "".join(f" --set {shlex.quote(s)}" for s in run.record.get("overrides") or [])
     return f"kk train {proj.name} --model {run.record.get('model')}{sets}"
 
 
@@ -397,11 +400,13 @@ def _runs_table(proj: Project, rows: list[dict[str, Any]], width: int = 200) -> 
 
 
 def _clean_runs(proj: Project, all_runs: list[Any], *, yes: bool) -> None:
-    """Delete the FAILED and ABANDONED run folders, after a confirmation unless ``yes``."""
+    """Delete the FAILED and ABANDONED run folders (not the interrupted ones, which resume),
+    after a confirmation unless ``yes``."""
     from kagglekit.records import remove_runs
 
     console = make_console()
-    doomed = [r for r in all_runs if r.status in ("FAILED", "ABANDONED")]
+    # An interrupted run's kept folds are work the same command goes on with: keep it.
+    doomed = [r for r in all_runs if r.status in ("FAILED", "ABANDONED") and not r.interrupted]
     if not doomed:
         console.print(f"no FAILED or ABANDONED runs in {proj.runs_dir}")
         return

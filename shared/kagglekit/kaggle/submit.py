@@ -26,7 +26,8 @@ from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.loaders import load_dataset
 from kagglekit.project import Project
-from kagglekit.records import Run, git_state, list_runs
+from kagglekit.provenance import git_state
+from kagglekit.records import Run, list_runs
 from kagglekit.submission import check_against_data, read_submission, validate_submission
 
 if TYPE_CHECKING:

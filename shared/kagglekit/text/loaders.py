@@ -146,6 +146,10 @@ def load_text_csv(project: Project, cfg: ProjectConfig) -> Dataset:
             f"data.params.empty_text = {empty_text!r} is not known; use 'error' or 'keep'"
         )
     options = dict(param(cfg, "cleaning", {}, kind=dict))
+    if options and clean is True:
+        # Step overrides were written against the tweet repairs (clean = true meant them
+        # until the general cleaning became the default): keep that base for them.
+        clean = "tweets"
     try:
         get_tokenizer(tokens)  # a misspelt name fails here, not in the first fold
         cleaning = as_cleaning(clean, options)

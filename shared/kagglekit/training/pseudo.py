@@ -97,9 +97,8 @@ def load(
             f"{key}: task '{task.name}' has no class labels to pseudo-label test rows with; "
             "remove it"
         )
-    teacher = records.find_run(
-        project.runs_dir, asked.run, copies=True, fold_hash=prepared.folds.hash
-    )
+    # Not `best` or a model name: the teacher of a config must not change as runs finish.
+    teacher = records.find_run(project.runs_dir, asked.run, copies=True, by_name=False)
     rid = teacher.run_id
     if teacher.record.get("backend") == "ensemble":
         raise KKError(

@@ -246,7 +246,7 @@ def open_run(
             host=socket.gethostname(),
             error=None,
             interrupted=False,
-            resumed=[*resumed.record.get("resumed", []), records._now()],
+            resumed=[*resumed.record.get("resumed", []), records.now()],
         )
         return resumed
     return records.start_run(
@@ -297,6 +297,8 @@ def failing(run: records.Run, n_folds: int | None = None) -> Iterator[records.Ru
     try:
         yield run
     except KeyboardInterrupt as err:
+        if run.record.get("status") == "COMPLETE":  # it finished before Ctrl-C: keep it
+            raise
         if not run.record.get("resume_key"):
             run.finish("FAILED", error=f"{type(err).__name__}: {err}")
             raise
@@ -308,7 +310,8 @@ def failing(run: records.Run, n_folds: int | None = None) -> Iterator[records.Ru
         )
         raise RunInterrupted(run.run_id, kept, n_folds) from err
     except BaseException as err:
-        run.finish("FAILED", error=f"{type(err).__name__}: {err}")
+        if run.record.get("status") != "COMPLETE":  # it finished before the error: keep it
+            run.finish("FAILED", error=f"{type(err).__name__}: {err}")
         raise
 
 

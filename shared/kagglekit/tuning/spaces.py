@@ -99,6 +99,7 @@ def search_space(model_name: str, entry: ModelConfig) -> SearchSpace:
     default = default_space(backend)
     if backend.stops_on_rounds and entry.early_stopping_rounds == 0:
         default.update(_parsed(entry.backend, ROUNDS))  # no early stopping: search the rounds
+    default.update(_parsed(entry.backend, _around_the_entry(backend, entry.params)))
     merged: dict[str, Any] = {**default, **entry.search}
     dims = {k: v for k, v in merged.items() if isinstance(v, SearchRange | SearchChoices)}
     fixed = {k: v for k, v in merged.items() if k not in dims}
@@ -113,6 +114,23 @@ def search_space(model_name: str, entry: ModelConfig) -> SearchSpace:
             f"[models.{model_name}.search] in config.toml, e.g. {_example_range(backend)}"
         )
     return SearchSpace(dimensions=dims, fixed=fixed)
+
+
+def _around_the_entry(backend: Backend, params: dict[str, Any]) -> dict[str, Any]:
+    """A torch backend's default ranges of ``lr`` and ``weight_decay``, moved to lie around
+    the model entry's own values: the backend's defaults suit its default optimiser, and an
+    entry with ``optimizer = "adamw", lr = 1e-3`` searched around SGD's 0.2 would diverge."""
+    moved: dict[str, Any] = {}
+    if backend.family != "torch":
+        return moved
+    for key, low, high in (("lr", 0.1, 10.0), ("weight_decay", 0.01, 10.0)):
+        value = params.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            continue
+        if key in backend.default_space:
+            lo, hi = float(f"{value * low:.3g}"), float(f"{value * high:.3g}")
+            moved[key] = {"low": lo, "high": hi, "log": True}
+    return moved
 
 
 def _example_range(backend: Backend) -> str:

@@ -24,7 +24,7 @@ from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError, unknown_name
 from kagglekit.metrics import get_metric
 from kagglekit.project import Project
-from kagglekit.records import pid_alive
+from kagglekit.provenance import pid_alive
 from kagglekit.tuning.spaces import SearchSpace
 from kagglekit.tuning.storage import (
     GRACE_SECONDS,
