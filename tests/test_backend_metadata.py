@@ -126,6 +126,20 @@ def test_a_missing_package_is_one_line_with_the_install_hint(
         r"install it with: pip install 'needy\[all\]'",
     ):
         get_backend("needy")
+    # Reading what a run recorded needs no library: reports still see its family.
+    assert get_backend("needy", installed=False).name == "needy"
+    tree = Backend(
+        name="needy_tree",
+        tasks=("binary",),
+        build=lambda ctx: None,
+        known_params=lambda task: set(),
+        family="tree",
+        packages=("not-a-package-kk",),
+    )
+    monkeypatch.setitem(base._REGISTRY, "needy_tree", tree)
+    from kagglekit.reports.plots import is_tree_backend
+
+    assert is_tree_backend("needy_tree") and not is_tree_backend("no-such-backend")
 
 
 # --- a project's own tree backend ---------------------------------------------------------

@@ -278,8 +278,10 @@ def backend_names() -> list[str]:
     return sorted({*_REGISTRY, *_LAZY})
 
 
-def get_backend(name: str, *, task: Task | str | None = None) -> Backend:
-    """Look up a backend, checking that it serves ``task`` (a task or its name)."""
+def get_backend(name: str, *, task: Task | str | None = None, installed: bool = True) -> Backend:
+    """Look up a backend, checking that it serves ``task`` (a task or its name) and, unless
+    ``installed=False`` (reading what a run recorded, as reports do), that its libraries are
+    installed here."""
     if name not in _REGISTRY and name in _LAZY:
         module, extra = _LAZY[name]
         require(module, extra)  # registers it, or one line with the install hint
@@ -291,7 +293,8 @@ def get_backend(name: str, *, task: Task | str | None = None) -> Backend:
             f"model backend '{name}' does not serve task '{task_name(task)}' (it serves {', '.join(backend.tasks)}); "
             "pick another backend for this model entry"
         )
-    backend.check_installed()
+    if installed:
+        backend.check_installed()
     return backend
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import kagglekit.atomic as atomic
 from kagglekit.errors import KKError
 from kagglekit.metrics import to_labels
-from kagglekit.models.base import _REGISTRY, TREE_FAMILIES, get_backend
+from kagglekit.models.base import TREE_FAMILIES, get_backend
 from kagglekit.records import Run, ranked_by_cv, unique_runs
 from kagglekit.reports.ledger import _score, scored_submissions
 from kagglekit.reports.tables import _best_run, _with_oof
@@ -190,14 +190,12 @@ def plot_cv_vs_leaderboard(entries: Sequence[dict[str, Any]], path: Path) -> Pat
 
 def is_tree_backend(name: Any) -> bool:
     """Whether the backend ``name`` is a tree model (``Backend.is_tree``, from the family it
-    registered with); False for a name not registered here."""
+    registered with); False for a name not registered here. Its libraries need not be
+    installed: a committed copy of a run made elsewhere still gets its importance plot."""
     try:
-        return get_backend(str(name)).is_tree
+        return get_backend(str(name), installed=False).is_tree
     except KKError:
-        # Registered but its library is not installed here (a committed copy of a run made
-        # on another machine): what it registered still says what it is.
-        backend = _REGISTRY.get(str(name))
-        return backend is not None and backend.is_tree
+        return False
 
 
 def best_tree_run(runs: Sequence[Run]) -> Run | None:
