@@ -10,10 +10,14 @@ seeds: folds skipped, time skipped (each trial's duration split evenly over its 
 much worse the best finished trial is than the best of all, and how many pruned trials would
 have ended better than the best finished trial at the time they were cut ("would-be leaders
 cut": in a real search each of those also tells TPE that a winning region is bad, which a
-replay cannot show).
+replay cannot show), and on how many seeds the real pruned search would have drawn the
+very same trials as the unpruned one, with the first trial it would have drawn differently
+(``tpe_divergence``: TPE's draws depend only on its split of the trials so far, so this is
+exact, and ``bench/tune.py``'s "same trials" agrees with it; where the search is unchanged
+the real pruned search ends with the same best, and saves what the replay says it skips).
 
     .venv/bin/python bench/prune_replay.py [--seeds 0,1,2,3,4,5] [--trials 40]
-        [--only titanic,diabetes] [--cache DIR]
+        [--only titanic,diabetes] [--cache DIR] [--pruners paired,paired:z=0.75]
 
 ``--cache DIR`` keeps each unpruned study's trials in ``DIR/<table>-s<seed>-t<trials>.json``
 and reads them from there on the next run, so pruners can be compared without refitting.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -43,9 +48,29 @@ PRUNERS: dict[str, Any] = {
     "optuna-median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
     "median": lambda: tuning.make_pruner("median"),
     "paired": lambda: tuning.make_pruner("paired"),
-    # The paired rule before issue 36: z = 0.5, no tie for a coarse metric.
-    "paired-old": lambda: PairedFoldPruner(z=0.5, tie_steps=0.0),
+    # The paired rule before issue 36: z = 0.5, no tie for a coarse metric, the best trial.
+    "paired-old": lambda: PairedFoldPruner(
+        z=0.5, tie_steps=0.0, good_fraction=0.0, profile_trials=1
+    ),
+    # Issue 36's first rule (z = 1, a tie of two steps), still against the best trial.
+    "paired-first36": lambda: PairedFoldPruner(z=1.0, good_fraction=0.0, profile_trials=1),
+    # Against the edge of TPE's good set, the best three's fold profile, z = 0.4.
+    "paired-goodset": lambda: PairedFoldPruner(z=0.4, good_fraction=0.15, profile_trials=3),
 }
+
+
+def pruner_maker(spec: str) -> Any:
+    """A name of PRUNERS, or ``paired:KEY=VALUE:...`` for a PairedFoldPruner with those
+    arguments (``paired:z=0.75:good_fraction=0.2``)."""
+    if spec in PRUNERS:
+        return PRUNERS[spec]
+    name, *pairs = spec.split(":")
+    if name != "paired" or not pairs:
+        raise SystemExit(
+            f"unknown pruner {spec!r}: one of {', '.join(PRUNERS)} or paired:KEY=VALUE"
+        )
+    kwargs = {k: float(v) for k, v in (pair.split("=") for pair in pairs)}
+    return lambda: PairedFoldPruner(**kwargs)  # type: ignore[arg-type]
 
 
 def unpruned_trials(project: Project, seed: int, n_trials: int) -> list[tuple[list[float], float]]:
@@ -110,12 +135,46 @@ def replay(
             finished.append(total / len(scores))
     all_means = [float(np.mean(s)) for s, _ in trials]
     pick = max if direction == "maximize" else min
+    states = study.get_trials(deepcopy=False)
     return {
         "folds_skipped": 1.0 - folds_run / sum(len(s) for s, _ in trials),
         "time_skipped": 1.0 - seconds_run / sum(sec for _, sec in trials),
         "best_diff": sign * (pick(finished) - pick(all_means)),
         "cut_leaders": float(cut_leaders),
+        "diverges_at": float(tpe_divergence(states, [sign * m for m in all_means], sign)),
     }
+
+
+def tpe_divergence(states: list[optuna.trial.FrozenTrial], means: list[float], sign: float) -> int:
+    """The first trial that TPE would have sampled differently in the pruned search (-1: none).
+
+    kk's TPE (Optuna's defaults: 10 random start-up trials, then a "good" set of the best
+    ``ceil(0.1 n)`` of the ``n`` trials so far, at most 25) splits finished trials by value
+    and ranks every pruned trial below every finished one. Its draws depend on the trials'
+    parameters and on that split only, so while the split of the trials so far is the same
+    with and without pruning, the pruned search samples the very same trials as the unpruned
+    one (same seed) and its best is the same. ``means``: each trial's final CV, higher better
+    (``sign``: +1 when the metric's higher is better, -1 otherwise).
+    """
+
+    def last(i: int) -> float:  # a pruned trial's last running mean, higher better
+        values = states[i].intermediate_values
+        return sign * values[max(values)]
+
+    pruned_state = optuna.trial.TrialState.PRUNED
+    for t in range(10, len(states)):
+        n_good = min(math.ceil(0.1 * t), 25)
+        unpruned = sorted(range(t), key=lambda i: -means[i])[:n_good]
+        done = [i for i in range(t) if states[i].state != pruned_state]
+        cut = [i for i in range(t) if states[i].state == pruned_state]
+        pruned = sorted(done, key=lambda i: -means[i])[:n_good]
+        # Too few finished trials: pruned ones fill the good set, the most folds first.
+        pruned += sorted(cut, key=lambda i: (-len(states[i].intermediate_values), -last(i)))[
+            : n_good - len(pruned)
+        ]
+        if set(unpruned) != set(pruned):
+            return t
+    return -1
 
 
 def main() -> None:
@@ -154,14 +213,19 @@ def main() -> None:
             studies = [cached_trials(args.cache, name, project, s, args.trials) for s in seeds]
             print(f"== {name} ({direction}), {args.trials} trials, seeds {seeds}")
             for pruner in args.pruners.split(","):
-                rows = [replay(trials, PRUNERS[pruner], direction) for trials in studies]
+                rows = [replay(trials, pruner_maker(pruner), direction) for trials in studies]
                 mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
                 print(
-                    f"  {pruner:<14} folds skipped {mean['folds_skipped']:.1%}, time skipped "
+                    f"  {pruner:<26} folds skipped {mean['folds_skipped']:.1%}, time skipped "
                     f"{mean['time_skipped']:.1%}, best CV {mean['best_diff']:+.5f} "
                     f"(worst seed {min(r['best_diff'] for r in rows):+.5f}), would-be leaders "
-                    f"cut {sum(r['cut_leaders'] for r in rows):.0f} (per seed time/best CV: "
-                    + " ".join(f"{r['time_skipped']:.0%}/{r['best_diff']:+.4f}" for r in rows)
+                    f"cut {sum(r['cut_leaders'] for r in rows):.0f}, TPE search unchanged on "
+                    f"{sum(r['diverges_at'] < 0 for r in rows)}/{len(rows)} seeds (per seed "
+                    "time/best CV/first changed trial: "
+                    + " ".join(
+                        f"{r['time_skipped']:.0%}/{r['best_diff']:+.4f}/{r['diverges_at']:.0f}"
+                        for r in rows
+                    )
                     + ")",
                     flush=True,
                 )
@@ -172,6 +236,7 @@ DIRECTIONS = {
     "titanic": "maximize",
     "breast-cancer": "minimize",
     "diabetes": "minimize",
+    "diabetes-log": "minimize",
     "binary-20k": "maximize",
 }
 

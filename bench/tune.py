@@ -7,8 +7,10 @@ mirror) and scikit-learn's breast-cancer data made into a competition with
 Everything goes through ``kagglekit.tuning.tune``, the function ``kk tune`` calls.
 
 - pruning: the default pruner (``paired``) against no pruning, the same TPE seed and trial
-  budget, for every sampler seed of ``--seeds`` (0-11): wall time saved and best-CV
-  difference per seed, their mean and the worst seed;
+  budget, for every sampler seed of ``--seeds`` (0-11), the two studies of a seed one after
+  the other: wall time saved and best-CV difference per seed, their mean and the worst
+  seed, and how many trials the two searches drew alike from the first on ("same trials":
+  40 of 40 means pruning left the search unchanged, so its best is the same);
 - candidates (``--parts candidates``): the same for any pruners (kk's and the VARIANTS
   below);
 - workers: the same N parameter sets (drawn once, enqueued in both studies) run by one
@@ -19,7 +21,11 @@ Everything goes through ``kagglekit.tuning.tune``, the function ``kk tune`` call
 
     .venv/bin/python bench/tune.py [--trials 40] [--worker-trials 60] [--rounds 2]
         [--only titanic] [--parts prune,sampler,tuned,workers,candidates]
-        [--seeds 0,1,2] [--pruners paired,median,optuna-median]
+        [--seeds 0,1,2] [--pruners paired,median,optuna-median] [--cache DIR]
+
+``--only`` takes the tables of SETUPS (titanic, breast-cancer, diabetes, diabetes-log,
+binary-20k); ``--cache DIR`` keeps each unpruned study's trials for
+``bench/prune_replay.py --cache DIR``.
 """
 
 from __future__ import annotations
@@ -88,6 +94,20 @@ def setup_diabetes(root: Path) -> Project:
     return sklearn_project(root, "load_diabetes", "diabetes", config)
 
 
+def setup_diabetes_log(root: Path) -> Project:
+    """The same diabetes rows with the target on a log scale (``log1p``), RMSE: the scale of
+    an RMSLE competition (House Prices scores RMSE of the log price), where the CV is about
+    0.38 and 0.002 is half a per cent of it rather than 0.004 % of a raw RMSE of 53."""
+    import numpy as np
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame
+    frame.insert(0, "id", range(len(frame)))
+    frame["target"] = np.log1p(frame["target"])
+    config = _booster_config("diabetes-log", "regression", "rmse", "values")
+    return frame_project(root, frame, "diabetes-log", config)
+
+
 def setup_binary_20k(root: Path) -> Project:
     """A larger binary table: ``make_classification``, 20,000 training rows, 12 columns
     (6 informative, 5 % of the labels flipped), ROC AUC, stratified 5-fold; at most 300
@@ -111,6 +131,7 @@ SETUPS: dict[str, Any] = {
     "titanic": lambda root, mirror: titanic_project(root, mirror),
     "breast-cancer": lambda root, mirror: setup_breast_cancer(root),
     "diabetes": lambda root, mirror: setup_diabetes(root),
+    "diabetes-log": lambda root, mirror: setup_diabetes_log(root),
     "binary-20k": lambda root, mirror: setup_binary_20k(root),
 }
 DEFAULT_TABLES = ["titanic", "breast-cancer"]
@@ -210,11 +231,20 @@ VARIANTS: dict[str, Any] = {
     # a trial's *best* running mean so far, so one lucky first fold shields a trial.
     "optuna-median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
     "optuna-top25": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=5),
-    # kk's paired pruner as it was before issue 36 (z = 0.5, no tie for coarse metrics),
-    # and the current rule (z = 1, a tie of two metric steps) at other thresholds.
-    "paired-old": lambda: pruners.PairedFoldPruner(z=0.5, tie_steps=0.0),
-    "paired-z0.75": lambda: pruners.PairedFoldPruner(z=0.75),
-    "paired-tie0": lambda: pruners.PairedFoldPruner(tie_steps=0.0),
+    # kk's paired pruner as it was before issue 36 (z = 0.5, no tie for coarse metrics,
+    # against the best finished trial), issue 36's first rule (z = 1, a tie of two metric
+    # steps, the best trial; the default 2026-12-07) and that rule at other thresholds.
+    "paired-old": lambda: pruners.PairedFoldPruner(
+        z=0.5, tie_steps=0.0, good_fraction=0.0, profile_trials=1
+    ),
+    "paired-first36": lambda: pruners.PairedFoldPruner(z=1.0, good_fraction=0.0, profile_trials=1),
+    "paired-z0.75": lambda: pruners.PairedFoldPruner(z=0.75, good_fraction=0.0, profile_trials=1),
+    # Against the edge of TPE's good set (the best 15 % of the trials so far), paired with
+    # the best three trials' fold profile, at z = 0.4 (issue 36's second look, not adopted).
+    "paired-goodset": lambda: pruners.PairedFoldPruner(z=0.4, good_fraction=0.15, profile_trials=3),
+    "paired-tie0": lambda: pruners.PairedFoldPruner(
+        z=1.0, tie_steps=0.0, good_fraction=0.0, profile_trials=1
+    ),
 }
 
 
@@ -229,6 +259,37 @@ def _with_variants() -> None:
     tuning.PRUNERS = (*tuning.PRUNERS, *VARIANTS)  # tune() checks --pruner against these
 
 
+def save_trials(project: Project, study: str, path: Path) -> None:
+    """A finished unpruned study's (fold scores, seconds) per trial, as
+    ``bench/prune_replay.py --cache`` reads them, so its replays need no refit."""
+    trials = optuna.load_study(
+        study_name=study, storage=tuning.open_storage(project, study, None)
+    ).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    rows = [
+        (t.user_attrs["kk_fold_scores"], (t.datetime_complete - t.datetime_start).total_seconds())
+        for t in trials
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows))
+
+
+def same_trials(project: Project, a: str, b: str) -> int:
+    """How many trials two studies sampled alike from the first on (the same parameters)."""
+    params = [
+        [
+            t.params
+            for t in optuna.load_study(
+                study_name=name, storage=tuning.open_storage(project, name, None)
+            ).get_trials()
+        ]
+        for name in (a, b)
+    ]
+    n = 0
+    while n < min(map(len, params)) and params[0][n] == params[1][n]:
+        n += 1
+    return n
+
+
 def compare_pruners(
     project: Project,
     n_trials: int,
@@ -236,33 +297,39 @@ def compare_pruners(
     seeds: list[int],
     greater: bool,
     tag: str,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Each pruner against no pruning, same TPE seed and budget, for every seed.
 
-    Per seed the unpruned study runs first, then each pruner, so load changes hit all alike.
+    Seed by seed, the unpruned study and each pruner's run one after another (unpruned
+    first on even seeds, last on odd ones), so a change in the machine's load hits both
+    sides of a ratio alike. ``cache``: keep each unpruned study's trials there for
+    ``bench/prune_replay.py --cache``.
     """
     rows: dict[str, list[dict[str, Any]]] = {p: [] for p in pruners}
-    for seed in seeds:
-        off = run(
-            project,
-            f"{tag}-off-s{seed}",
-            seed=seed,
-            model_name="lightgbm",
-            n_trials=n_trials,
-            prune=False,
-        )
-        for pruner in pruners:
-            res = run(
+    for i, seed in enumerate(seeds):
+        runs: dict[str, dict[str, Any]] = {}
+        for pruner in ["none", *pruners] if i % 2 == 0 else [*pruners, "none"]:
+            name = f"{tag}-{'off' if pruner == 'none' else pruner}-s{seed}"
+            runs[pruner] = run(
                 project,
-                f"{tag}-{pruner}-s{seed}",
+                name,
                 seed=seed,
                 model_name="lightgbm",
                 n_trials=n_trials,
-                pruner=pruner,
+                **({"prune": False} if pruner == "none" else {"pruner": pruner}),
             )
+            if pruner == "none" and cache is not None:
+                save_trials(project, name, cache / f"{project.name}-s{seed}-t{n_trials}.json")
+        off = runs["none"]
+        for pruner in pruners:
+            res = runs[pruner]
             rows[pruner].append(
                 {
                     "seed": seed,
+                    "same_trials": same_trials(
+                        project, f"{tag}-off-s{seed}", f"{tag}-{pruner}-s{seed}"
+                    ),
                     "folds_saved": 1.0 - res["folds_fitted"] / off["folds_fitted"],
                     "cpu_saved": 1.0 - res["cpu_seconds"] / off["cpu_seconds"],
                     "wall_saved": 1.0 - res["wall_seconds"] / off["wall_seconds"],
@@ -283,6 +350,7 @@ def bench(
     n_rounds: int,
     extra_seeds: list[int],
     pruners: list[str] = [],  # noqa: B006
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     cfg = project.config()
     greater = get_metric(cfg.competition.metric).greater_is_better
@@ -295,10 +363,12 @@ def bench(
     if "prune" in parts:
         # The default pruner against none over every seed: one pair of searches is too
         # noisy to judge (bench/README.md), the mean over seeds is the figure.
-        out["prune"] = compare_pruners(project, n_trials, ["paired"], extra_seeds, greater, "prune")
+        out["prune"] = compare_pruners(
+            project, n_trials, ["paired"], extra_seeds, greater, "prune", cache
+        )
     if "candidates" in parts:
         out["candidates"] = compare_pruners(
-            project, n_trials, pruners, extra_seeds, greater, "cand"
+            project, n_trials, pruners, extra_seeds, greater, "cand", cache
         )
     if "sampler" in parts:
         rnd = run(project, "lgb-random", model_name="lightgbm", n_trials=n_trials, sampler="random")
@@ -360,12 +430,14 @@ def print_pruning_table(figures: dict[str, Any]) -> None:
         return
     print(
         "\ntable          pruner           seed  wall ratio  saved   best pruned / unpruned   gap"
+        "       same trials"
     )
     for name, pruner, r in rows:
         gap = -r["best_diff"]  # positive: the pruned search ended worse
         print(
             f"{name:<14} {pruner:<16} {r['seed']:>4}  {1 - r['wall_saved']:10.3f}  "
             f"{r['wall_saved']:5.1%}  {r['best']:11.5f} / {r['best_off']:<11.5f} {gap:+.5f}"
+            f"  {r['same_trials']:>4}"
         )
     for name, pruner in dict.fromkeys((n, p) for n, p, _ in rows):
         runs = [r for n, p, r in rows if (n, p) == (name, pruner)]
@@ -407,6 +479,12 @@ def main() -> None:
         help="comma-separated: prune, candidates, sampler, tuned, workers "
         "(default: all but candidates)",
     )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="keep each unpruned study's trials here for bench/prune_replay.py --cache",
+    )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # WilcoxonPruner
@@ -432,6 +510,7 @@ def main() -> None:
                 args.rounds,
                 seeds,
                 pruners,
+                args.cache,
             )
     print()
     for name, fig in figures.items():

@@ -54,6 +54,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "transformer": {"max_length": 16},  # and a tiny random BERT, see _params
     "word2vec_lr": {"min_count": 1, "vector_size": 16},
     "neumf": {"factors": 4, "hidden": [8]},
+    "bpmf": {"factors": 4, "n_samples": 3, "burn_in": 1},
     "lightgbm": {"num_leaves": 7, "min_child_samples": 5, "n_jobs": 1},
     "xgboost": {"max_depth": 3, "n_jobs": 1},
     "random_forest": {"n_jobs": 1},

@@ -716,3 +716,15 @@ def test_kk_demo_ends_with_the_next_commands(
     assert tail[0] == "Next steps:"
     assert "kk ensemble" in tail[1] and "KK_PROJECTS_DIR=" in tail[1]
     assert any(line.strip().startswith("kk make-competition YOUR.csv") for line in tail)
+
+
+def test_main_works_without_click_installed(monkeypatch) -> None:
+    # typer 0.2x vendors click and no longer installs it: a fresh `pip install kagglekit`
+    # has no click, and kk must still start (it once failed with ModuleNotFoundError).
+    import sys
+
+    import kagglekit.cli as cli
+
+    monkeypatch.setitem(sys.modules, "click", None)
+    aborts, errors = cli._click_exception_types()
+    assert aborts and all(isinstance(t, type) for t in aborts + errors)

@@ -169,11 +169,16 @@ def test_files_kk_generates_do_not_make_the_tree_dirty(tmp_path: Path) -> None:
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     project = tmp_path / "projects" / "demo"
-    (project / "reports").mkdir(parents=True)
+    (project / "reports" / "records").mkdir(parents=True)
+    (tmp_path / "docs").mkdir()
     generated = [
         tmp_path / "README.md",
+        tmp_path / "docs" / "learning-path.md",
+        tmp_path / "docs" / "learning-path.zh.md",
         project / "README.md",
         project / "reports" / "cv_scores.png",
+        project / "reports" / "records" / "20261207-000000-mlp-0000.json",
+        project / "reports" / "records" / "20261207-000000-mlp-0000.npz",
         project / "submissions.jsonl",
     ]
     for path in [*generated, project / "features.py"]:

@@ -260,7 +260,7 @@ def test_held_out_test_rows_never_reach_training(tmp_path: Path) -> None:
 
 # --- models -----------------------------------------------------------------------------
 
-REGRESSION_MODELS = ["biases", "mf", "item_knn", "user_knn"]
+REGRESSION_MODELS = ["biases", "mf", "item_knn", "user_knn", "bpmf"]
 RANKING_MODELS = ["popularity", "biases", "mf", "item_knn", "user_knn", "ease", "als", "bpr"]
 
 
@@ -315,6 +315,27 @@ def test_ranking_models_leave_out_seen_items_and_serve_cold_users(name: str) -> 
     assert set(scores) == {"map@5", "precision@5", "recall@5", "ndcg@5", "coverage@5"}
     cold = model.predict(np.array([[81, -1]])).astype(int)[0]
     assert (cold >= 0).all() and len(set(cold.tolist())) == 10  # popularity, no repeats
+
+
+def test_ease_with_fewer_users_than_items_gives_the_item_gram_scores() -> None:
+    # 30 users, 80 items: EASE scores through the users' Gram matrix (Woodbury) equal
+    # x_u B with B from the items' (80 x 80) inverse, as Steck writes it.
+    rng = np.random.default_rng(4)
+    X = (rng.random((30, 80)) < 0.2).astype(float)
+    X[0, :] = 0.0
+    X[0, :3] = 1.0  # item 79 and others may have no rows: both paths leave them at 0
+    users, items = np.nonzero(X)
+    info = {"n_users": 30, "n_items": 80}
+    model = get_backend("ease").build(_ctx("ranking", info, lambda_=7.0))
+    model.fit(np.c_[users, items], np.c_[users, items, np.ones(len(users))])
+    active = np.flatnonzero(X.sum(axis=0) > 0)
+    G = X[:, active].T @ X[:, active] + 7.0 * np.eye(len(active))
+    P = np.linalg.inv(G)
+    B = np.eye(len(active)) - P / np.diag(P)
+    expected = np.zeros((30, 80))
+    expected[:, active] = X[:, active] @ B
+    assert hasattr(model, "XB_")
+    np.testing.assert_allclose(model._score_users(np.arange(30)), expected, atol=1e-9)
 
 
 # --- the template, end to end on both shapes --------------------------------------------

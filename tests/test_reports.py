@@ -222,7 +222,7 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
     import shutil
 
     from kagglekit.project import open_project
-    from kagglekit.records import RECORDS_DIR, archive_records, archived_runs
+    from kagglekit.records import RECORDS_DIR, archive_records, archived_runs, ranked_by_cv
     from kagglekit.reports import current_runs
 
     paths = make_tiny_project(projects_dir, "tiny")
@@ -233,6 +233,7 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
         ["folds", "tiny"],
         ["train", "tiny", "--model", "linear"],
         ["train", "tiny", "--model", "linear", "--set", "models.linear.params.C=0.5"],
+        ["train", "tiny", "--model", "lightgbm"],
         ["report", "tiny"],
     ):
         result = runner.invoke(app, args)
@@ -240,7 +241,7 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
     project = open_project("tiny", projects_dir)
     copies = sorted((project.root / RECORDS_DIR).glob("*.json"))
     local = current_runs(project)
-    assert [c.stem for c in copies] == [r.run_id for r in local] and len(copies) == 2
+    assert [c.stem for c in copies] == [r.run_id for r in local] and len(copies) == 3
     for copy in copies:
         record = json.loads(copy.read_text())
         assert "host" not in record and "pid" not in record
@@ -252,8 +253,10 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
     assert archive_records(local, project.root / RECORDS_DIR) == []
     assert [r.run_id for r in current_runs(project)] == [r.run_id for r in local]
 
+    # Arrays only for the best run of each model entry (the table's rows): two of three.
     arrays = sorted((project.root / RECORDS_DIR).glob("*.npz"))
-    assert [a.stem for a in arrays] == [c.stem for c in copies]
+    best = {r.record["model"]: r.run_id for r in reversed(ranked_by_cv(local))}
+    assert [a.stem for a in arrays] == sorted(best.values()) and len(arrays) == 2
     oof_here = {r.run_id: r.load_array("oof") for r in local}
 
     shutil.rmtree(project.runs_dir)  # a fresh clone: the copies only
@@ -275,13 +278,15 @@ def test_kk_report_commits_record_copies_so_a_fresh_clone_reports_the_same_table
     listed = runner.invoke(app, ["runs", "tiny", "--json"])
     assert listed.exit_code == 0, listed.output
     rows = [json.loads(line) for line in listed.output.splitlines()]
-    assert sorted((r["run_id"], r["copy"]) for r in rows) == [(c.stem, "arrays") for c in copies]
+    assert sorted((r["run_id"], r["copy"]) for r in rows) == [
+        (c.stem, "arrays" if c.stem in best.values() else "record") for c in copies
+    ]
     assert "COMPLETE (copy)" in runner.invoke(app, ["runs", "tiny"]).output
 
     # kk ensemble combines runs made on another machine from their committed arrays.
     ens = runner.invoke(app, ["ensemble", "tiny", "--method", "stack"])
     assert ens.exit_code == 0, ens.output
-    assert all(c.stem in ens.output for c in copies)
+    assert all(a.stem in ens.output for a in arrays)
 
     # A copy whose arrays were over the limit (or deleted) has its record only.
     copy.arrays_copy.unlink()  # type: ignore[union-attr]

@@ -162,11 +162,11 @@ def test_a_run_is_named_by_best_row_model_prefix_or_suffix(
 def test_run_ids_are_whole_in_narrow_terminals(trained: Path) -> None:
     from rich.console import Console
 
-    from kagglekit.cli.train import _run_row, _runs_table
+    from kagglekit.cli.train import _runs_table
 
     project = open_project("tiny", trained.parent)
     runs = records.leaderboard(records.list_runs(project.runs_dir))
-    rows = [_run_row(r, None) for r in runs]
+    rows = [r.row(None) for r in runs]
     for width in (80, 120):
         console = Console(width=width, record=True, color_system=None)
         console.print(_runs_table(project, rows, width))

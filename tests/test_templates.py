@@ -62,14 +62,17 @@ def test_generates_every_task_and_metric(
     assert cfg.competition.submission_format == fmt
     assert cfg.features.auto is True
     assert cfg.default_model == "lightgbm" and cfg.models["lightgbm"].early_stopping_rounds > 0
-    families = {entry.backend for entry in cfg.models.values()}
-    assert len(families) == 2  # a GBDT and a different family, for ensembling
+    backends = {entry.backend for entry in cfg.models.values()}
+    # A portfolio for kk auto: two boosters and other families, for ensembling.
+    assert {"lightgbm", "xgboost", "random_forest"} <= backends
+    assert len(backends) == (3 if metric == "rmsle" else 4)
     files = {p.relative_to(project).as_posix() for p in _all_paths(project) if p.is_file()}
     assert files == {
         ANSWERS_FILE,
         "README.md",
         "config.toml",
         "features.py",
+        "notebooks/starter.ipynb",
         "tests/test_features.py",
         "tests/test_template.py",
     }
@@ -105,7 +108,8 @@ def test_non_default_answers_reach_the_config(projects_dir: Path) -> None:
     assert (comp.id_column, comp.target_column) == ("Id", "SalePrice")
     assert (comp.sample_submission_file, comp.solution_file) == ("sample.csv", "solution.csv")
     assert (cfg.cv.kind, cfg.cv.n_splits, cfg.cv.seed) == ("kfold", 10, 7)
-    assert set(cfg.models) == {"lightgbm", "random_forest"}  # rmsle: no negative predictions
+    # rmsle: no linear model (it may predict below zero)
+    assert set(cfg.models) == {"lightgbm", "xgboost", "random_forest"}
     assert "SalePrice" in (project / "README.md").read_text()
 
 
@@ -126,8 +130,8 @@ def test_generated_projects_own_tests_pass(projects_dir: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
-    # 3 projects x (2 models + the features test)
-    assert "9 passed" in proc.stdout
+    # (4 + 4 + 3 models (rmsle: no linear one)) + 3 features tests
+    assert "14 passed" in proc.stdout
 
 
 @pytest.mark.parametrize(

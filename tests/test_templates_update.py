@@ -181,3 +181,21 @@ def test_update_of_an_unknown_project_names_it(projects_dir: Path) -> None:
     (projects_dir / "hand" / "config.toml").write_text("")
     with pytest.raises(KKError, match="project 'hnad' is not known; did you mean 'hand'"):
         update_project("hnad")
+
+
+def test_a_file_new_in_the_template_that_the_project_already_has_is_kept(
+    template_repo: Path, projects_dir: Path
+) -> None:
+    # The recsys template gained a README after projects/movielens wrote its own: a merge
+    # against an empty base would conflict on every line.
+    project = new_project("tabular", "comp")
+    tpl = template_repo / PROJECT_TEMPLATE
+    (project / "NOTES.md").write_text("# my notes\n")
+    (tpl / "NOTES.md").write_text("# template notes\n")
+    _git(template_repo, "add", ".")
+    _git(template_repo, "commit", "-q", "-m", "notes")
+
+    report = update_project("comp")
+
+    assert report.skipped == ["NOTES.md: added to the template but this project has its own; kept"]
+    assert report.conflicts == [] and (project / "NOTES.md").read_text() == "# my notes\n"

@@ -19,6 +19,7 @@ SMALL: dict[str, dict[str, object]] = {
     "cnn": {"channels": [8, 16], "convs_per_block": 1},
     "resnet": {"widths": [8, 8, 16, 16]},
     "fastnet": {"widths": [8, 16, 16]},
+    "vit": {"dim": 16, "depth": 1, "heads": 2},
     "timm_backbone": {"name": "resnet18"},
 }
 # Trainable parameters of the default nets for (1, 28, 28) and (3, 32, 32) inputs: sane
@@ -29,6 +30,7 @@ DEFAULT_SIZES = {
     "cnn": (100_000, 500_000),
     "resnet": (6_000_000, 7_000_000),
     "fastnet": (1_900_000, 2_000_000),  # airbench94's widths: ~1.97M trainable
+    "vit": (1_700_000, 1_900_000),  # dim 192, depth 6: a ViT-Tiny narrowed for 32 x 32
 }
 
 

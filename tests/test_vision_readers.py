@@ -170,7 +170,7 @@ def test_read_pixels_csv_colour_shape(tmp_path: Path) -> None:
     images, labels, _ = readers.read_pixels_csv(tmp_path / "rgb.csv", shape=(3, 2, 2))
     assert labels is None
     np.testing.assert_array_equal(images, colour)
-    with pytest.raises(KKError, match=r"12 pixel columns but shape=\(3, 3, 3\) needs 27"):
+    with pytest.raises(KKError, match=r"12 pixel columns but shape \[3, 3, 3\] needs 27"):
         readers.read_pixels_csv(tmp_path / "rgb.csv", shape=(3, 3, 3))
     with pytest.raises(KKError, match=r"12 pixel columns is not a square image"):
         readers.read_pixels_csv(tmp_path / "rgb.csv")

@@ -26,9 +26,12 @@ kinds beyond tables    ``torch/`` (the shared trainer, DDP through torchrun),
 the loop               ``training/`` (``cv`` the loop, ``run`` the run lifecycle,
                        ``prepare``, ``smoke``, ``pseudo`` labels)
 on top of runs         ``tuning/`` (Optuna studies), ``ensembling``, ``adversarial``,
+                       ``auto/`` (``kk auto``: every entry within a budget, then an
+                       ensemble),
                        ``reports/`` (tables, plots, READMEs), ``kaggle/`` (its stub,
                        submissions, kernels), ``scaffold/`` (templates),
-                       ``demo``
+                       ``demo``, ``notebook`` (``Project`` and ``Run``: the commands
+                       as a Python surface)
 shell                  ``cli/`` (``kk``)
 =====================  ================================================================
 
@@ -40,9 +43,17 @@ boosters) and ``kk --help`` starts fast.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# OpenMP threads (torch's CPU kernels, LightGBM, XGBoost) spin while they wait for work by
+# default. On a machine another process keeps busy, every parallel region then waits for a
+# descheduled spinner: bench/threads.py measured a torch MLP 12x and LightGBM 4.7x faster
+# with passive waits on a loaded 2-core machine. Set before those libraries load (they read
+# it once); a user's own OMP_WAIT_POLICY wins. docs/reference.md, Install: threads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # name -> the module that defines it; looked up on first attribute access (PEP 562).
 _SURFACE = {
@@ -79,6 +90,9 @@ _SURFACE = {
     "smoke_test": "kagglekit.training",
     "tune": "kagglekit.tuning",
     "ensemble": "kagglekit.ensembling",
+    # the commands as a Python surface for notebooks and scripts
+    "Project": "kagglekit.notebook",
+    "Run": "kagglekit.notebook",
 }
 
 __all__ = [
@@ -89,7 +103,9 @@ __all__ = [
     "KKError",
     "Loader",
     "Model",
+    "Project",
     "ProjectConfig",
+    "Run",
     "Task",
     "__version__",
     "assign_project_folds",
@@ -141,6 +157,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time the names load
         get_backend,
         register_backend,
     )
+    from kagglekit.notebook import Project, Run
     from kagglekit.project import list_projects, open_project
     from kagglekit.tasks import Task, get_task, register_task
     from kagglekit.torch.backend import torch_backend

@@ -48,10 +48,14 @@ class DataSourceConfig(_Strict):
     inside a mirror that holds this competition's files. ``kind="url"`` needs ``url`` and
     its ``sha256``; ``kind="torchvision"`` names the ``dataset`` (e.g. ``"CIFAR10"``).
     A Kaggle dataset instead of a competition: ``competition.slug = "owner/name"``.
+    ``kind="mirror"`` reads local files only: from ``path`` when set (a local
+    competition's own folder, e.g. what ``kk make-competition`` wrote; relative to the
+    project folder), else ``--from`` or ``KK_DATA_MIRROR``.
     """
 
     kind: Literal["kaggle", "mirror", "url", "torchvision"] = "kaggle"
     mirror_folder: str = ""
+    path: str = ""
     url: str = ""
     sha256: str = ""
     dataset: str = ""

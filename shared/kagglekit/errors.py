@@ -11,6 +11,14 @@ class KKError(ValueError):
     """A user mistake (bad name, bad value, bad file). The CLI prints it as one line."""
 
 
+class DoesNotFit(KKError):
+    """A model entry that cannot read this project's data (another kind, images too small).
+
+    Not a mistake in the entry itself: ``kk train --smoke`` skips such an entry with this
+    message instead of failing on it.
+    """
+
+
 def plain(value: Any) -> Any:
     """``value`` as a plain Python value for a message (``5``, not ``np.int64(5)``)."""
     item = getattr(value, "item", None)

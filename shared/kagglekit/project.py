@@ -9,7 +9,9 @@ import hashlib
 import importlib.util
 import os
 import re
+import shutil
 import sys
+import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
     FeatureFunction = Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+WORKING_ENV = "KK_KAGGLE_WORKING"
+KAGGLE_WORKING = Path("/kaggle/working")
+# What a read-only project's twin starts from: its saved folds, runs and committed records.
+_TWIN_SEEDS = ("data/folds.csv", "data/folds.json", "runs", "reports/records")
 
 
 def projects_root() -> Path:
@@ -48,33 +54,80 @@ def projects_root() -> Path:
     )
 
 
+def is_writable(folder: Path) -> bool:
+    """True when files can be made in ``folder`` (or, before it exists, in its nearest
+    existing parent). A read-only mount says no even to root (``EROFS``)."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return os.access(candidate, os.W_OK)
+    return False
+
+
+def working_root() -> Path | None:
+    """Where a read-only project writes: ``KK_KAGGLE_WORKING``, else Kaggle's
+    ``/kaggle/working`` when it exists (what a kernel leaves there is its output)."""
+    env = os.environ.get(WORKING_ENV)
+    if env:
+        return Path(env)
+    return KAGGLE_WORKING if KAGGLE_WORKING.is_dir() else None
+
+
 @dataclass(frozen=True)
 class Project:
-    """Paths of one project. Everything under ``data/`` and ``runs/`` is git-ignored."""
+    """Paths of one project. Everything under ``data/`` and ``runs/`` is git-ignored.
+
+    A project whose folder is read-only (attached to a Kaggle notebook as an input) reads
+    its config and code there and writes elsewhere: its runs and folds under
+    ``<working>/projects/<name>/`` (``twin``; on Kaggle ``/kaggle/working``, so runs are
+    the kernel's output), its raw files and caches under the temporary folder, out of
+    that output. Seeded from the project's own folds, runs and records by ``open_project``.
+    """
 
     name: str
     root: Path
+
+    @property
+    def twin(self) -> Path | None:
+        """The writable stand-in of a read-only project folder; None when it is writable
+        (or no working folder is known: writes then fail as they would have)."""
+        if is_writable(self.root):
+            return None
+        working = working_root()
+        return None if working is None else working / "projects" / self.name
+
+    @property
+    def work_root(self) -> Path:
+        """The folder runs and folds are written under: the project's own, or its twin."""
+        return self.twin or self.root
 
     @property
     def config_path(self) -> Path:
         return self.root / "config.toml"
 
     @property
+    def data_dir(self) -> Path:
+        """Where raw files and decoded caches go: ``data/``, or a temporary folder for a twin."""
+        if self.twin is None:
+            return self.root / "data"
+        # Raw copies and caches stay out of a kernel's output (/kaggle/working is saved).
+        return Path(tempfile.gettempdir()) / "kagglekit" / "projects" / self.name / "data"
+
+    @property
     def raw_dir(self) -> Path:
-        return self.root / "data" / "raw"
+        return self.data_dir / "raw"
 
     @property
     def interim_dir(self) -> Path:
         """Decoded data cached by the loaders, keyed by the raw files' checksums."""
-        return self.root / "data" / "interim"
+        return self.data_dir / "interim"
 
     @property
     def folds_path(self) -> Path:
-        return self.root / "data" / "folds.csv"
+        return self.work_root / "data" / "folds.csv"
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / "runs"
+        return self.work_root / "runs"
 
     @property
     def features_path(self) -> Path:
@@ -111,7 +164,29 @@ def open_project(name: str, root: Path | None = None) -> Project:
     folder = root / name
     if not (folder / "config.toml").is_file():
         raise unknown_name("project", name, list_projects(root))
-    return Project(name=name, root=folder)
+    project = Project(name=name, root=folder)
+    seed_twin(project)
+    return project
+
+
+def seed_twin(project: Project) -> None:
+    """Copy a read-only project's saved folds, runs and records into its twin, once each.
+
+    The runs then keep comparing on the same folds, and ``kk runs`` lists what the project
+    came with beside what is trained here. Nothing is done for a writable project.
+    """
+    twin = project.twin
+    if twin is None:
+        return
+    for rel in _TWIN_SEEDS:
+        src, dest = project.root / rel, twin / rel
+        if dest.exists() or not src.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dest)
+        else:
+            shutil.copy2(src, dest)
 
 
 # --- a project's own code ------------------------------------------------------------

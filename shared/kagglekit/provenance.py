@@ -35,6 +35,8 @@ GENERATED_PATHSPECS = (
     ":(top,exclude,glob)projects/*/README.md",
     ":(top,exclude,glob)projects/*/reports/*.png",
     ":(top,exclude,glob)projects/*/reports/records/*.json",
+    ":(top,exclude,glob)projects/*/reports/records/*.npz",
+    ":(top,exclude,glob)docs/learning-path*.md",
     ":(top,exclude,glob)projects/*/submissions.jsonl",
 )
 

@@ -83,6 +83,37 @@ class Run:
         """``kk runs``'s status: ``INTERRUPTED (resumable)`` or ``status``."""
         return "INTERRUPTED (resumable)" if self.interrupted else self.status
 
+    def row(self, current_hash: str | None = None) -> dict[str, Any]:
+        """The run as ``kk runs`` lists it (a JSON line of ``--json``, a row of
+        ``kk.Project.runs()``); ``current_hash``: the project's fold hash."""
+        rec = self.record
+        git = rec.get("git") or {}
+        entry = ((rec.get("config") or {}).get("models") or {}).get(rec.get("model")) or {}
+        return {
+            "run_id": self.run_id,
+            "model": rec.get("model"),
+            "metric": rec.get("metric"),
+            "cv_mean": rec.get("cv_mean"),
+            "cv_std": rec.get("cv_std"),
+            "wall_seconds": rec.get("wall_seconds"),
+            "started_at": rec.get("started_at"),
+            "git_commit": git.get("commit"),
+            "git_dirty": git.get("dirty"),
+            "fold_hash": rec.get("fold_hash"),
+            "current_folds": current_hash is None or rec.get("fold_hash") == current_hash,
+            "overrides": list(rec.get("overrides") or []),
+            "params": entry.get("params"),
+            "status": self.status,
+            # Stopped by Ctrl-C with its folds kept: the same kk train goes on with it.
+            "resumable": self.interrupted,
+            # The trivial model's CV and whether the run looks broken (records since 2026-12).
+            "baseline_cv": rec.get("baseline_cv"),
+            "degenerate": bool(rec.get("degenerate")),
+            "degenerate_why": rec.get("degenerate_why"),
+            # Where the run is: its folder here, or a committed copy (with its arrays?).
+            "copy": None if not self.archived else ("arrays" if self.arrays_copy else "record"),
+        }
+
     def path(self, name: str) -> Path:
         return self.folder / name
 
@@ -248,10 +279,13 @@ _NOT_ARCHIVED = ("host", "pid")
 def archive_records(runs: Iterable[Run], folder: Path) -> list[Path]:
     """Copy each COMPLETE local run's record (and arrays) into ``folder``; the files written.
 
-    The record goes to ``<run_id>.json``, its arrays to ``<run_id>.npz`` when they fit
+    The record goes to ``<run_id>.json``; the arrays go to ``<run_id>.npz`` only for the
+    best run of each model entry among ``runs``, and only when they fit
     ``ARRAYS_COPY_LIMIT``. A file is rewritten only when its content differs, so reporting
     twice writes nothing.
     """
+    runs = list(runs)
+    with_arrays = _best_of_each_model(runs)
     written = []
     for run in runs:
         if run.archived or run.status != "COMPLETE":
@@ -260,10 +294,26 @@ def archive_records(runs: Iterable[Run], folder: Path) -> list[Path]:
         path = Path(folder) / f"{run.run_id}.json"
         if _write_if_changed(path, atomic.json_text(slim).encode("utf-8")):
             written.append(path)
+        if run.run_id not in with_arrays:
+            continue
         arrays = _arrays_zip(run)
         if arrays is not None and _write_if_changed(path.with_suffix(".npz"), arrays):
             written.append(path.with_suffix(".npz"))
     return written
+
+
+def _best_of_each_model(runs: list[Run]) -> set[str]:
+    """Ids of the best COMPLETE run of each model entry (copies included), by CV.
+
+    Only these get their arrays copied: they are the rows of the results table and what
+    ``kk ensemble`` on a fresh clone combines. A learner's fifty experiments then commit
+    fifty small records but arrays for at most one run per entry (plus each entry's
+    earlier best, whose copy stays: nothing committed is deleted).
+    """
+    best: dict[str, str] = {}
+    for run in ranked_by_cv(runs):
+        best.setdefault(str(run.record.get("model")), run.run_id)
+    return set(best.values())
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:

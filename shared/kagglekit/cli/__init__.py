@@ -4,7 +4,7 @@
 projects); the commands live in modules grouped by concern, and importing them here is
 what registers them, in the order ``kk --help`` lists them: ``data`` (fetch, folds),
 ``train`` (train, runs), ``submissions`` (submit, score), ``demo`` (make-competition,
-demo), ``ensemble``, ``kaggle``, ``new``, ``report``, ``tune``. ``main`` is the console
+demo), ``ensemble``, ``auto``, ``kaggle``, ``new``, ``report``, ``tune``. ``main`` is the console
 script.
 
 Heavy imports happen inside each command, so ``kk --help`` starts fast. A user error
@@ -27,6 +27,7 @@ from kagglekit.cli import train  # noqa: F401
 from kagglekit.cli import submissions  # noqa: F401
 from kagglekit.cli import demo  # noqa: F401
 from kagglekit.cli import ensemble  # noqa: F401
+from kagglekit.cli import auto  # noqa: F401
 from kagglekit.cli import kaggle  # noqa: F401
 from kagglekit.cli import new  # noqa: F401
 from kagglekit.cli import report  # noqa: F401
@@ -41,10 +42,15 @@ def _click_exception_types() -> tuple[
     tuple[type[BaseException], ...], tuple[type[BaseException], ...]
 ]:
     """(aborts, usage errors) from click and from the copy of click newer typer vendors."""
-    import click
-
-    aborts: list[type[BaseException]] = [click.exceptions.Abort, typer.Abort]
-    errors: list[type[BaseException]] = [click.ClickException]
+    aborts: list[type[BaseException]] = [typer.Abort]
+    errors: list[type[BaseException]] = []
+    try:  # typer 0.2x vendors click and no longer installs it; older typer needs it
+        import click
+    except ImportError:
+        pass
+    else:
+        aborts.append(click.exceptions.Abort)
+        errors.append(click.ClickException)
     try:
         from typer._click import exceptions as vendored
     except ImportError:

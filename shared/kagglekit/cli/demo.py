@@ -49,18 +49,30 @@ def make_competition(
         seed=seed,
         submission_format=fmt,
     )
+    from kagglekit.data.synthetic import kk_new_line
+    from kagglekit.scaffold import load_template
+
     make_console().print(
         f"[green]competition written[/green] to {info['out']}: {info['n_train']} train rows, "
         f"{info['n_test']} test rows, task looks {info['task']}"
     )
-    # The project that scores it: answers matching what was written (no --set needed later).
-    slug = info["slug"]
+    # The project that scores it: the template that reads such data, with answers matching
+    # what was written (no --set needed later) and the folder as its local source.
+    slug, kind = info["slug"], info["kind"]
     console = make_console()
-    console.print("make a project for it:", markup=False)
-    console.print(f"  {info['kk_new']}", markup=False, soft_wrap=True)
+    questions = load_template(kind).questions
+    console.print(f"make a {kind} project for it ({info['why']}):", markup=False)
+    console.print(f"  {kk_new_line(info, questions)}", markup=False, soft_wrap=True)
     console.print(
         f"  kk fetch {slug} --from {shlex.quote(str(info['out']))}", markup=False, soft_wrap=True
     )
+    if "solution_file" not in questions:  # a template that does not ask it yet
+        console.print(
+            f'  (then, for kk score: solution_file = "{info["solution_file"]}" under '
+            f"[competition] in projects/{slug}/config.toml)",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -115,5 +127,5 @@ def next_steps(info: dict[str, Any]) -> list[str]:
         "  kk make-competition YOUR.csv --target COLUMN --out DIR  # your own table, then "
         "the kk new / kk fetch lines it prints",
         "  kk fetch titanic && kk folds titanic && kk train titanic  # a real competition "
-        "(Kaggle credentials, or kk fetch --from a copy: README, Quick start)",
+        "(Kaggle credentials, or kk fetch --from a copy: docs/reference.md, worked example)",
     ]

@@ -17,43 +17,6 @@ if TYPE_CHECKING:
     from kagglekit.records import Run
 
 
-def _submission_for(proj: Project, run_id: str | None, file: Path | None) -> tuple[Path, Any]:
-    from kagglekit.training.run import resolve_run
-
-    if (run_id is None) == (file is None):
-        raise KKError("give exactly one of --run ID or --file PATH")
-    if file is not None:
-        return file, None
-    run = resolve_run(proj, str(run_id))
-    # A FAILED run whose submission was rebuilt from its test.npy has one too.
-    rebuilt = run.status == "FAILED" and run.record.get("submission_rebuilt")
-    if run.status != "COMPLETE" and not rebuilt:
-        hint = (
-            f" (it saved test.npy: kk submit {proj.name} --run {run.run_id} --rebuild)"
-            if run.path("test.npy").exists() and run.status == "FAILED"
-            else ""
-        )
-        raise KKError(
-            f"run {run.run_id} is {run.status}; only COMPLETE runs have a submission{hint}"
-        )
-    return run.path("submission.csv"), run
-
-
-def _allowed_labels(proj: Project, cfg: Any, run: Any) -> list[Any] | None:
-    """The labels a submission may hold: the run's classes, else the train data's."""
-    from kagglekit.loaders import load_dataset
-    from kagglekit.tasks import get_task
-
-    task = get_task(cfg.competition.task)
-
-    def load_classes() -> list[Any] | None:
-        dataset = load_dataset(proj, cfg)
-        return task.encode(dataset.target, classes=dataset.classes)[1]
-
-    classes = run.record.get("classes") if run is not None else None
-    return task.allowed_labels(classes, load_classes)
-
-
 @app.command()
 def submit(
     project: ProjectArg,
@@ -88,7 +51,7 @@ def submit(
     ] = False,
 ) -> None:
     """Validate a submission, then upload it to Kaggle and record it (--dry-run: validate only)."""
-    from kagglekit.kaggle.submit import validate_file
+    from kagglekit.kaggle.submit import run_submission, submission_labels, validate_file
 
     proj = get_project(project)
     cfg = proj.config()
@@ -103,8 +66,8 @@ def submit(
             f"[green]rebuilt[/green] {rebuilt} from test.npy "
             f"(submission_format {cfg.competition.submission_format})"
         )
-    path, run_obj = _submission_for(proj, run, file)
-    labels = _allowed_labels(proj, cfg, run_obj)
+    path, run_obj = run_submission(proj, run, file)
+    labels = submission_labels(proj, cfg, run_obj)
     sub = validate_file(proj, cfg, path, allowed_labels=labels)
     make_console().print(
         f"[green]valid[/green]: {path} ({len(sub)} rows, columns {list(sub.columns)})"
@@ -137,6 +100,7 @@ def score(
     as_json: JsonOpt = False,
 ) -> None:
     """Score a submission against the project's local solution file (a local leaderboard)."""
+    from kagglekit.kaggle.submit import run_submission, submission_labels
     from kagglekit.loaders import load_dataset
     from kagglekit.submission import (
         check_against_data,
@@ -150,10 +114,10 @@ def score(
     cfg = proj.config()
     comp = cfg.competition
     solution = local_solution(proj, cfg)  # no solution: say so before anything else
-    path, run_obj = _submission_for(proj, run, file)
+    path, run_obj = run_submission(proj, run, file)
     dataset = load_dataset(proj, cfg)  # raw files checked first
     sub = read_submission(path)
-    labels = _allowed_labels(proj, cfg, run_obj)
+    labels = submission_labels(proj, cfg, run_obj)
     validate_submission(sub, dataset.sample_submission, comp, allowed_labels=labels)
     check_against_data(sub, dataset, comp)
     scores = score_submission(sub, solution, comp, classes=labels or [])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,6 +21,7 @@ from kagglekit.cli.app import (
     get_project,
     make_console,
     progress_bar,
+    state,
 )
 from kagglekit.errors import KKError
 
@@ -36,15 +36,11 @@ def _resolve_params(
     proj: Project, cfg: Any, name: str, params: str | None
 ) -> dict[str, Any] | None:
     """``--params best`` (the model's tuning study) or a params file path."""
-    if params is None:
+    if params is None:  # no need to import the tuning package then
         return None
-    if params == "best":
-        from kagglekit.tuning import best_params
+    from kagglekit.tuning.results import resolve_params
 
-        return best_params(proj, cfg, model_name=name)[0]
-    from kagglekit.config import read_params_file
-
-    return read_params_file(Path(params)).params
+    return resolve_params(proj, cfg, name, params)
 
 
 def train_one(
@@ -169,7 +165,16 @@ def train(
         typer.Option(
             "--smoke",
             help="Check that it runs: one short fold on a few hundred rows, one or two epochs, "
-            "nothing recorded; every model entry unless --model is given.",
+            "nothing recorded; every model entry unless --model is given, each reported ok, "
+            "skipped (it does not fit the data) or failed.",
+        ),
+    ] = False,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Train every model entry (kk auto's machinery: no budget, no ensemble); "
+            "an entry with a COMPLETE run of its config is kept unless --fresh.",
         ),
     ] = False,
     as_json: JsonOpt = False,
@@ -191,6 +196,16 @@ def train(
     """
     import kagglekit.torch.distributed as distributed
 
+    if all_ and not smoke:
+        if model or params or nproc != 1:
+            raise KKError(
+                "--all trains every model entry: leave out --model, --params and --nproc "
+                "(or drop --all)"
+            )
+        from kagglekit.cli.auto import train_all
+
+        train_all(get_project(project), set_ or [], fresh=fresh, as_json=as_json)
+        return
     if smoke:
         _smoke(get_project(project), model, set_, as_json)
         return
@@ -220,21 +235,65 @@ def train(
 
 
 def _smoke(proj: Project, model: str | None, set_: list[str] | None, as_json: bool) -> None:
+    """Smoke ``model``, or every entry: each reported ok, skipped (it does not fit the
+    data: another kind, images too small) or failed with its reason, then a summary line;
+    the exit code is non-zero when one failed. A named ``--model`` fails as any command."""
+    from kagglekit.errors import DoesNotFit
     from kagglekit.training import smoke_test
 
     cfg = proj.config(set_)
     console = make_console(stderr=as_json)
-    for name in [model] if model else sorted(cfg.models):
-        result = smoke_test(proj, cfg, model_name=name)
+    names = [model] if model else sorted(cfg.models)
+    outcome: dict[str, list[str]] = {"ok": [], "skipped": [], "failed": []}
+    reasons: list[str] = []
+    for name in names:
+        try:
+            result = smoke_test(proj, cfg, model_name=name)
+        except DoesNotFit as err:
+            if model:
+                raise
+            _smoke_line(console, as_json, proj.name, name, "skipped", str(err))
+            outcome["skipped"].append(name)
+            continue
+        except Exception as err:  # one entry's failure must not hide the others'
+            if model or (state["debug"] and not isinstance(err, KKError)):
+                raise
+            reason = str(err) if isinstance(err, KKError) else f"{type(err).__name__}: {err}"
+            _smoke_line(console, as_json, proj.name, name, "failed", reason)
+            outcome["failed"].append(name)
+            reasons.append(reason)
+            continue
+        outcome["ok"].append(name)
         if as_json:
-            print(json.dumps(vars(result), default=str))
-        else:
-            console.print(
-                f"smoke {proj.name}/{name}: {cfg.competition.metric} {result.score:.4f} on "
-                f"{result.n_valid} rows after training on {result.n_train} ({result.seconds:.1f}s)"
-            )
-            if result.degenerate:
-                console.print(f"  [yellow]warning[/yellow]: {result.degenerate}")
+            print(json.dumps({"status": "ok", **vars(result)}, default=str))
+            continue
+        console.print(
+            f"smoke {proj.name}/{name}: {cfg.competition.metric} {result.score:.4f} on "
+            f"{result.n_valid} rows after training on {result.n_train} ({result.seconds:.1f}s)"
+        )
+        if result.degenerate:
+            console.print(f"  [yellow]warning[/yellow]: {result.degenerate}")
+    if model:
+        return
+    if len(reasons) == len(names) and len(set(reasons)) == 1:
+        raise KKError(reasons[0])  # not the entries: the data or the folds (one line)
+    summary = ", ".join(
+        f"{len(v)} {k}" + (f" ({', '.join(v)})" if v and k != "ok" else "")
+        for k, v in outcome.items()
+    )
+    console.print(f"smoke {proj.name}: {summary}", markup=False)
+    if outcome["failed"]:
+        raise typer.Exit(1)
+
+
+def _smoke_line(
+    console: Console, as_json: bool, project: str, name: str, status: str, reason: str
+) -> None:
+    if as_json:
+        print(json.dumps({"model": name, "status": status, "reason": reason}))
+        return
+    label = "skipped, it does not fit the data" if status == "skipped" else "FAILED"
+    console.print(f"smoke {project}/{name}: {label}: {reason}", markup=False)
 
 
 def _fmt_seconds(value: Any) -> str:
@@ -273,7 +332,7 @@ def runs(
     listed = runs_with_copies(proj.runs_dir, all_runs)
     on_old = [r for r in listed if current_hash and r.record.get("fold_hash") != current_hash]
     shown = listed if show_all else [r for r in listed if r not in on_old]
-    rows = [_run_row(run, current_hash) for run in leaderboard(shown)]
+    rows = [run.row(current_hash) for run in leaderboard(shown)]
     if as_json:
         _print_runs_json(rows, damaged)
         return
@@ -314,37 +373,6 @@ def _train_command(proj: Project, run: Any) -> str:
     its resume key too: ``kk runs`` says to give it again)."""
     sets = "".join(f" --set {shlex.quote(s)}" for s in run.record.get("overrides") or [])
     return f"kk train {proj.name} --model {run.record.get('model')}{sets}"
-
-
-def _run_row(run: Any, current_hash: str | None) -> dict[str, Any]:
-    """One run as ``kk runs`` lists it (a JSON line with ``--json``)."""
-    rec = run.record
-    git = rec.get("git") or {}
-    model_entry = ((rec.get("config") or {}).get("models") or {}).get(rec.get("model")) or {}
-    return {
-        "run_id": run.run_id,
-        "model": rec.get("model"),
-        "metric": rec.get("metric"),
-        "cv_mean": rec.get("cv_mean"),
-        "cv_std": rec.get("cv_std"),
-        "wall_seconds": rec.get("wall_seconds"),
-        "started_at": rec.get("started_at"),
-        "git_commit": git.get("commit"),
-        "git_dirty": git.get("dirty"),
-        "fold_hash": rec.get("fold_hash"),
-        "current_folds": current_hash is None or rec.get("fold_hash") == current_hash,
-        "overrides": list(rec.get("overrides") or []),
-        "params": model_entry.get("params"),
-        "status": run.status,
-        # Stopped by Ctrl-C with its folds kept: the same kk train goes on with it.
-        "resumable": run.interrupted,
-        # The trivial model's CV and whether the run looks broken (records since 2026-12).
-        "baseline_cv": rec.get("baseline_cv"),
-        "degenerate": bool(rec.get("degenerate")),
-        "degenerate_why": rec.get("degenerate_why"),
-        # Where the run is: its folder here, or a committed copy (with its arrays?).
-        "copy": None if not run.archived else ("arrays" if run.arrays_copy else "record"),
-    }
 
 
 def _print_runs_json(rows: list[dict[str, Any]], damaged: list[Any]) -> None:

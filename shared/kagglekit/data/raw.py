@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import kagglekit.atomic as atomic
+import kagglekit.data.kaggle_input as kaggle_input
 from kagglekit.config import CompetitionConfig, ProjectConfig
 from kagglekit.data.sources import remote_source
 from kagglekit.errors import KKError
@@ -73,19 +74,39 @@ class MirrorSource:
         return written
 
 
+@dataclass(frozen=True)
+class KaggleInputSource(MirrorSource):
+    """A competition's or dataset's files as attached to a Kaggle notebook (read-only)."""
+
+    @property
+    def description(self) -> str:
+        return f"kaggle input {self.folder}"
+
+
 def _copy_into(src: Path, fh: IO[bytes]) -> None:
     with open(src, "rb") as fin:
         shutil.copyfileobj(fin, fh)
 
 
-def resolve_source(cfg: CompetitionConfig, from_dir: Path | None) -> DataSource:
-    """Pick the data source: ``--from`` first, then ``KK_DATA_MIRROR``, then the config's."""
+def resolve_source(
+    cfg: CompetitionConfig, from_dir: Path | None, required: Sequence[str] = ()
+) -> DataSource:
+    """Pick the data source: ``--from`` first, then ``KK_DATA_MIRROR``, then, inside Kaggle,
+    the attached input that holds the ``required`` files, then the config's.
+
+    Inside Kaggle nothing is downloaded (internet is usually off there): an input that is
+    not attached is a one-line error naming the files.
+    """
     if from_dir is not None:
         return MirrorSource(Path(from_dir))
     mirror = os.environ.get(MIRROR_ENV)
     if mirror:
         folder = cfg.source.mirror_folder or cfg.slug or cfg.name
         return MirrorSource(Path(mirror) / folder)
+    names = (cfg.slug, cfg.name, cfg.source.mirror_folder, cfg.source.dataset)
+    attached = kaggle_input.find_competition_folder(required, names)
+    if attached is not None:
+        return KaggleInputSource(attached)
     if cfg.source.kind == "mirror":
         raise KKError(
             f"competition '{cfg.name}' reads a local mirror; pass --from DIR or set {MIRROR_ENV}"
@@ -108,7 +129,11 @@ def fetch(
     project's loader needs (``loaders.required_files(project, cfg)``, as ``kk fetch``
     passes them): a source without one of them is refused before anything is written.
     """
-    source = resolve_source(cfg.competition, from_dir)
+    local = cfg.competition.source
+    if from_dir is None and local.kind == "mirror" and local.path:
+        # A local competition names its own folder: read it again, never Kaggle.
+        from_dir = (project.root / Path(local.path).expanduser()).resolve()  # absolute stays
+    source = resolve_source(cfg.competition, from_dir, required)
     raw = project.raw_dir
     manifest_path = raw / MANIFEST
     if getattr(source, "remote", False) and manifest_path.exists():

@@ -1,14 +1,17 @@
 """A synthetic competition from any CSV: ``kk make-competition`` and the demo use it.
 
 :func:`make_competition` splits a table into train, test, a sample submission and a
-solution with Kaggle's ``Usage`` column; :func:`kk_new_line` is the ``kk new`` command
-whose answers match what it wrote.
+solution with Kaggle's ``Usage`` column; :func:`project_kind` says which template reads
+such a table (a text column: nlp; pixel columns: vision; user, item and rating: recsys;
+else tabular) and :func:`kk_new_line` is the ``kk new`` command whose answers match what
+it wrote, reading the files from where they were written (no Kaggle).
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +119,7 @@ def make_competition(
         **_matching_answers(task, submission_format),
     }
     info["slug"] = _slug_of(out)
+    info["kind"], info["answers"], info["why"] = project_kind(frame, target, id_column, task)
     info["kk_new"] = kk_new_line(info)
     return info
 
@@ -132,21 +136,82 @@ def _slug_of(out: Path) -> str:
     return slug or "my-competition"
 
 
-def kk_new_line(info: dict[str, Any]) -> str:
-    """The ``kk new tabular ...`` command that makes a project for a made competition.
+_PIXEL = re.compile(r"pixel_?\d+")  # the vision loader's pixel column names
+_USER = re.compile(r"(?i)user_?id|user|uid|customer_?id")
+_ITEM = re.compile(r"(?i)(item|movie|product|book|song|artist)(_?id)?|iid")
+_TIME = re.compile(r"(?i)timestamp|time|date|ts")
+# A text column: its values average this many characters (a tweet is ~100; a city or
+# keyword column, the short side columns, stays well under it).
+_TEXT_CHARS = 30
 
-    Its answers (task, metric, submission format, id/target columns, the solution file)
-    match what :func:`make_competition` wrote, so ``kk fetch SLUG --from OUT`` then
-    ``kk score`` work with no ``--set``. ``info`` is what :func:`make_competition` returns
-    (its ``slug`` is the output folder's name, made a valid project name).
+
+def project_kind(
+    frame: pd.DataFrame, target: str, id_column: str, task: Task
+) -> tuple[str, dict[str, str], str]:
+    """Which template reads this table: ``(kind, its extra answers, why)``.
+
+    - vision: pixel columns (``pixel0..pixelN``, integers 0-255) and integer labels;
+    - recsys: a user and an item column beside a numeric target (a rating);
+    - nlp: a column of text (values of ``_TEXT_CHARS`` characters or more on average) and
+      no other feature columns than short text ones (its side columns), for a label;
+    - tabular otherwise (a text column among numbers: the tabular ``text`` fold step).
     """
+    features = [c for c in frame.columns if c not in (target, id_column)]
+    pixels = [c for c in features if _PIXEL.fullmatch(str(c))]
+    integer = pd.api.types.is_integer_dtype(frame[target])
+    if pixels and len(pixels) == len(features) and integer and task.is_classification:
+        why = f"{len(pixels)} pixel columns"
+        return "vision", {"layout": "auto"}, why
+    users = [c for c in features if _USER.fullmatch(str(c))]
+    items = [c for c in features if _ITEM.fullmatch(str(c))]
+    if users and items and pd.api.types.is_numeric_dtype(frame[target]):
+        times = [c for c in features if _TIME.fullmatch(str(c))]
+        answers = {
+            "format": "csv", "task": "regression", "user_column": str(users[0]),
+            "item_column": str(items[0]), "rating_column": target,
+            "timestamp_column": str(times[0]) if times else "",
+        }  # fmt: skip
+        if not times:
+            answers["cv"] = "kfold"  # user_last needs an order column
+        return "recsys", answers, f"user column '{users[0]}', item column '{items[0]}'"
+    texts = [c for c in features if pd.api.types.is_string_dtype(frame[c])]
+    lengths = {c: frame[c].dropna().astype(str).str.len().mean() for c in texts}
+    long = [c for c in texts if lengths[c] >= _TEXT_CHARS]
+    if long and len(texts) == len(features) and task.is_classification:
+        text = max(long, key=lambda c: lengths[c])
+        sides = ",".join(str(c) for c in texts if c != text)
+        why = f"column '{text}' holds text ({lengths[text]:.0f} characters on average)"
+        return "nlp", {"text_column": str(text), "side_columns": sides}, why
+    return "tabular", {}, "a table"
+
+
+def kk_new_line(info: dict[str, Any], questions: Collection[str] | None = None) -> str:
+    """The ``kk new KIND ...`` command that makes a project for a made competition.
+
+    Its answers (task, metric, submission format, id/target columns, the solution file,
+    the folder the files are in as its local source) match what :func:`make_competition`
+    wrote, so ``kk fetch SLUG`` then ``kk score`` work with no ``--set`` and no Kaggle
+    account. ``info`` is what :func:`make_competition` returns (its ``slug`` is the output
+    folder's name, made a valid project name; its ``kind`` and ``answers`` are
+    :func:`project_kind`'s). ``questions``: the template's questions, when known; an
+    answer it does not ask is left out.
+    """
+    kind = str(info.get("kind", "tabular"))
+    answers = {
+        "submission_format": str(info["submission_format"]),
+        "solution_file": str(info["solution_file"]),
+        "source_dir": str(Path(info["out"]).resolve()),
+        **{k: str(v) for k, v in (info.get("answers") or {}).items()},
+    }
+    answers.setdefault("task", str(info["task"]))
     parts = [
-        "kk", "new", "tabular", str(info["slug"]), "--no-input",
+        "kk", "new", kind, str(info["slug"]), "--no-input",
         "--id-column", str(info["id_column"]),
         "--target", str(info["target_column"]),
-        "--task", str(info["task"]),
+        "--task", answers.pop("task"),
         "--metric", str(info["metric"]),
-        "--set", f"submission_format={info['submission_format']}",
-        "--set", f"solution_file={info['solution_file']}",
     ]  # fmt: skip
+    for key, value in answers.items():
+        if questions is None or key in questions:
+            parts += ["--set", f"{key}={value}"]
     return shlex.join(parts)

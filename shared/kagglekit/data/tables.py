@@ -7,6 +7,7 @@ then checks train against test before any model sees them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +58,24 @@ def load_competition(project: Project, cfg: ProjectConfig, *, verify: bool = Tru
     test = read_table(raw / comp.test_file)
     sample = read_table(raw / comp.sample_submission_file)
     solution = read_table(raw / comp.solution_file) if comp.solution_file else None
-    test = check_frames(train, test, comp)
+    test = check_frames(train, test, comp, train_only=cfg.features.drop)
     return Competition(train=train, test=test, sample_submission=sample, solution=solution)
 
 
-def check_frames(train: pd.DataFrame, test: pd.DataFrame, comp: CompetitionConfig) -> pd.DataFrame:
+def check_frames(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    comp: CompetitionConfig,
+    *,
+    train_only: Sequence[str] = (),
+) -> pd.DataFrame:
     """Check raw train/test agreement; return ``test`` with columns in train's order.
 
     Raises on: target missing from train or present in test, id column missing or
-    duplicated, or a column set that disagrees between train and test.
+    duplicated, or a column set that disagrees between train and test. Columns of
+    ``train_only`` (the config's ``features.drop``) may be missing from test: train-only
+    columns such as Bike Sharing's ``casual``/``registered`` (parts of the target) are
+    dropped before any model sees them.
     """
     if comp.target_column not in train.columns:
         raise KKError(
@@ -93,13 +103,19 @@ def check_frames(train: pd.DataFrame, test: pd.DataFrame, comp: CompetitionConfi
         raise KKError(
             f"target column '{comp.target_column}' has {n_missing} missing value(s) in train"
         )
-    expected = [c for c in train.columns if c != comp.target_column]
+    dropped = set(train_only) - set(test.columns)
+    expected = [c for c in train.columns if c != comp.target_column and c not in dropped]
     missing = [c for c in expected if c not in test.columns]
     extra = [c for c in test.columns if c not in expected]
-    if missing or extra:
+    if extra:
         raise KKError(
             f"train and test columns disagree: missing from test {missing}, only in test {extra}; "
             "check that both files come from the same competition"
+        )
+    if missing:
+        raise KKError(
+            f"train and test columns disagree: {missing} in train but not in test; if only "
+            "train has them (such as parts of the target), add them to features.drop"
         )
     if list(test.columns) != expected:
         # Same columns, other order: align explicitly so no model ever sees them swapped.

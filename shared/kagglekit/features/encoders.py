@@ -308,9 +308,11 @@ class AutoFeatures(_FrameStep):
 
 
 class _AppendFeatures(_FrameStep):
-    """Base for steps that keep every column and append new numeric ones."""
+    """Base for steps that keep every column and append new numeric ones (``replace``:
+    the new columns alone, e.g. a model that sees only the first principal components)."""
 
     prefix = "f"
+    replace = False
 
     def _numeric(self, X: pd.DataFrame) -> pd.DataFrame:
         return X.select_dtypes(include="number")
@@ -334,7 +336,8 @@ class _AppendFeatures(_FrameStep):
         Z = self.prep_.fit_transform(numeric.to_numpy(dtype=float))
         self.model_ = self._make(len(Z)).set_output(transform="default").fit(Z)
         n_new = self._new_columns(Z[:1]).shape[1]
-        self._output_names = [*X.columns, *(f"{self.prefix}_{i}" for i in range(n_new))]
+        kept = [] if self.replace else list(X.columns)
+        self._output_names = [*kept, *(f"{self.prefix}_{i}" for i in range(n_new))]
         return self
 
     def _new_columns(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -346,20 +349,23 @@ class _AppendFeatures(_FrameStep):
         Z = self.prep_.transform(X[self.columns_].to_numpy(dtype=float))
         new = self._new_columns(Z)
         names = [f"{self.prefix}_{i}" for i in range(new.shape[1])]
-        return pd.concat([X, pd.DataFrame(new, index=X.index, columns=names)], axis=1)
+        new_frame = pd.DataFrame(new, index=X.index, columns=names)
+        return new_frame if self.replace else pd.concat([X, new_frame], axis=1)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return self._names_out(input_features)
 
 
 class ClusterFeatures(_AppendFeatures):
-    """k-Means on the scaled numeric columns: appends the distance to each centre."""
+    """k-Means on the scaled numeric columns: appends the distance to each centre
+    (``replace = True``: the distances replace the columns)."""
 
     prefix = "kmeans_dist"
 
-    def __init__(self, n_clusters: int = 8, random_state: int = 0) -> None:
+    def __init__(self, n_clusters: int = 8, random_state: int = 0, replace: bool = False) -> None:
         self.n_clusters = n_clusters
         self.random_state = random_state
+        self.replace = replace
 
     def _make(self, n_rows: int) -> KMeans:
         from sklearn.cluster import KMeans
@@ -373,13 +379,15 @@ class ClusterFeatures(_AppendFeatures):
 
 
 class PCAFeatures(_AppendFeatures):
-    """PCA on the scaled numeric columns: appends the first ``n_components`` components."""
+    """PCA on the scaled numeric columns: appends the first ``n_components`` components
+    (``replace = True``: the components replace the columns)."""
 
     prefix = "pca"
 
-    def __init__(self, n_components: int = 5, random_state: int = 0) -> None:
+    def __init__(self, n_components: int = 5, random_state: int = 0, replace: bool = False) -> None:
         self.n_components = n_components
         self.random_state = random_state
+        self.replace = replace
 
     def _make(self, n_rows: int) -> PCA:
         from sklearn.decomposition import PCA

@@ -70,8 +70,11 @@ def prepare_frames(
     and ``features.drop`` removed, with train and test checked to agree.
     """
     fn = project_feature_function(module, cfg.features.function)
-    X, X_test = apply_feature_function(fn, train, test)
-    unknown = [c for c in cfg.features.drop if c not in X.columns]
+    # Train-only columns named in features.drop (Bike Sharing's casual and registered:
+    # parts of the target) go first: the feature function sees frames that agree.
+    train_only = [c for c in cfg.features.drop if c in train.columns and c not in test.columns]
+    X, X_test = apply_feature_function(fn, train.drop(columns=train_only), test)
+    unknown = [c for c in cfg.features.drop if c not in X.columns and c not in train_only]
     if unknown:
         raise KKError(f"features.drop names column(s) {unknown} that do not exist; fix config.toml")
     drop = [cfg.competition.id_column, *cfg.features.drop]

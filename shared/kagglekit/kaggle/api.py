@@ -521,32 +521,3 @@ def leaderboard(api: Any, slug: str, *, max_rows: int = 1000) -> list[dict[str, 
         if not token:
             break
     return rows[:max_rows]
-
-
-def push_kernel(api: Any, folder: Path, *, slug: str) -> dict[str, Any]:
-    """Upload the kernel in ``folder`` (with its ``kernel-metadata.json``) and run it."""
-    reply = call(
-        lambda: api.kernels_push(str(folder)),
-        what=f"pushing the kernel in {folder}",
-        slug=slug,
-        retry_network=False,
-    )
-    error = str(getattr(reply, "error", "") or "")
-    if error:
-        raise KKError(f"pushing the kernel in {folder} failed: Kaggle answered '{scrub(error)}'")
-    # A source Kaggle cannot attach is listed in a successful reply: the kernel would run
-    # without its data, so that is a failure here.
-    invalid = list(getattr(reply, "invalid_competition_sources", None) or [])
-    if invalid:
-        names = ", ".join(f"'{name}'" for name in invalid)
-        raise KKError(
-            f"pushing the kernel in {folder}: Kaggle saved version {reply.version_number} "
-            f"without its competition source {names} (misspelt, or its rules not accepted), "
-            "so it has no data to run on; check competition.slug in config.toml, accept the "
-            f"rules at https://www.kaggle.com/competitions/{invalid[0]}/rules and push again"
-        )
-    return {
-        "ref": str(reply.ref or ""),
-        "url": str(reply.url or ""),
-        "version": reply.version_number,
-    }

@@ -14,7 +14,8 @@ Forbidden for url: ...``, which is what users of the real service see, Kaggle/ka
 a user who has not joined a competition gets all-zero submission limits (as the API
 documents), the daily quota and a file size limit are enforced when a submission is made,
 a kernel's unknown competition source is reported in ``invalidCompetitionSources`` of a
-successful reply, and list endpoints are paged.
+successful reply, and list endpoints are paged. Kernels, datasets, blob uploads and the
+accelerator quota are answered by ``stub_kernels`` (mixed in).
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import io
 import json
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from kagglekit.kaggle.stub_kernels import KernelsService
 
 Reply = tuple[int, dict[str, Any], dict[str, str]]
 
@@ -58,8 +61,9 @@ class Request:
 
 
 @dataclass
-class KaggleStub:
-    """State of the fake Kaggle: competitions, quotas, submissions, leaderboard, failures."""
+class KaggleStub(KernelsService):
+    """State of the fake Kaggle: competitions, quotas, submissions, leaderboard, failures,
+    kernels and datasets (``stub_kernels`` says what each kernel field does)."""
 
     username: str = "stub-user"
     key: str = "stub-key-0123456789abcdef"
@@ -90,8 +94,25 @@ class KaggleStub:
     # Queued failures per RPC name (or "GET /files"): (status, message, headers).
     failures: dict[str, list[tuple[int, str, dict[str, str]]]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
-    kernels: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    # -- kernels, datasets, uploads, quota (``stub_kernels.KernelsService``)
+    kernels: list[dict[str, Any]] = field(default_factory=list)
+    kernel_versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    kernel_statuses: list[str] = field(default_factory=lambda: ["QUEUED", "RUNNING"])
+    kernel_runner: Callable[[Any, dict[str, Any]], None] | None = None
+    statusless_replies: int = 0
+    output_page_size: int = 0
+    push_errors: list[str] = field(default_factory=list)
+    phone_verified: bool = True
+    max_gpu_sessions: int = 2
+    gpu_sessions_running: int = 0
+    quota_used_hours: float = 4.5
+    quota_total_hours: float = 30.0
+    datasets: dict[str, list[dict[str, bytes]]] = field(default_factory=dict)
+    dataset_pending: int = 1
+    dataset_polls: dict[str, int] = field(default_factory=dict)
+    blobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    upload_cuts: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- set-up helpers
@@ -201,18 +222,6 @@ class KaggleStub:
     def _rpc_GetLeaderboard(self, body: dict[str, Any]) -> Reply:
         return _page(self.leaderboard, body)
 
-    def _rpc_SaveKernel(self, body: dict[str, Any]) -> Reply:
-        self.kernels.append(body)
-        slug = body.get("slug", "")
-        # Kaggle saves the kernel anyway and lists the sources it could not attach.
-        invalid = [
-            c for c in body.get("competitionDataSources") or [] if c not in self.rules_accepted
-        ]
-        reply = {"ref": slug, "url": f"https://www.kaggle.com/code/{slug}", "versionNumber": 1}
-        if invalid:
-            reply["invalidCompetitionSources"] = invalid
-        return 200, reply, {}
-
 
 def _page(rows: list[dict[str, Any]], body: dict[str, Any]) -> Reply:
     """One page of a list endpoint: ``pageSize`` rows (20 unless asked) from ``pageToken``."""
@@ -284,6 +293,17 @@ def _handler_for(stub: KaggleStub) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = _path(self.path)
             self._record("GET", {}, b"")
+            if path.startswith("/kernel-output/"):
+                name = path.rsplit("/", 1)[-1]
+                queued = stub.failures.get(f"GET {name}") or []
+                if queued:
+                    status, message, headers = queued.pop(0)
+                    self._send(status, message.encode(), headers)
+                    return
+                with stub._lock:
+                    status, data, headers = stub.output_file(path, self.headers.get("Range"))
+                self._send(status, data, headers)
+                return
             queued = stub.failures.get("GET /files") or []
             if queued:
                 status, message, headers = queued.pop(0)
@@ -298,7 +318,10 @@ def _handler_for(stub: KaggleStub) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             data = self._read()
             self._record("PUT", {}, data)
-            self._send(stub.put_status, b"", {})
+            token = _path(self.path).rsplit("/", 1)[-1]
+            with stub._lock:
+                status, headers = stub.receive_upload(token, self.headers, data)
+            self._send(status, b"", headers)
 
     return Handler
 

@@ -127,6 +127,47 @@ def competition_slug(cfg: ProjectConfig) -> str:
     return slug
 
 
+def run_submission(
+    project: Project, run_name: str | None, file: Path | None
+) -> tuple[Path, Run | None]:
+    """The submission that ``--run NAME`` or ``--file PATH`` names (exactly one) and its run
+    (None for a file). Only a COMPLETE run has one, or a FAILED run whose submission was
+    rebuilt from its test.npy."""
+    from kagglekit.training.run import resolve_run
+
+    if (run_name is None) == (file is None):
+        raise KKError("give exactly one of --run ID or --file PATH")
+    if file is not None:
+        return Path(file), None
+    run = resolve_run(project, str(run_name))
+    rebuilt = run.status == "FAILED" and run.record.get("submission_rebuilt")
+    if run.status != "COMPLETE" and not rebuilt:
+        hint = (
+            f" (it saved test.npy: kk submit {project.name} --run {run.run_id} --rebuild)"
+            if run.path("test.npy").exists() and run.status == "FAILED"
+            else ""
+        )
+        raise KKError(
+            f"run {run.run_id} is {run.status}; only COMPLETE runs have a submission{hint}"
+        )
+    return run.path("submission.csv"), run
+
+
+def submission_labels(project: Project, cfg: ProjectConfig, run: Run | None) -> list[Any] | None:
+    """The labels a submission may hold: the run's classes, else the train data's (None
+    where a submission holds numbers)."""
+    from kagglekit.tasks import get_task
+
+    task = get_task(cfg.competition.task)
+
+    def load_classes() -> list[Any] | None:
+        dataset = load_dataset(project, cfg)
+        return task.encode(dataset.target, classes=dataset.classes)[1]
+
+    classes = run.record.get("classes") if run is not None else None
+    return task.allowed_labels(classes, load_classes)
+
+
 def validate_file(
     project: Project,
     cfg: ProjectConfig,

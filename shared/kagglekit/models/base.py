@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from kagglekit.errors import KKError, did_you_mean, unknown_name
+from kagglekit.errors import DoesNotFit, KKError, did_you_mean, unknown_name
 from kagglekit.tasks import Task, as_task, task_name
 
 
@@ -223,7 +223,7 @@ class Backend:
     def check_accepts(self, kind: str, *, model: str) -> None:
         """Refuse data of a kind this backend cannot read, naming the ones it can."""
         if kind not in self.accepts:
-            raise KKError(
+            raise DoesNotFit(
                 f"model '{model}' uses backend '{self.name}', which reads {' or '.join(self.accepts)} "
                 f"data, but this project's data are {kind}; pick a model entry whose backend "
                 f"reads {kind} (kk train PROJECT --model NAME)"
@@ -244,7 +244,7 @@ _REGISTRY: dict[str, Backend] = {}
 # tests/test_backend_metadata.py checks it against what each module registers.
 _LAZY = {
     **dict.fromkeys(
-        ("mlp", "lenet5", "cnn", "resnet", "fastnet", "timm"),
+        ("mlp", "lenet5", "cnn", "resnet", "fastnet", "vit", "timm"),
         ("kagglekit.vision.backends", "vision"),
     ),
     **dict.fromkeys(
@@ -265,6 +265,7 @@ _LAZY = {
         ("kagglekit.recsys.models", "recsys"),
     ),
     "neumf": ("kagglekit.recsys.neural", "recsys"),
+    "bpmf": ("kagglekit.recsys.factor_models", "recsys"),
 }
 
 

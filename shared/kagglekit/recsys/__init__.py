@@ -6,7 +6,8 @@
   metrics (MAP@K as Kaggle scores it, Precision/Recall/NDCG@K, coverage);
 - ``splits``: per-user random holdout, per-user k-fold and per-user leave-last-n-out;
 - ``models``: biases, popularity, user/item kNN, biased MF (ALS), EASE, implicit ALS/BPR;
-- ``neural``: a NeuMF-style net on the shared torch trainer.
+- ``neural``: a NeuMF-style net on the shared torch trainer;
+- ``factor_models``: Bayesian MF by Gibbs sampling with implicit feedback (``bpmf``).
 
 Only ``neural`` imports torch; ``models`` imports ``implicit`` when ALS/BPR are built.
 """

@@ -19,13 +19,23 @@ and ``ranking`` tasks recommend for every user.
 
 Rows are ``X`` = int64 array (n, 2) of (user code, item code), codes shared by train and
 test (a test-only user or item gets a code with no training rows: cold start); a users
-test row has item -1. ``info`` carries ``n_users``, ``n_items``, ``rating_scale``,
-``implicit`` and ``seen`` (a CSR users x items matrix of every train interaction, so a
-recommendation for the test users leaves out what they already have).
+test row has item -1. ``info`` carries ``n_users``, ``n_items``, ``rating_scale``
+(``[low, high]``), ``rating_step`` (0.5 for half stars; None when the ratings are not on
+a grid), ``rating_scale_from`` (``"config"`` or ``"data"``), ``implicit`` and ``seen`` (a
+CSR users x items matrix of every train interaction, so a recommendation for the test
+users leaves out what they already have).
+
+Rating scale: ``data.params.rating_scale = [low, high]`` when given (a rating outside it
+is an error); otherwise read from the train file's ratings (lowest, highest and the grid
+step), so half stars (0.5-5) and 1-10 scales need no setting. Rating predictions are
+clipped to it.
+
+A blank user or item id is an error naming the column (pandas would code it -1).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,8 +60,10 @@ if TYPE_CHECKING:
     from kagglekit.config import ProjectConfig
     from kagglekit.project import Project
 
+log = logging.getLogger(__name__)
+
 FORMATS = {
-    # format -> (train file, item-names file, columns, separator, default scale)
+    # format -> (train file, item-names file, columns, separator); no scale: read from the data
     "movielens100k": ("u.data", "u.item", ("user_id", "item_id", "rating", "timestamp"), "\t"),
     "movielens_latest": (
         "ratings.csv",
@@ -144,10 +156,12 @@ def parse_timestamps(values: pd.Series, column: str, file: str) -> np.ndarray:
 
 
 def check_ratings(ratings: np.ndarray, scale: tuple[float, float] | None, column: str) -> None:
-    """Ratings must be numbers inside the declared scale."""
+    """Ratings must be numbers inside the declared scale (None: any numbers)."""
     if np.isnan(ratings).any():
         raise KKError(
-            f"rating column '{column}' has {int(np.isnan(ratings).sum())} missing value(s)"
+            f"rating column '{column}' has {int(np.isnan(ratings).sum())} missing or "
+            f"non-numeric value(s) of {len(ratings)} (first: row "
+            f"{int(np.flatnonzero(np.isnan(ratings))[0])}); drop those rows or fill them"
         )
     if scale is None:
         return
@@ -157,8 +171,23 @@ def check_ratings(ratings: np.ndarray, scale: tuple[float, float] | None, column
         row = int(np.flatnonzero(outside)[0])
         raise KKError(
             f"rating column '{column}' has {int(outside.sum())} value(s) outside the declared "
-            f"scale [{low:g}, {high:g}] (first: {ratings[row]:g} in row {row}); fix the data or "
-            "data.params.rating_scale"
+            f"scale [{low:g}, {high:g}] (first: {ratings[row]:g} in row {row}; the ratings "
+            f"go from {ratings.min():g} to {ratings.max():g}); fix the data or "
+            "data.params.rating_scale (remove it to read the scale from the ratings)"
+        )
+
+
+def check_ids(values: pd.Series, column: str, key: str, file: str) -> None:
+    """Every row names its user and item: pandas would code a blank id as -1."""
+    missing = values.isna()
+    if not pd.api.types.is_numeric_dtype(values):  # text ids: a cell of spaces is blank too
+        missing |= values.astype(str).str.strip().eq("")
+    blank = missing.to_numpy(dtype=bool)
+    if blank.any():
+        raise KKError(
+            f"data.params.{key} '{column}' of {file} is blank in {int(blank.sum())} of "
+            f"{len(values)} row(s) (first: row {int(np.flatnonzero(blank)[0])}); drop those "
+            "rows or fill the ids before loading"
         )
 
 
@@ -174,21 +203,65 @@ def check_duplicates(users: pd.Series, items: pd.Series, file: str) -> None:
         )
 
 
-def _scale(cfg: ProjectConfig, ratings: np.ndarray, implicit: bool) -> tuple[float, float] | None:
+@dataclass(frozen=True)
+class RatingScale:
+    """The ratings' range, their grid step (None: not on a grid) and where it came from."""
+
+    low: float
+    high: float
+    step: float | None
+    source: str  # "config" or "data"
+
+    def describe(self) -> str:
+        step = f" in steps of {self.step:g}" if self.step else ""
+        origin = "data.params.rating_scale" if self.source == "config" else "the training ratings"
+        return f"{self.low:g} to {self.high:g}{step} (from {origin})"
+
+
+def rating_step(ratings: np.ndarray) -> float | None:
+    """The grid the ratings lie on (1 for stars, 0.5 for half stars), or None.
+
+    The greatest common divisor of the distinct ratings' gaps, found on integers in
+    thousandths; ratings with finer parts (a mean, a score) are on no grid.
+    """
+    values = np.unique(ratings)
+    if len(values) < 2:
+        return None
+    milli = (values - values[0]) * 1000
+    if not np.allclose(milli, np.round(milli), atol=1e-6):
+        return None
+    return float(np.gcd.reduce(np.round(milli).astype(np.int64))) / 1000
+
+
+def _declared_scale(cfg: ProjectConfig) -> tuple[float, float] | None:
+    """``data.params.rating_scale`` as (low, high), checked; None when not given."""
     raw = cfg.data.params.get("rating_scale")
     if raw is None:
-        if _format(cfg) == "movielens100k":
-            return (1.0, 5.0)
-        if _format(cfg) == "movielens_latest":
-            return (0.5, 5.0)
         return None
     if not (
-        isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, int | float) for v in raw)
+        isinstance(raw, list)
+        and len(raw) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
     ):
-        raise KKError(f"data.params.rating_scale = {raw!r} should be [low, high]; fix config.toml")
+        raise KKError(
+            f"data.params.rating_scale = {raw!r} should be [low, high] (e.g. [0.5, 5]); "
+            "fix config.toml, or remove it to read the scale from the ratings"
+        )
     if raw[0] >= raw[1]:
         raise KKError(f"data.params.rating_scale = {raw!r}: low must be below high")
     return (float(raw[0]), float(raw[1]))
+
+
+def rating_scale(ratings: np.ndarray, declared: tuple[float, float] | None) -> RatingScale:
+    """The declared scale, else the one the ratings show (their lowest and highest).
+
+    Reading it from the data is what lets half stars (MovieLens latest: 0.5-5) and 1-10
+    scales run with no setting; ``check_ratings`` has refused ratings outside a declared one.
+    """
+    step = rating_step(ratings)
+    if declared is None:
+        return RatingScale(float(ratings.min()), float(ratings.max()), step, "data")
+    return RatingScale(declared[0], declared[1], step, "config")
 
 
 def _last_n(users: np.ndarray, times: np.ndarray, n: int) -> np.ndarray:
@@ -220,6 +293,9 @@ def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
     if _has_test_file(cfg):
         test_frame = _read(project, cfg, comp.test_file)
         _need_column(test_frame, user_col, "user_column", comp.test_file)
+        check_ids(test_frame[user_col], user_col, "user_column", comp.test_file)
+        if item_col in test_frame.columns:
+            check_ids(test_frame[item_col], item_col, "item_column", comp.test_file)
     elif n_last > 0:
         user_codes_all = pd.factorize(frame[user_col])[0]
         held = _last_n(user_codes_all, times, n_last)
@@ -244,7 +320,7 @@ def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
         {user_col: frame[user_col].to_numpy(), item_col: frame[item_col].to_numpy()}
     )
     side[ts_col or "order"] = times
-    info = _info(codes, ratings, scale, implicit=not rating_col)
+    info = _info(codes, scale, implicit=not rating_col)
     sample = _sample(project, cfg, test_ids, ranking)
     solution = _solution(cfg, codes, test_frame, test_ids, solution_values, ranking=ranking)
     if ranking:
@@ -268,11 +344,13 @@ def load_interactions(project: Project, cfg: ProjectConfig) -> Dataset:
 
 def _read_train(
     project: Project, cfg: ProjectConfig
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, tuple[float, float] | None]:
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, RatingScale]:
     """The train file, checked: (rows, ratings, timestamps or row order, rating scale)."""
     train_name = _train_file(cfg)
     user_col, item_col, rating_col, ts_col = _columns(cfg)
     frame = _read(project, cfg, train_name)
+    if frame.empty:
+        raise KKError(f"{train_name} has no rows; fetch the data again (kk fetch)")
     for column, key in ((user_col, "user_column"), (item_col, "item_column")):
         _need_column(frame, column, key, train_name)
     for column, key in ((rating_col, "rating_column"), (ts_col, "timestamp_column")):
@@ -284,8 +362,13 @@ def _read_train(
         if implicit
         else pd.to_numeric(frame[rating_col], errors="coerce").to_numpy(float)
     )
-    scale = _scale(cfg, ratings, implicit)
-    check_ratings(ratings, scale, rating_col or "(implicit)")
+    check_ids(frame[user_col], user_col, "user_column", train_name)
+    check_ids(frame[item_col], item_col, "item_column", train_name)
+    declared = _declared_scale(cfg)
+    check_ratings(ratings, declared, rating_col or "(implicit)")
+    scale = rating_scale(ratings, declared)
+    if not implicit:
+        log.info("rating scale: %s", scale.describe())
     check_duplicates(frame[user_col], frame[item_col], train_name)
     times = parse_timestamps(frame[ts_col], ts_col, train_name) if ts_col else np.arange(len(frame))
     return frame, ratings, times, scale
@@ -389,9 +472,7 @@ def _test_rows(
     return X_test, test_ids
 
 
-def _info(
-    codes: _Codes, ratings: np.ndarray, scale: tuple[float, float] | None, *, implicit: bool
-) -> dict[str, Any]:
+def _info(codes: _Codes, scale: RatingScale, *, implicit: bool) -> dict[str, Any]:
     """``Dataset.info``: sizes, rating scale, implicit, and ``seen`` (users x items CSR)."""
     import scipy.sparse as sp
 
@@ -404,7 +485,9 @@ def _info(
     return {
         "n_users": n_users,
         "n_items": n_items,
-        "rating_scale": list(scale) if scale else [float(ratings.min()), float(ratings.max())],
+        "rating_scale": [scale.low, scale.high],
+        "rating_step": scale.step,
+        "rating_scale_from": scale.source,
         "implicit": implicit,
         "seen": seen,
     }

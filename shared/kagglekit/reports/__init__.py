@@ -3,7 +3,8 @@
 ``tables`` turns run records into the results and ablation tables; ``ledger`` reads the
 submission ledger (``submissions.jsonl``); ``plots`` draws the PNGs under
 ``projects/<name>/reports/``; ``readme`` writes a project's generated README section from
-those three; ``portfolio`` writes the root README's one row per project. Every name the
+those three; ``portfolio`` writes the root README's one row per project; ``learning_path``
+fills the result tables of the learning-path pages under ``docs/``. Every name the
 module ``kagglekit.reports`` had is importable from here.
 """
 

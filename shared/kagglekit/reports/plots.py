@@ -100,6 +100,18 @@ def _direction(run: Run) -> str:
     return "higher is better" if run.record.get("greater_is_better", True) else "lower is better"
 
 
+def _over_folds(run: Run) -> str:
+    """What a run's figures are averaged over, as a reader says it: "over 5 folds", "over
+    5 folds x 3 repeats", or "one holdout split" (nothing averaged: no "mean of 1 folds")."""
+    folds = run.record.get("fold_scores") or []
+    n_repeats = len({f.get("repeat") for f in folds}) or 1
+    n_splits = len(folds) // n_repeats
+    if n_splits * n_repeats <= 1:
+        return "one holdout split"
+    repeats = f" x {n_repeats} repeats" if n_repeats > 1 else ""
+    return f"over {n_splits} folds{repeats}"
+
+
 def plot_cv_scores(runs: Sequence[Run], path: Path, *, top: int = 30) -> Path:
     """Horizontal bars of CV mean +- std for each COMPLETE run, best on top.
 
@@ -117,7 +129,8 @@ def plot_cv_scores(runs: Sequence[Run], path: Path, *, top: int = 30) -> Path:
     fig = _figure(8.0, 1.2 + 0.38 * len(done))
     ax = fig.add_subplot()
     y = np.arange(len(done))[::-1]
-    ax.barh(y, means, xerr=stds, color=colours, capsize=3, height=0.7)
+    # One holdout split has no spread to show: no zero-width error bars.
+    ax.barh(y, means, xerr=stds if stds.any() else None, color=colours, capsize=3, height=0.7)
     ax.set_yticks(y, [_label(r) for r in done])
     low, high = float((means - stds).min()), float((means + stds).max())
     pad = 0.15 * (high - low) or 0.01 * abs(high) or 0.01
@@ -125,7 +138,9 @@ def plot_cv_scores(runs: Sequence[Run], path: Path, *, top: int = 30) -> Path:
     for yi, m, s in zip(y, means, stds, strict=True):
         ax.text(m + s + pad * 0.2, yi, f"{m:.4f}", va="center", fontsize=9)
     metric = done[0].record.get("metric", "score")
-    ax.set_xlabel(f"CV {metric} (mean \u00b1 std over folds; {_direction(done[0])})")
+    over = _over_folds(done[0])
+    spread = "" if over.startswith("one") else "mean \u00b1 std "
+    ax.set_xlabel(f"CV {metric} ({spread}{over}; {_direction(done[0])})")
     ax.set_title(f"CV {metric} per run")
     ax.grid(axis="y", visible=False)
     if any(c == _COLOURS["ensemble"] for c in colours):
@@ -229,7 +244,10 @@ def plot_feature_importance(run: Run, path: Path, *, top: int = 20) -> Path:
     ax = fig.add_subplot()
     ax.barh(np.arange(len(items)), shares, color=_COLOURS["model"], height=0.7)
     ax.set_yticks(np.arange(len(items)), names)
-    ax.set_xlabel("share of total importance (%), mean over folds")
+    over = _over_folds(run)
+    ax.set_xlabel(
+        "share of total importance (%)" + ("" if over.startswith("one") else f", mean {over}")
+    )
     ax.set_title(f"Feature importance: {_label(run)}")
     ax.grid(axis="y", visible=False)
     return _save(fig, path)
@@ -281,17 +299,24 @@ def plot_confusion_matrix(
 
 
 def plot_roc_curve(
-    run: Run, y: np.ndarray, oof: np.ndarray, path: Path, *, max_classes: int = 10
+    run: Run,
+    y: np.ndarray,
+    oof: np.ndarray,
+    path: Path,
+    *,
+    max_classes: int = 10,
+    label_names: Sequence[str] | None = None,
 ) -> Path:
-    """ROC curve of the OOF probabilities (one-vs-rest per class for multiclass)."""
+    """ROC curve of the OOF probabilities (one-vs-rest per class for multiclass), each curve
+    named by its class as the confusion matrix names it."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fig = _figure(6.0, 5.5)
     ax = fig.add_subplot()
     if oof.ndim == 1:
-        curves = [(f"class {_class_names(run, 2)[1]}", y == 1, oof)]
+        curves = [(f"class {_class_names(run, 2, label_names)[1]}", y == 1, oof)]
     else:
-        names = _class_names(run, oof.shape[1])
+        names = _class_names(run, oof.shape[1], label_names)
         curves = [(names[k], y == k, oof[:, k]) for k in range(min(oof.shape[1], max_classes))]
     for name, truth, score in curves:
         if truth.all() or not truth.any():
@@ -351,37 +376,85 @@ def learning_curve_runs(runs: Sequence[Run]) -> list[Run]:
 _NOT_CURVES = frozenset({"seconds", "lr"})
 
 
+def _series_label(name: str, metric: str) -> str:
+    """A history key as a reader names it: ``valid_score`` -> "validation accuracy"."""
+    words = {"train": "training", "valid": "validation"}
+    head, _, tail = name.partition("_")
+    if tail == "score":
+        tail = metric
+    return f"{words.get(head, head)} {tail}" if tail else name
+
+
 def plot_learning_curves(run: Run, path: Path) -> Path:
-    """Each recorded per-epoch series, one thin line per fold, the fold mean thick."""
+    """Per-epoch losses and scores in two panels, one thin line per fold and their mean
+    thick (one line for a single split), with the epoch each fold kept marked.
+
+    Losses and scores live on different scales (a loss of 1.2 beside an accuracy of 0.9),
+    so each gets its own axis. The kept epoch is the trainer's ``best_epoch``: the one whose
+    weights made the run's predictions.
+    """
     series: dict[str, list[list[float]]] = {}
+    kept: list[int | None] = []  # per fold: the 0-based epoch whose weights were kept
     for fold in run.record.get("fold_scores") or []:
-        for name, values in ((fold.get("learned") or {}).get("history") or {}).items():
+        learned = fold.get("learned") or {}
+        history = learned.get("history") or {}
+        if not history:
+            continue
+        kept.append(learned.get("best_epoch"))
+        for name, values in history.items():
             if name in _NOT_CURVES:
                 continue
             series.setdefault(str(name), []).append([float(v) for v in values])
-    fig = _figure(7.5, 4.8)
-    ax = fig.add_subplot()
+    metric = str(run.record.get("metric") or "score")
+    losses = sorted(n for n in series if "loss" in n)
+    scores = sorted(n for n in series if "loss" not in n)
+    panels = [(names, label) for names, label in ((losses, "loss"), (scores, metric)) if names]
+    fig = _figure(5.2 * len(panels) + 1.0, 4.6)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    n_folds = max((len(c) for c in series.values()), default=0)
     cycle = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B2"]
-    for colour, (name, curves) in zip(cycle * 4, sorted(series.items()), strict=False):
-        for curve in curves:
-            ax.plot(np.arange(1, len(curve) + 1), curve, color=colour, alpha=0.25, lw=1)
-        n = min(len(c) for c in curves)
-        mean = np.mean([c[:n] for c in curves], axis=0)
-        ax.plot(
-            np.arange(1, n + 1),
-            mean,
-            color=colour,
-            lw=2.5,
-            label=f"{name} (mean of {len(curves)} folds)",
-        )
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("value")
-    ax.set_title(f"Learning curves: {_label(run)}")
-    ax.legend()
+    for ax, (names, ylabel) in zip(axes, panels, strict=True):
+        for colour, name in zip(cycle * 4, names, strict=False):
+            # The kept epoch is marked on the validation curves, which it was chosen by.
+            marks = kept if name.startswith("valid") else []
+            _draw_series(ax, series[name], marks, colour, _series_label(name, metric))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        direction = "" if ylabel == "loss" else f" ({_direction(run)})"
+        ax.set_ylabel(f"{ylabel}{direction}")
+        ax.legend()
+    spread = f"{n_folds} folds: a thin line per fold, the thick line their mean"
+    spread = "one holdout split" if n_folds <= 1 else spread
+    fig.suptitle(f"Learning curves of {_label(run)}, {spread}", fontsize=12)
     return _save(fig, path)
+
+
+_STAR = {"s": 70, "marker": "*", "edgecolor": "black", "zorder": 3}
+
+
+def _draw_series(
+    ax: Any, curves: list[list[float]], kept: Sequence[int | None], colour: str, label: str
+) -> None:
+    """One series on ``ax``: the fold curves (thin when several), their mean, the kept epochs."""
+    if len(curves) > 1:
+        for curve in curves:
+            ax.plot(np.arange(1, len(curve) + 1), curve, color=colour, alpha=0.25, lw=1)
+    n = min(len(c) for c in curves)
+    mean = np.mean([c[:n] for c in curves], axis=0)
+    ax.plot(np.arange(1, n + 1), mean, color=colour, lw=2.5, label=label)
+    # The kept epoch on each fold's own curve (a fold may stop early: its curve is shorter).
+    points = [
+        (k + 1, curve[k])
+        for k, curve in zip(kept, curves, strict=False)
+        if k is not None and 0 <= k < len(curve)
+    ]
+    if points:
+        xs, ys = np.array(points).T
+        what = "kept epoch" if len(curves) <= 1 else "each fold's kept epoch"
+        shown = what in ax.get_legend_handles_labels()[1]  # one legend entry per panel
+        ax.scatter(xs, ys, color=colour, label=None if shown else what, **_STAR)
 
 
 def plot_misclassified(
@@ -431,8 +504,11 @@ def write_plots(
     ledger: Sequence[dict[str, Any]] = (),
     images: np.ndarray | None = None,
     label_names: Sequence[str] | None = None,
+    extra: Sequence[Plot] = (),
 ) -> list[Plot]:
     """Write every plot the runs and ledger allow into ``out_dir``; return them in order.
+
+    ``extra``: plots drawn into ``out_dir`` by others (the table view), listed last and kept.
 
     ``y`` is the encoded train target (for the OOF plots of the best run). Plots whose
     inputs are missing (no ledger scores, no tree run, no NN run) are skipped. PNGs left
@@ -478,7 +554,9 @@ def write_plots(
                     label_names=label_names,
                 )
                 plots.append(Plot(path, f"Confusion matrix of {which} ({model}, OOF)"))
-                path = plot_roc_curve(best, y[rows], oof[rows], out_dir / "roc_curve.png")
+                path = plot_roc_curve(
+                    best, y[rows], oof[rows], out_dir / "roc_curve.png", label_names=label_names
+                )
                 plots.append(Plot(path, f"ROC curve of {which} ({model}, OOF)"))
             if images is not None and oof.ndim == 2 and len(images) == len(y):
                 grid = plot_misclassified(
@@ -499,6 +577,7 @@ def write_plots(
             nn_best = _best_run(nn) or nn[-1]
             path = plot_learning_curves(nn_best, out_dir / "learning_curves.png")
             plots.append(Plot(path, f"Learning curves ({nn_best.record['model']})"))
+    plots.extend(extra)
     keep = {p.path.name for p in plots}
     for stale in out_dir.glob("*.png") if out_dir.is_dir() else []:
         if stale.name not in keep:

@@ -28,6 +28,7 @@ from kagglekit.folds import folds_meta
 from kagglekit.loaders import Dataset, load_dataset
 from kagglekit.project import Project
 from kagglekit.records import RECORDS_DIR, Run, archive_records, runs_with_copies
+from kagglekit.reports.embedding_view import write_embedding_view
 from kagglekit.reports.ledger import read_ledger_entries, submissions_markdown
 from kagglekit.reports.plots import PLOTS_DIR, Plot, plots_markdown, write_plots
 from kagglekit.reports.tables import (
@@ -198,6 +199,7 @@ def write_project_report(project: Project) -> ProjectReport:
         ledger=read_ledger_entries(project),
         images=images,
         label_names=label_names,
+        extra=write_embedding_view(project, project.root / PLOTS_DIR),
     )
     text = project_report_markdown(project, cfg, runs, plots)
     changed = update_readme_section(readme, text)

@@ -155,6 +155,23 @@ def _render_default(env: Any, key: str, raw: Any, answers: dict[str, str]) -> st
 _SLUG_HINT = "use lower-case letters, digits, '-' and '_', starting with a letter or digit"
 
 
+def _check_rating_scale(raw: Any) -> None:
+    """A recommender's ``rating_scale`` answer: empty (read from the ratings) or ``low,high``."""
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        return
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        low = high = float("nan")
+    if not low < high:  # also false for nan, i.e. not two numbers
+        raise KKError(
+            f"rating_scale '{text}' should be low,high (e.g. --set rating_scale=0.5,5) or "
+            "empty to read it from the training ratings"
+        )
+
+
 def validate_answers(kind: str, answers: dict[str, Any]) -> None:
     """Raise a one-line ``KKError`` for the first bad answer; write nothing.
 
@@ -195,6 +212,7 @@ def validate_answers(kind: str, answers: dict[str, Any]) -> None:
             ) from None
     if answers.get("model") == "timm" and not str(answers.get("backbone", "")).strip():
         raise KKError("backbone is empty; name a timm model (--set backbone=resnet18)")
+    _check_rating_scale(answers.get("rating_scale"))
     names = [n.strip() for n in str(answers.get("label_names", "")).split(",")]
     if any(names) and (not all(names) or len(set(names)) != len(names)):
         raise KKError(

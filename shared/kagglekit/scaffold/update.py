@@ -127,6 +127,13 @@ def update_project(
                     f"{rel}: deleted here but changed in the template; not restored"
                 )
             continue
+        if base is None:
+            # New in the template, but the project made its own (a README written before
+            # its template had one): a merge against nothing would conflict on every line.
+            report.skipped.append(
+                f"{rel}: added to the template but this project has its own; kept"
+            )
+            continue
         if mine == base:
             writes[rel] = theirs
             report.merged.append(rel)

@@ -3,8 +3,9 @@
 - ``tfidf_lr``, ``tfidf_svm``, ``tfidf_ridge``, ``tfidf_nbsvm``: TF-IDF word (and, with
   ``char_ngrams``, character) n-grams plus side columns, then logistic regression, a
   linear SVM, ridge or NB-SVM (``text.models.LinearTextModel``).
-- ``word2vec_lr``: word2vec trained on the fold's training texts (gensim), mean vectors,
-  logistic regression.
+- ``word2vec_lr``: word2vec (or, with ``vectors = "fasttext"``, FastText: sub-word
+  vectors too) trained on the fold's training texts (gensim), mean vectors, logistic
+  regression.
 - ``sentence_lr``: sentence embeddings (all-MiniLM-L6-v2 by default, cached on disk),
   logistic regression.
 - ``lstm``, ``transformer``: a recurrent net and a fine-tuned Hugging Face encoder on the
@@ -31,7 +32,7 @@ from kagglekit.text.models import (
 TFIDF_PARAMS = {"word_ngrams", "char_ngrams", "min_df", "max_features", "sublinear_tf", "side",
                 "side_weight"}  # fmt: skip
 HEAD_PARAMS = {"C", "alpha", "nb_alpha", "tune_threshold", "inner_folds", "class_weight"}
-W2V_PARAMS = {"vector_size", "window", "min_count", "w2v_epochs", "sg"}
+W2V_PARAMS = {"vector_size", "window", "min_count", "w2v_epochs", "sg", "vectors"}
 EMBED_PARAMS = {"model", "batch_size", "device"}
 INSTALL_HINT = "pip install 'kagglekit[nlp]'"
 
@@ -78,7 +79,8 @@ def _word2vec(ctx: BuildContext) -> LinearTextModel:
     featurizer = Word2VecFeaturizer(
         vector_size=int(p.get("vector_size", 100)), window=int(p.get("window", 5)),
         min_count=int(p.get("min_count", 2)), epochs=int(p.get("w2v_epochs", 10)),
-        sg=bool(p.get("sg", True)), seed=ctx.seed, **_tokens(ctx),
+        sg=bool(p.get("sg", True)), seed=ctx.seed, vectors=str(p.get("vectors", "word2vec")),
+        **_tokens(ctx),
     )  # fmt: skip
     return _head(ctx, featurizer, "lr")
 

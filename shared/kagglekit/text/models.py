@@ -33,6 +33,10 @@ from kagglekit.text.tokens import get_tokenizer, no_tokens
 log = logging.getLogger(__name__)
 
 CLASSIFIERS = ("lr", "svm", "ridge", "nbsvm")
+# Word vectors trained on the fold's texts: word2vec, or FastText (word2vec over a word's
+# character 3-6-grams as well, so a misspelt or hashtagged word gets a vector from its
+# pieces: "#earthquake" shares "earthq" with "earthquake").
+VECTORS = ("word2vec", "fasttext")
 
 
 class Featurizer(Protocol):
@@ -41,20 +45,24 @@ class Featurizer(Protocol):
 
 
 class Word2VecFeaturizer:
-    """Mean word2vec vectors, word2vec trained (gensim) on the fold's training texts.
+    """Mean word vectors, word2vec or FastText trained (gensim) on the fold's training texts.
 
     ``init_vectors`` of an LSTM embedding layer use the same training (``train_word2vec``).
     ``tokens`` names the tokenizer (``text.tokens``), ``column`` the text column (errors).
+    With ``vectors = "fasttext"`` a word seen fewer than ``min_count`` times, or never,
+    still counts: its vector is built from its character n-grams.
     """
 
     def __init__(
         self, *, vector_size: int = 100, window: int = 5, min_count: int = 2,
         epochs: int = 10, sg: bool = True, seed: int = 0, tokens: str = "words",
-        column: str = "text",
+        column: str = "text", vectors: str = "word2vec",
     ) -> None:  # fmt: skip
+        if vectors not in VECTORS:
+            raise unknown_name("vectors", vectors, VECTORS)
         self.options: dict[str, Any] = dict(
             vector_size=vector_size, window=window, min_count=min_count, epochs=epochs, sg=sg,
-            tokens=tokens, column=column,
+            tokens=tokens, column=column, vectors=vectors,
         )  # fmt: skip
         self.seed = seed
         self.tokenize = get_tokenizer(tokens)
@@ -73,22 +81,27 @@ class Word2VecFeaturizer:
         out = np.zeros((len(X), wv.vector_size), dtype=np.float32)
         for i, text in enumerate(as_texts(X).text):
             # Python per text, but the work per row is one numpy mean over its tokens.
-            idx = [wv.key_to_index[w] for w in self.tokenize(text) if w in wv.key_to_index]
-            if idx:
-                out[i] = wv.vectors[idx].mean(axis=0)
+            # ``w in wv``: word2vec knows its vocabulary; FastText every word with n-grams.
+            words = [w for w in self.tokenize(text) if w in wv]
+            if words:
+                out[i] = wv[words].mean(axis=0)
         return out
 
 
 def train_word2vec(
     texts: Any, *, vector_size: int = 100, window: int = 5, min_count: int = 2,
     epochs: int = 10, sg: bool = True, seed: int = 0, tokens: str = "words",
-    column: str = "text",
+    column: str = "text", vectors: str = "word2vec",
 ) -> Any:  # fmt: skip
-    """gensim ``KeyedVectors`` trained on ``texts`` (one worker: seeded runs repeat).
+    """gensim ``KeyedVectors`` trained on ``texts`` (one worker: seeded runs repeat):
+    ``Word2Vec``'s, or with ``vectors = "fasttext"`` ``FastText``'s (character 3-6-gram
+    vectors too, gensim's defaults; the keyed vectors then answer for any word).
 
     Texts with no word, or no word ``min_count`` times, are a one-line error naming
     ``column`` (gensim's own is a traceback about building a vocabulary).
     """
+    if vectors not in VECTORS:
+        raise unknown_name("vectors", vectors, VECTORS)
     models = require("gensim.models", "nlp")
     tokenize = get_tokenizer(tokens)
     sentences = [tokenize(t) for t in texts]
@@ -97,10 +110,11 @@ def train_word2vec(
     counts = Counter(w for sentence in sentences for w in sentence)
     if max(counts.values()) < min_count:
         raise KKError(
-            f"word2vec: no word of text column '{column}' appears min_count = {min_count} "
+            f"{vectors}: no word of text column '{column}' appears min_count = {min_count} "
             f"times in the {len(sentences)} training texts; lower min_count (e.g. 1)"
         )
-    model = models.Word2Vec(
+    trainer = models.FastText if vectors == "fasttext" else models.Word2Vec
+    model = trainer(
         sentences, vector_size=vector_size, window=window, min_count=min_count,
         epochs=epochs, sg=int(sg), workers=1, seed=seed,
     )  # fmt: skip

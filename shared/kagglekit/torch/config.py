@@ -15,6 +15,7 @@ from typing import Any
 from kagglekit.errors import KKError, unknown_name
 
 OPTIMIZERS = ("adamw", "sgd")
+LOSSES = ("cross_entropy", "mse")
 SCHEDULES = ("onecycle", "cosine", "step", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 TTAS = ("none", "flip", "flip_shift")
@@ -50,8 +51,17 @@ class TrainConfig:
         a fraction): ``onecycle`` = straight down to 0 at the last step (a triangle with
         the warm-up), ``cosine`` = half a cosine down to 0, ``step`` = times ``gamma``
         every ``step_size`` epochs, ``constant`` = 1.
+    loss
+        What a classifier trains on: ``"cross_entropy"`` (the task's log loss: softmax
+        cross-entropy, or BCE on one logit for binary) or ``"mse"``: the squared error of
+        the predicted probabilities (softmax, or sigmoid for binary) against the one-hot
+        targets, summed over the classes (the Brier score of each row). MSE is the loss
+        the learning path compares cross-entropy with: its gradient fades where a wrong
+        class's probability saturates, so it learns more slowly. Regression always trains
+        on MSE, whatever this says.
     label_smoothing
-        Cross-entropy label smoothing (binary: targets pulled towards 0.5); ignored for
+        Cross-entropy label smoothing (binary: targets pulled towards 0.5; with
+        ``loss = "mse"`` the one-hot targets are smoothed the same way); ignored for
         regression.
     grad_clip
         Clip the global gradient norm at this value; 0 = off.
@@ -108,6 +118,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     step_size: int = 10
     gamma: float = 0.1
+    loss: str = "cross_entropy"
     label_smoothing: float = 0.0
     grad_clip: float = 0.0
     patience: int = 0
@@ -159,6 +170,7 @@ class TrainConfig:
             )
         for name, value, choices in (
             ("optimizer", self.optimizer, OPTIMIZERS),
+            ("loss", self.loss, LOSSES),
             ("schedule", self.schedule, SCHEDULES),
             ("precision", self.precision, PRECISIONS),
             ("tta", self.tta, TTAS),
@@ -184,7 +196,7 @@ class TrainConfig:
     def fingerprint_fields(self) -> dict[str, Any]:
         """The settings that change the trained weights (for checkpoint fingerprints)."""
         fields_ = {k: v for k, v in asdict(self).items() if k not in ("tta", "num_threads")}
-        for name, off in (("layer_decay", 1.0), ("ema_decay", 0.0)):
+        for name, off in (("layer_decay", 1.0), ("ema_decay", 0.0), ("loss", "cross_entropy")):
             if fields_[name] == off:  # added later: off keeps older checkpoints resumable
                 del fields_[name]
         return fields_

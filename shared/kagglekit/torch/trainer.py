@@ -12,7 +12,8 @@ Beside it: ``optim`` (optimiser, schedule, Lookahead, EMA), ``checkpoint`` (save
 fingerprint), ``device`` (device, precision, data on the device, timing).
 
 Losses: multiclass = cross-entropy over ``n_classes`` logits; binary = BCE-with-logits
-over ONE logit per row (the net must output ``(B, 1)`` or ``(B,)``); regression = MSE.
+over ONE logit per row (the net must output ``(B, 1)`` or ``(B,)``); regression = MSE;
+a classifier's ``loss = "mse"``: squared error of its probabilities (``torch.losses``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from kagglekit.torch.device import (
     take_rows,
     to_device,
 )
+from kagglekit.torch.losses import train_loss
 from kagglekit.torch.optim import ema_weights, lr_factor, make_ema, make_lookahead, make_optimizer
 
 require("torch", "vision")
@@ -557,9 +559,10 @@ class TorchModel:
     def _loss(
         self, out: torch.Tensor, y: torch.Tensor, smoothing: float, reduction: str = "mean"
     ) -> torch.Tensor:
-        return self.task.torch_loss(
-            out, y, n_classes=self.n_classes, smoothing=smoothing, reduction=reduction
-        )
+        return train_loss(
+            self.task, out, y, loss=self.config.loss, n_classes=self.n_classes,
+            smoothing=smoothing, reduction=reduction,
+        )  # fmt: skip
 
     def _to_pred(self, out: torch.Tensor) -> torch.Tensor:
         return self.task.torch_predict(out)

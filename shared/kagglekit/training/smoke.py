@@ -19,7 +19,7 @@ from kagglekit.metrics import get_metric
 from kagglekit.models.base import take
 from kagglekit.project import Project
 from kagglekit.training.cv import cross_validate
-from kagglekit.training.prepare import model_factory, n_outputs, prepare
+from kagglekit.training.prepare import Prepared, model_factory, n_outputs, prepare
 from kagglekit.training.run import small_learned
 
 __all__ = ["SmokeResult", "smoke_test"]
@@ -42,12 +42,21 @@ class SmokeResult:
 
 
 def smoke_test(
-    project: Project, cfg: ProjectConfig, *, model_name: str | None = None, n_rows: int = 384
+    project: Project,
+    cfg: ProjectConfig,
+    *,
+    model_name: str | None = None,
+    n_rows: int = 384,
+    prepared: Prepared | None = None,
 ) -> SmokeResult:
-    """Fit one model on a few hundred rows of the first fold for one or two epochs."""
+    """Fit one model on a few hundred rows of the first fold for one or two epochs.
+
+    ``prepared``: the project's data from ``prepare(project, cfg)``, when the caller
+    smoke-tests several entries (``kk auto``) and loads it once.
+    """
     name, _ = cfg.model(model_name)
     metric = get_metric(cfg.competition.metric)
-    prepared = prepare(project, cfg)
+    prepared = prepared if prepared is not None else prepare(project, cfg)
     make_model = model_factory(cfg, name, prepared, smoke=True)
     first = next(prepared.folds.splits())
     rng = np.random.default_rng(0)

@@ -181,6 +181,21 @@ def best_params(
     return best_params_of(best), best
 
 
+def resolve_params(
+    project: Project, cfg: ProjectConfig, model_name: str, params: str | None
+) -> dict[str, Any] | None:
+    """The parameters ``params`` names for ``model_name``: ``"best"`` (the best trial of
+    the model's tuning study), a params file's path (``kk tune --write-params``), or None.
+
+    What ``kk train --params`` and ``kk.Project.train(params=...)`` take.
+    """
+    if params is None:
+        return None
+    if params == "best":
+        return best_params(project, cfg, model_name=model_name)[0]
+    return read_params_file(Path(params)).params
+
+
 def _fold_hash(project: Project) -> str:
     meta = folds_meta(project)
     if meta is None:

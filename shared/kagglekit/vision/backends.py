@@ -42,6 +42,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                 "schedule": "onecycle", "warmup_epochs": 0.5, "label_smoothing": 0.2,
                 "lookahead_steps": 5, "lookahead_alpha": 0.25, "flip": True,
                 "alternate_flip": True, "translate": 2, "tta": "flip_shift"},
+    # A ViT from scratch wants AdamW with a large weight decay, warm-up, label smoothing,
+    # clipped gradients, every augmentation it can get and many epochs (DeiT's recipe,
+    # scaled down to 32 x 32 images): a GPU job (projects/cifar10's vit entry).
+    "vit": {"epochs": 100, "batch_size": 128, "optimizer": "adamw", "lr": 1e-3,
+            "weight_decay": 0.05, "schedule": "cosine", "warmup_epochs": 5,
+            "label_smoothing": 0.1, "grad_clip": 1.0, "flip": True, "translate": 4,
+            "cutout": 8},
     "timm_backbone": {"epochs": 5, "batch_size": 64, "optimizer": "adamw", "lr": 3e-4,
                       "weight_decay": 1e-2, "schedule": "cosine", "warmup_epochs": 1},
 }  # fmt: skip

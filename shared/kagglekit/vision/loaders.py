@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from kagglekit.loaders import (
     param,
     register_loader,
 )
-from kagglekit.vision import readers
+from kagglekit.vision import readers, resize
 
 if TYPE_CHECKING:
     from kagglekit.config import ProjectConfig
@@ -79,7 +80,7 @@ def _dataset(
     if X.shape[1:] != X_test.shape[1:]:
         raise KKError(
             f"train images are {X.shape[1:]} but test images are {X_test.shape[1:]}; "
-            "train and test must have one image size (resize one of them)"
+            "bring both to one size with data.params.image_size = [H, W]"
         )
     names = label_names or param(cfg, "label_names", [], kind=list) or None
     ids = train_ids if train_ids is not None else pd.Series(np.arange(len(X)), name=comp.id_column)
@@ -121,10 +122,27 @@ def _dataset(
     )
 
 
+def _sized(
+    cfg: ProjectConfig, decode: Callable[[], dict[str, np.ndarray]]
+) -> Callable[[], dict[str, np.ndarray]]:
+    """``decode``, then its images brought to ``data.params.image_size`` (before caching)."""
+    resize.size_params(cfg.data.params)  # a bad size fails before any decoding
+
+    def build() -> dict[str, np.ndarray]:
+        arrays = decode()
+        for key in ("x", "x_test"):
+            arrays[key] = resize.fit_array(arrays[key], cfg.data.params)
+        return arrays
+
+    return build
+
+
 # --- idx -------------------------------------------------------------------------------------
 
+# Every image loader reads data.params.image_size and resize (kagglekit.vision.resize).
+_SIZE_PARAMS = {"image_size", "resize"}
 _IDX_PARAMS = {"train_images", "train_labels", "test_images", "test_labels", "label_names"}
-_IDX_PARAMS |= {"id_start", "submit_label_names"}
+_IDX_PARAMS |= {"id_start", "submit_label_names", *_SIZE_PARAMS}
 
 
 def _idx_required(cfg: ProjectConfig) -> list[str]:
@@ -151,22 +169,44 @@ def load_idx(project: Project, cfg: ProjectConfig) -> Dataset:
             out["x_test"] = readers.read_idx(raw / param(cfg, "test_images", kind=str))
         return out
 
-    return _dataset(project, cfg, cached_arrays(project, cfg, decode))
+    return _dataset(project, cfg, cached_arrays(project, cfg, _sized(cfg, decode)))
 
 
 # --- pixels_csv ----------------------------------------------------------------------------
 
 _PIXEL_PARAMS = {"label_names", "id_start", "submit_label_names", "id_column", "shape"}
+_PIXEL_PARAMS |= _SIZE_PARAMS
 
 
 def _csv_required(cfg: ProjectConfig) -> list[str]:
     return [cfg.competition.train_file, cfg.competition.test_file]
 
 
+def _check_label_column(path: Path, header: list[str], target: str) -> None:
+    """Name the fix when the label column is spelt in another case than target_column.
+
+    Digit-recognizer style files say ``label`` where the submission says ``Label``:
+    the pixels CSV's own spelling is the one to configure, and the submission keeps the
+    sample submission's column names whatever competition.target_column says.
+    """
+    if target in header:
+        return
+    same = [c for c in header if c.lower() == target.lower()]
+    if same:
+        raise KKError(
+            f"{path.name} has no '{target}' column but has '{same[0]}'; set "
+            f'competition.target_column = "{same[0]}" (submissions keep the sample '
+            "submission's column names)"
+        )
+
+
 def load_pixels_csv(project: Project, cfg: ProjectConfig) -> Dataset:
     """Kaggle's CSV of pixels; a label column in the test file becomes the solution."""
     check_params(cfg, _PIXEL_PARAMS)
     comp, raw = cfg.competition, project.raw_dir
+    if (raw / comp.train_file).is_file():
+        header = [str(c) for c in pd.read_csv(raw / comp.train_file, nrows=0).columns]
+        _check_label_column(raw / comp.train_file, header, comp.target_column)
     id_column = param(cfg, "id_column", "", kind=str) or None
     shape_param = param(cfg, "shape", [], kind=list)
     shape = tuple(int(v) for v in shape_param) if shape_param else None
@@ -196,7 +236,7 @@ def load_pixels_csv(project: Project, cfg: ProjectConfig) -> Dataset:
             out["ids"], out["test_ids"] = ids, test_ids
         return out
 
-    arrays = cached_arrays(project, cfg, decode)
+    arrays = cached_arrays(project, cfg, _sized(cfg, decode))
     name = comp.id_column
     train_ids = pd.Series(arrays["ids"], name=name) if "ids" in arrays else None
     test_ids = pd.Series(arrays["test_ids"], name=name) if "test_ids" in arrays else None
@@ -206,7 +246,7 @@ def load_pixels_csv(project: Project, cfg: ProjectConfig) -> Dataset:
 # --- image_folder --------------------------------------------------------------------------
 
 _FOLDER_PARAMS = {"train_dir", "test_dir", "labels_file", "ext", "mode", "label_names"}
-_FOLDER_PARAMS |= {"submit_label_names", "id_start"}
+_FOLDER_PARAMS |= {"submit_label_names", "id_start", *_SIZE_PARAMS}
 
 
 def _folder_required(cfg: ProjectConfig) -> list[str]:
@@ -245,13 +285,16 @@ def load_image_folder(project: Project, cfg: ProjectConfig) -> Dataset:
     else:
         test_ids = _numeric_first(readers.list_image_ids(test_dir, ext=ext))
 
+    # Files of many sizes are brought to one while they are decoded: they cannot be stacked.
+    fit = resize.image_fitter(cfg.data.params)
+
     def decode() -> dict[str, np.ndarray]:
         return {
-            "x": readers.read_image_folder(train_dir, train_ids, ext=ext, mode=mode),
-            "x_test": readers.read_image_folder(test_dir, test_ids, ext=ext, mode=mode),
+            "x": readers.read_image_folder(train_dir, train_ids, ext=ext, mode=mode, fit=fit),
+            "x_test": readers.read_image_folder(test_dir, test_ids, ext=ext, mode=mode, fit=fit),
         }
 
-    arrays = cached_arrays(project, cfg, decode)
+    arrays = cached_arrays(project, cfg, _sized(cfg, decode))
     names = param(cfg, "label_names", [], kind=list) or sorted({str(v) for v in y_text})
     index = {str(n): i for i, n in enumerate(names)}
     unknown = sorted({str(v) for v in y_text} - set(index))
@@ -284,6 +327,7 @@ def load_image_folder(project: Project, cfg: ProjectConfig) -> Dataset:
 # --- cifar_batches -------------------------------------------------------------------------
 
 _CIFAR_PARAMS = {"folder", "train_batches", "test_batch", "submit_label_names", "label_names"}
+_CIFAR_PARAMS |= _SIZE_PARAMS
 
 
 def _cifar_paths(cfg: ProjectConfig) -> tuple[list[str], str]:
@@ -314,7 +358,7 @@ def load_cifar_batches(project: Project, cfg: ProjectConfig) -> Dataset:
         x_test, y_test, _ = readers.read_cifar_batches([raw / test])
         return {"x": x, "y": y, "x_test": x_test, "y_test": y_test}
 
-    arrays = cached_arrays(project, cfg, decode)
+    arrays = cached_arrays(project, cfg, _sized(cfg, decode))
     meta = Path(raw / train[0]).parent / "batches.meta"
     names_holder["names"] = readers.read_cifar_label_names(meta) if meta.is_file() else None
     names = param(cfg, "label_names", [], kind=list) or names_holder["names"]
@@ -389,8 +433,9 @@ def _pixel_header(path: Path, cfg: ProjectConfig) -> bool:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
         return False
     pixels = [c for c in header if _PIXEL_COLUMN.fullmatch(c)]
-    others = set(header) - set(pixels)
-    return bool(pixels) and others <= {comp.target_column, comp.id_column}
+    others = {c.lower() for c in header} - {c.lower() for c in pixels}
+    # Case-blind: a 'label' column when target_column says 'Label' is named by the loader.
+    return bool(pixels) and others <= {comp.target_column.lower(), comp.id_column.lower()}
 
 
 def _detect_pixels_csv(raw: Path, files: list[Path], cfg: ProjectConfig) -> dict[str, Any] | None:
@@ -409,6 +454,7 @@ def _detect_pixels_csv(raw: Path, files: list[Path], cfg: ProjectConfig) -> dict
     if train is None or test is None or train == test:
         return None
     header = [str(c) for c in pd.read_csv(train, nrows=0).columns]
+    _check_label_column(train, header, comp.target_column)
     if comp.target_column not in header:
         return None
     params: dict[str, Any] = {}

@@ -12,6 +12,7 @@ The nets return logits (B, n_outputs); the trainer owns the loss.
 - ``fastnet``: a net in the spirit of Keller Jordan's cifar10-airbench: a frozen
   patch-whitening first convolution set from the training images, three conv-pool-BN
   groups with BatchNorm tuned for short training, a scaled linear head.
+- ``vit``: a small Vision Transformer (Dosovitskiy et al., 2021) trained from scratch.
 - ``timm_backbone``: any ``timm`` model, when timm is installed.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kagglekit.errors import KKError, did_you_mean, unknown_name
+from kagglekit.errors import DoesNotFit, KKError, did_you_mean, unknown_name
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -35,6 +36,9 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 Shape = Sequence[int]
+
+# The way out of "too small" that every net's message names (kagglekit.vision.resize).
+_ENLARGE = "enlarge the images with data.params.image_size = [H, W] in config.toml"
 
 
 def _activation(name: str) -> nn.Module:
@@ -147,9 +151,10 @@ def cnn(
     if head not in ("gap", "flatten"):
         raise unknown_name("cnn head", head, ("gap", "flatten"))
     if min(h, w) < 2 ** len(channels):
-        raise KKError(
+        raise DoesNotFit(
             f"cnn: {h} x {w} inputs are too small for {len(channels)} pooling blocks; "
-            "use fewer channels entries"
+            f"use at most {max(1, min(h, w).bit_length() - 1)} channels entries, or "
+            f"{_ENLARGE}"
         )
     layers: list[nn.Module] = []
     width = c
@@ -220,7 +225,10 @@ def resnet(
     if len(widths) != 4:
         raise KKError(f"resnet: widths needs 4 entries (prep, stage 1, 2, 3), got {list(widths)}")
     if min(h, w) < 8:
-        raise KKError(f"resnet: {h} x {w} inputs are too small for three pooling stages")
+        raise DoesNotFit(
+            f"resnet: {h} x {w} inputs are too small for three pooling stages (8 x 8 at "
+            f"least); {_ENLARGE}"
+        )
     w0, w1, w2, w3 = (int(v) for v in widths)
     return nn.Sequential(
         _conv_bn(c, w0),  # (B, w0, H, W)
@@ -357,15 +365,101 @@ def fastnet(
     c, h, w = _check_shape(input_shape, n_outputs, "fastnet")
     if len(widths) != 3:
         raise KKError(f"fastnet: widths needs 3 entries (one per conv group), got {list(widths)}")
-    if not 1 <= whiten_kernel <= min(h, w) // 8:
-        raise KKError(
-            f"fastnet: whiten_kernel = {whiten_kernel} does not fit {h} x {w} inputs; use 2"
+    # Three pooling groups need 8 x 8 maps after the k x k whitening (H - k + 1 >= 8), and
+    # k <= min(H, W) // 8 keeps the patches small against the image: 2 from 16 x 16 up.
+    largest = min(h, w) // 8
+    if largest < 1:
+        raise DoesNotFit(
+            f"fastnet: {h} x {w} inputs are too small for three pooling groups (8 x 8 at "
+            f"least); {_ENLARGE}"
         )
-    if min(h, w) - whiten_kernel + 1 < 8:
-        raise KKError(f"fastnet: {h} x {w} inputs are too small for three pooling groups")
+    if whiten_kernel < 1:
+        raise KKError(f"fastnet: whiten_kernel must be 1 or more, got {whiten_kernel}")
+    if whiten_kernel > largest:
+        raise DoesNotFit(
+            f"fastnet: whiten_kernel = {whiten_kernel} needs inputs of at least "
+            f"{8 * whiten_kernel} x {8 * whiten_kernel}, these are {h} x {w}; set "
+            f"whiten_kernel = {largest} in the entry's params, or {_ENLARGE}"
+        )
     if not 0 < bn_momentum <= 1:
         raise KKError(f"fastnet: bn_momentum must be in (0, 1], got {bn_momentum}; try 0.4")
     return FastNet(c, n_outputs, widths, whiten_kernel, bn_momentum, logit_scale)
+
+
+class ViT(nn.Module):
+    """Patches -> tokens -> pre-norm Transformer encoder -> pooled token -> linear head.
+
+    The encoder layers are PyTorch's own (``nn.TransformerEncoderLayer``: multi-head
+    self-attention and a GELU MLP, each behind a LayerNorm and a residual connection).
+    """
+
+    def __init__(
+        self, c: int, h: int, w: int, n_outputs: int, *, patch: int, dim: int, depth: int,
+        heads: int, mlp_ratio: float, dropout: float, pool: str,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        n_patches = (h // patch) * (w // patch)
+        self.pool = pool
+        # A conv with kernel = stride = patch cuts the image into patches and projects each.
+        self.embed = nn.Conv2d(c, dim, patch, stride=patch)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.zeros(1, n_patches + 1, dim))
+        nn.init.trunc_normal_(self.pos, std=0.02)  # positions are learnt: no 2-D prior
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, int(dim * mlp_ratio), dropout, activation="gelu", batch_first=True,
+            norm_first=True,
+        )  # fmt: skip
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x).flatten(2).transpose(1, 2)  # (B, N, dim): N = (H/p) * (W/p)
+        x = torch.cat([self.cls.expand(len(x), -1, -1), x], dim=1) + self.pos  # (B, N+1, dim)
+        x = self.norm(self.encoder(x))  # (B, N+1, dim): every token attends to every other
+        return self.head(x[:, 0] if self.pool == "cls" else x[:, 1:].mean(dim=1))  # (B, out)
+
+
+def vit(
+    input_shape: Shape,
+    n_outputs: int,
+    *,
+    patch: int = 4,
+    dim: int = 192,
+    depth: int = 6,
+    heads: int = 3,
+    mlp_ratio: float = 2.0,
+    dropout: float = 0.0,
+    pool: str = "mean",
+) -> nn.Module:
+    """A small Vision Transformer: ``patch`` x ``patch`` patches as tokens of width ``dim``,
+    ``depth`` encoder layers of ``heads`` attention heads, then a linear head on the mean
+    of the patch tokens (``pool = "mean"``) or on a class token (``"cls"``, the paper's).
+
+    With the defaults a 32 x 32 image is 64 tokens and the net has about 1.8M weights.
+    Unlike a convolution, attention has no built-in notion that nearby pixels belong
+    together: it must learn that from the data, which is why a ViT trained from scratch
+    on a few tens of thousands of images needs strong augmentation and many epochs.
+    """
+    c, h, w = _check_shape(input_shape, n_outputs, "vit")
+    if pool not in ("mean", "cls"):
+        raise unknown_name("vit pool", pool, ("mean", "cls"))
+    if patch < 1 or h % patch or w % patch:
+        raise DoesNotFit(
+            f"vit: patch = {patch} must divide the {h} x {w} inputs; pick a divisor of both "
+            f"(e.g. 4 for 32 x 32, 7 or 4 for 28 x 28), or {_ENLARGE}"
+        )
+    if dim < 1 or heads < 1 or dim % heads:
+        raise KKError(
+            f"vit: dim = {dim} must be a multiple of heads = {heads}; e.g. dim = 192, heads = 3"
+        )
+    if depth < 1 or mlp_ratio <= 0:
+        raise KKError(f"vit: depth ({depth}) and mlp_ratio ({mlp_ratio}) must be positive")
+    _check_dropout(dropout, "vit")
+    return ViT(
+        c, h, w, n_outputs, patch=patch, dim=dim, depth=depth, heads=heads,
+        mlp_ratio=mlp_ratio, dropout=dropout, pool=pool,
+    )  # fmt: skip
 
 
 def timm_backbone(
@@ -421,6 +515,7 @@ NETS: dict[str, NetFactory] = {
     "cnn": cnn,
     "resnet": resnet,
     "fastnet": fastnet,
+    "vit": vit,
     "timm_backbone": timm_backbone,
 }
 

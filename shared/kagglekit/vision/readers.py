@@ -24,7 +24,7 @@ import math
 import os
 import pickle
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -199,12 +199,15 @@ def read_idx_pair(
 # ---------------------------------------------------------------- pixels CSV
 
 
+_COLUMNS_HINT = "the label and id columns (competition.target_column, data.params.id_column)"
+
+
 def _square_shape(n_pixels: int, path: Path) -> tuple[int, int, int]:
     side = math.isqrt(n_pixels)
     if side * side != n_pixels:
         raise KKError(
             f"{path}: {n_pixels} pixel columns is not a square image (28 x 28 = 784); "
-            "pass shape=(C, H, W), or check the label/id columns (label_column=, id_column=)"
+            f"set data.params.shape = [C, H, W], or check {_COLUMNS_HINT}"
         )
     return (1, side, side)
 
@@ -275,8 +278,8 @@ def read_pixels_csv(
         shape = _square_shape(n_pixels, path)
     elif math.prod(shape) != n_pixels:
         raise KKError(
-            f"{path}: {n_pixels} pixel columns but shape={tuple(shape)} needs {math.prod(shape)}; "
-            "fix shape= or the label/id columns"
+            f"{path}: {n_pixels} pixel columns but shape {list(shape)} needs {math.prod(shape)}; "
+            f"fix data.params.shape, or check {_COLUMNS_HINT}"
         )
     for column in frame.columns:
         values = frame[column]
@@ -345,6 +348,7 @@ def read_image_folder(
     ext: str = ".png",
     mode: str = "RGB",
     n_threads: int | None = None,
+    fit: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Read ``folder/<id><ext>`` for every id, in order, as one (N, C, H, W) uint8 array.
 
@@ -364,6 +368,9 @@ def read_image_folder(
     n_threads
         Decoding threads; default one for images under 64 x 64 pixels (threads only
         contend for the GIL there), else ``min(8, cpu count)``.
+    fit
+        Applied to each decoded (H, W, C) image, e.g. ``vision.resize.image_fitter``'s
+        step that brings images of many sizes to one.
     """
     if mode not in _MODES:
         raise KKError(f"image mode '{mode}' is not supported; use 'RGB' (colour) or 'L' (grey)")
@@ -381,7 +388,11 @@ def read_image_folder(
             f"{', '.join(missing[:5])} (looked for <id>{ext}); fetch the full folder or drop "
             "those ids from the labels file"
         )
-    first = _decode(paths[0], mode)
+
+    def decode(path: Path) -> np.ndarray:
+        return _decode(path, mode) if fit is None else fit(_decode(path, mode))
+
+    first = decode(paths[0])
     height, width, channels = first.shape
     out = np.empty((len(paths), height, width, channels), dtype=np.uint8)
     out[0] = first
@@ -389,7 +400,7 @@ def read_image_folder(
 
     def load(rows: range) -> None:
         for i in rows:
-            arr = _decode(paths[i], mode)
+            arr = decode(paths[i])
             if arr.shape[:2] != (height, width):
                 sizes.setdefault(arr.shape[:2], id_list[i])  # dict writes are atomic (GIL)
                 continue
@@ -412,8 +423,8 @@ def read_image_folder(
     if len(sizes) > 1:
         examples = "; ".join(f"{i}{ext} is {w}x{h}" for (h, w), i in sizes.items())
         raise KKError(
-            f"{folder}: images have {len(sizes)} different sizes ({examples}); resize them to "
-            "one size before training"
+            f"{folder}: images have {len(sizes)} different sizes ({examples}); bring them to "
+            "one with data.params.image_size = [H, W] (and resize = 'resize', 'pad' or 'crop')"
         )
     images = np.ascontiguousarray(out.transpose(0, 3, 1, 2))  # (N, H, W, C) -> (N, C, H, W)
     return check_images(images, str(folder))
