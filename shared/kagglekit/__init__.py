@@ -48,12 +48,31 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# OpenMP threads (torch's CPU kernels, LightGBM, XGBoost) spin while they wait for work by
-# default. On a machine another process keeps busy, every parallel region then waits for a
-# descheduled spinner: bench/threads.py measured a torch MLP 12x and LightGBM 4.7x faster
-# with passive waits on a loaded 2-core machine. Set before those libraries load (they read
-# it once); a user's own OMP_WAIT_POLICY wins. docs/reference.md, Install: threads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+def _busy_machine_wait_policy(load: float, cores: int) -> str | None:
+    """``"PASSIVE"`` when other processes already keep about half the cores busy, else None.
+
+    OpenMP threads (torch's CPU kernels, LightGBM, XGBoost) spin while they wait for work.
+    On a machine another process keeps busy, every parallel region then waits for a
+    descheduled spinner; passive waits (threads sleep) were 2.8x (torch MLP) and 1.6x
+    (LightGBM) faster beside one busy process on 2 cores, and 12x and 4.7x under heavier
+    load; on an idle machine they were 2-3.5x SLOWER (bench/threads.py, bench/README.md).
+    So the choice is made from the load when kagglekit is imported.
+    """
+    return "PASSIVE" if cores > 0 and load >= 0.5 * cores else None
+
+
+def _choose_openmp_waits() -> None:
+    # Set before torch or the boosters load (they read it once); a user's own setting wins.
+    if "OMP_WAIT_POLICY" in os.environ or not hasattr(os, "getloadavg"):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    policy = _busy_machine_wait_policy(os.getloadavg()[0], cores or 1)
+    if policy:
+        os.environ["OMP_WAIT_POLICY"] = policy
+
+
+_choose_openmp_waits()
 
 # name -> the module that defines it; looked up on first attribute access (PEP 562).
 _SURFACE = {
