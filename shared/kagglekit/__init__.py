@@ -67,7 +67,11 @@ def _choose_openmp_waits() -> None:
     if "OMP_WAIT_POLICY" in os.environ or not hasattr(os, "getloadavg"):
         return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    policy = _busy_machine_wait_policy(os.getloadavg()[0], cores or 1)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this system: leave the libraries' default
+        return
+    policy = _busy_machine_wait_policy(load, cores or 1)
     if policy:
         os.environ["OMP_WAIT_POLICY"] = policy
 
