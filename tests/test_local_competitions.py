@@ -165,3 +165,84 @@ def test_vision_template_flips_only_when_the_answer_says_so(projects_dir: Path) 
     flipped = {n for n, e in on.models.items() if e.params.get("flip")}
     assert flipped == {"mlp", "mlp_sigmoid", "mlp_tanh", "cnn", "resnet"}
     assert "flip" not in on.models["fastnet"].params  # the backend's airbench recipe
+
+
+def _class_folders(root: Path, n: int = 60, *, mixed: bool = False) -> Path:
+    """A learner's image data: one folder per class (zero/, one/, two/) of grey PNGs."""
+    from PIL import Image
+
+    from kagglekit.vision.testing import tiny_images
+
+    x, y = tiny_images(n, (1, 12, 12), 3)
+    names = ["zero", "one", "two"]
+    for i, (image, label) in enumerate(zip(x, y, strict=True)):
+        folder = root / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        ext = ".bmp" if mixed and i % 2 else ".png"
+        Image.fromarray(image[0]).save(folder / f"img{i:03d}{ext}")
+    return root
+
+
+def test_an_image_folder_made_competition_trains_and_scores_with_the_printed_line(
+    projects_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Class folders -> make-competition -> kk new vision ... -> fetch, folds, train, score."""
+    monkeypatch.delenv("KK_DATA_MIRROR", raising=False)
+    work = projects_dir.parent
+    images = _class_folders(work / "shapes-images")
+    kk = lambda *args: run_kk_inprocess(capsys, monkeypatch, *args)  # noqa: E731
+    code, _, err = kk("make-competition", str(images), "--target", "y", "--out", str(work / "x"))
+    assert code != 0 and "is a folder of images" in err and "leave out --target" in err
+    (work / "t.csv").write_text("a,b\n1,2\n")
+    code, _, err = kk("make-competition", str(work / "t.csv"), "--out", str(work / "x"))
+    assert code != 0 and "--target is missing" in err
+    code, out, err = kk("make-competition", str(images), "--out", str(work / "shapes"))
+    assert code == 0, err
+    assert "42 train images, 18 test images" in " ".join(out.split())
+    assert "make a vision project for it (60 images in 3 class folders)" in out
+    comp = work / "shapes"
+    labels = pd.read_csv(comp / "trainLabels.csv")
+    solution = pd.read_csv(comp / "solution.csv")
+    assert sorted(p.name for p in (comp / "train").iterdir()) == sorted(
+        f"{i}.png" for i in labels["id"]
+    )
+    assert set(labels["id"]).isdisjoint(solution["id"]) and len(solution) == 18
+    assert solution["label"].value_counts().to_dict() == {"zero": 6, "one": 6, "two": 6}
+    assert not labels["id"].is_monotonic_increasing or not labels["label"].is_monotonic_increasing
+    (new_line,) = [s.strip() for s in out.splitlines() if s.strip().startswith("kk new ")]
+    assert new_line.startswith("kk new vision shapes ")
+    assert kk(*shlex.split(new_line)[1:])[0] == 0
+    for argv in (("fetch", "shapes"), ("folds", "shapes")):
+        code, _, err = kk(*argv)
+        assert code == 0, err
+    code, _, err = kk("train", "shapes", "--model", "cnn", "--set", "models.cnn.params.epochs=2")
+    assert code == 0, err
+    code, out, err = kk("score", "shapes", "--run", "best")
+    assert code == 0, err
+    assert "public" in out and "private" in out
+    # Grey images load as one channel.
+    from kagglekit.project import open_project
+    from kagglekit.vision.loaders import detect_layout
+
+    project = open_project("shapes")
+    layout = detect_layout(project, load_config(project.root / "config.toml"))
+    assert layout["params"]["mode"] == "L"
+
+
+def test_mixed_image_files_become_png_and_bad_folders_are_one_line(tmp_path: Path) -> None:
+    images = _class_folders(tmp_path / "mixed", 12, mixed=True)
+    info = data.make_image_competition(images, out=tmp_path / "comp", test_size=0.5)
+    files = {p.suffix for p in (tmp_path / "comp" / "train").iterdir()}
+    assert files == {".png"} and info["n_train"] + info["n_test"] == 12
+    assert not (tmp_path / "comp.partial").exists()
+    with pytest.raises(KKError, match=r"not empty"):
+        data.make_image_competition(images, out=tmp_path / "comp")
+    flat = tmp_path / "flat"
+    (flat / "only").mkdir(parents=True)
+    with pytest.raises(KKError, match=r"has 1 class folder\(s\); put each class's images"):
+        data.make_image_competition(flat, out=tmp_path / "c2")
+    (flat / "other").mkdir()
+    (flat / "other" / "a.png").write_bytes(b"")
+    with pytest.raises(KKError, match=r"fewer than 2 images .*only \(0\), other \(1\)"):
+        data.make_image_competition(flat, out=tmp_path / "c3")
+    assert not (tmp_path / "c3").exists()

@@ -317,12 +317,30 @@ def test_token_models_train_on_the_shared_trainer_and_count_truncated_texts(
     held = get_backend(net).build(_ctx(**params, threshold_holdout=0.25))
     held.fit(Texts.of(texts[:64]), y[:64], X_valid=Texts.of(texts[64:]), y_valid=y[64:])
     assert 0.05 <= held.learned()["threshold"] <= 0.95  # tuned on 16 held-out training rows
+    assert held.learned()["threshold_rows"] == 16
     # early_stopping_holdout: the epoch is chosen on 16 of the 64 training texts, not on
     # the 32 validation texts the fold is scored on.
-    stop_ctx = dataclasses.replace(_ctx(**params), early_stopping_holdout=0.25)
+    stop_ctx = dataclasses.replace(_ctx(**params, threshold_holdout=0), early_stopping_holdout=0.25)
     stopping = get_backend(net).build(stop_ctx)
     stopping.fit(Texts.of(texts[:64]), y[:64], X_valid=Texts.of(texts[64:]), y_valid=y[64:])
     assert stopping.learned()["early_stopping_holdout_rows"] == 16
     if net == "transformer":
         with pytest.raises(KKError, match=r"more than model .* positions"):
             get_backend(net).build(_ctx(**{**params, "max_length": 100}))
+
+
+def test_binary_text_nets_tune_their_threshold_by_default_like_the_linear_models() -> None:
+    """A net at a fixed 0.5 can predict one class for a small skewed set (issue 33: an LSTM
+    scored F1 0.029); like the linear models it tunes its threshold for a labels metric,
+    on a tenth of the training rows held out of the fit, unless told 0."""
+    texts, y = tiny_texts(100, seed=5)
+    params = {"epochs": 1, "batch_size": 16, "warmup_epochs": 0, "embed_dim": 8, "hidden": 8}
+    tuned = get_backend("lstm").build(_ctx(**params))
+    tuned.fit(Texts.of(texts[:80]), y[:80])
+    assert tuned.learned()["threshold_rows"] == 8
+    fixed = get_backend("lstm").build(_ctx(**params, threshold_holdout=0))
+    fixed.fit(Texts.of(texts[:80]), y[:80])
+    assert fixed.learned()["threshold_rows"] == 0 and fixed.learned()["threshold"] == 0.5
+    bad = get_backend("lstm").build(_ctx(**params, threshold_holdout=0.7))
+    with pytest.raises(KKError, match=r"threshold_holdout = 0.7 must be in \[0, 0.5\).*try 0.1"):
+        bad.fit(Texts.of(texts[:80]), y[:80])

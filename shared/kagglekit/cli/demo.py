@@ -16,16 +16,26 @@ from kagglekit.cli.app import app, get_project, make_console
 from kagglekit.cli.data import fetch, folds
 from kagglekit.cli.submissions import score, submit
 from kagglekit.cli.train import runs, train_one
+from kagglekit.errors import KKError
 
 
 @app.command("make-competition")
 def make_competition(
-    data: Annotated[Path, typer.Argument(help="Any CSV with a target column.", show_default=False)],
-    target: Annotated[str, typer.Option("--target", help="Target column.", show_default=False)],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Any CSV with a target column, or a folder of images with one folder per "
+            "class (digits/0/*.png, digits/1/*.png ...).",
+            show_default=False,
+        ),
+    ],
     out: Annotated[
         Path,
         typer.Option("--out", help="Folder to write the competition into.", show_default=False),
     ],
+    target: Annotated[
+        str | None, typer.Option("--target", help="Target column (a CSV only).", show_default=False)
+    ] = None,
     id_column: Annotated[
         str | None, typer.Option("--id", help="Id column (default: a new 'id').")
     ] = None,
@@ -37,24 +47,39 @@ def make_competition(
         str, typer.Option("--format", help="Sample submission holds 'labels' or 'probabilities'.")
     ] = "labels",
 ) -> None:
-    """Turn any CSV into train.csv, test.csv, sample_submission.csv and solution.csv."""
+    """Turn any CSV, or a folder of class folders of images, into a competition: train and
+    test files, sample_submission.csv and solution.csv."""
+    from kagglekit.data.image_competition import make_image_competition
     from kagglekit.data.synthetic import make_competition as make
 
-    info = make(
-        data,
-        target=target,
-        out=out,
-        id_column=id_column,
-        test_size=test_size,
-        seed=seed,
-        submission_format=fmt,
-    )
+    if data.is_dir():
+        if target is not None or id_column is not None:
+            raise KKError(
+                f"{data} is a folder of images: its classes are its folder names and ids are "
+                "numbered; leave out --target and --id"
+            )
+        info = make_image_competition(
+            data, out=out, test_size=test_size, seed=seed, submission_format=fmt
+        )
+    elif target is None:
+        raise KKError(f"--target is missing: name the column of {data} to predict")
+    else:
+        info = make(
+            data,
+            target=target,
+            out=out,
+            id_column=id_column,
+            test_size=test_size,
+            seed=seed,
+            submission_format=fmt,
+        )
     from kagglekit.data.synthetic import kk_new_line
     from kagglekit.scaffold import load_template
 
+    unit = "images" if data.is_dir() else "rows"
     make_console().print(
-        f"[green]competition written[/green] to {info['out']}: {info['n_train']} train rows, "
-        f"{info['n_test']} test rows, task looks {info['task']}"
+        f"[green]competition written[/green] to {info['out']}: {info['n_train']} train {unit}, "
+        f"{info['n_test']} test {unit}, task looks {info['task']}"
     )
     # The project that scores it: the template that reads such data, with answers matching
     # what was written (no --set needed later) and the folder as its local source.

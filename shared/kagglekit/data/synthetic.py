@@ -116,21 +116,21 @@ def make_competition(
         "n_train": len(train),
         "n_test": len(test),
         "solution_file": "solution.csv",
-        **_matching_answers(task, submission_format),
+        **matching_answers(task, submission_format),
     }
-    info["slug"] = _slug_of(out)
+    info["slug"] = slug_of(out)
     info["kind"], info["answers"], info["why"] = project_kind(frame, target, id_column, task)
     info["kk_new"] = kk_new_line(info)
     return info
 
 
-def _matching_answers(task: Task, submission_format: str) -> dict[str, str]:
+def matching_answers(task: Task, submission_format: str) -> dict[str, str]:
     """The metric and submission format a project scoring this competition should use."""
     metric, answer_format = task.default_scoring(submission_format)
     return {"metric": metric, "submission_format": answer_format}
 
 
-def _slug_of(out: Path) -> str:
+def slug_of(out: Path) -> str:
     """The output folder's name as a valid project name."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", Path(out).resolve().name.lower()).strip("-_")
     return slug or "my-competition"

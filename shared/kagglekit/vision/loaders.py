@@ -495,7 +495,17 @@ def _detect_image_folder(raw: Path, files: list[Path], cfg: ProjectConfig) -> di
     if labels is None:
         return None
     params: dict[str, Any] = {"labels_file": _rel(labels, raw), "ext": ext}
+    if _grey(next(p for p in sorted(train_dir.iterdir()) if p.suffix == ext)):
+        params["mode"] = "L"  # one channel, not three copies of it
     return {"loader": "image_folder", "params": params}
+
+
+def _grey(path: Path) -> bool:
+    """Whether an image file holds grey levels only (Pillow modes 1, L, I, I;16, F)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.mode in ("1", "L", "I", "I;16", "F")
 
 
 def detect_layout(project: Project, cfg: ProjectConfig) -> dict[str, Any]:
