@@ -742,3 +742,55 @@ def test_a_torch_backend_gets_a_default_space_and_a_hint_that_fits_it() -> None:
     with pytest.raises(KKError, match=r"e\.g\. lr = \{ low = 0\.0001") as err:
         search_space("lenet5", fixed)
     assert "alpha" not in str(err.value)
+
+
+def test_trials_fit_each_folds_features_once_and_score_as_if_refitted(
+    projects_dir: Path, monkeypatch: Any
+) -> None:
+    """The fold feature cache (FoldContext.cache): every trial fits the same folds, so a
+    fold's feature pipeline is fitted by the first trial only; the trials' scores are
+    those of refitting it every time (the cache emptied: CACHE_BYTES = 0)."""
+    import kagglekit.models.tabular as tabular
+
+    project = setup_project(projects_dir)
+    stored: list[Any] = []
+    remember = tabular._remember
+    monkeypatch.setattr(
+        tabular,
+        "_remember",
+        lambda cache, key, value: (stored.append(key), remember(cache, key, value)),
+    )
+    cfg = project.config()
+    tuning.tune(project, cfg, model_name="lightgbm", study_name="cached", n_trials=5, prune=False)
+    n_folds = training.prepare(project, cfg).folds.get_n_splits()
+    assert len(stored) == n_folds and len({key[:3] for key in stored}) == n_folds
+    monkeypatch.setattr(tabular, "CACHE_BYTES", 0)
+    tuning.tune(project, cfg, model_name="lightgbm", study_name="refit", n_trials=5, prune=False)
+    assert len(stored) == n_folds + 5 * n_folds  # refitted and offered by every trial, kept by none
+    cached, refit = _trials(project, "cached"), _trials(project, "refit")
+    assert [t.params for t in cached] == [t.params for t in refit]
+    assert [t.value for t in cached] == [t.value for t in refit]
+
+
+def test_the_journal_syncs_trial_ends_to_disk_not_every_report(
+    projects_dir: Path, monkeypatch: Any
+) -> None:
+    """Optuna's journal file fsyncs each of a trial's ~19 writes; kk's syncs those that
+    create or end something (a trial's state and value among them) and leaves the
+    parameters, fold reports and attributes to the OS; the study reads back whole."""
+    project = setup_project(projects_dir)
+    syncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real_fsync(fd))[1])
+    cfg = project.config()
+    tuning.tune(project, cfg, model_name="lightgbm", study_name="synced", n_trials=4, prune=False)
+    trials = _trials(project, "synced")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    ops = [json.loads(line)["op_code"] for line in
+           tuning.journal_path(project, "synced").read_text().splitlines()]  # fmt: skip
+    # Optuna's JournalOperation: 0-3 the study, 4 a new trial, 6 a trial's state and value,
+    # 10 a discard; 5, 7, 8, 9 a trial's parameter, report and attributes.
+    durable = [op for op in ops if op in (0, 1, 2, 3, 4, 6, 10)]
+    assert ops.count(6) >= 4 and ops.count(7) == 4 * 3  # every end, every fold report
+    assert len(syncs) == len(durable) < len(ops) / 2
+    assert all(t.params and len(t.intermediate_values) == 3 for t in trials)

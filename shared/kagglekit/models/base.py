@@ -79,13 +79,17 @@ class FoldContext:
     started again after an interrupt. ``on_epoch(epoch, score)`` is called by models that
     train in epochs after each epoch with the validation score in the competition metric
     (epochs count from 0); it may raise (e.g. ``optuna.TrialPruned``), and the model must
-    let that exception pass.
+    let that exception pass. ``cache`` (tuning) is a store that lives across the fits of
+    the same fold in one process, one trial after another: a model may keep there what
+    does not depend on its own parameters (the tabular backends keep the fold's fitted
+    feature pipeline and its matrices), keyed by everything that result depends on.
     """
 
     repeat: int
     fold: int
     checkpoint_dir: Path | None = None
     on_epoch: Callable[[int, float], None] | None = None
+    cache: dict[Any, Any] | None = None
 
 
 @runtime_checkable

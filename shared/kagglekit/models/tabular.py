@@ -90,10 +90,23 @@ class TabularModel:
         fold: FoldContext | None = None,
     ) -> TabularModel:
         is_booster = self.kind in ("lightgbm", "xgboost") and self.early_stopping_rounds > 0
-        if is_booster and self.early_stopping_holdout > 0:
+        held_out = is_booster and self.early_stopping_holdout > 0
+        if held_out:
             X, X_valid, y, y_valid = self._holdout(X, y)
-        with _feature_errors():
-            Xt = self.features.fit_transform(X, y)
+        key = _cache_key(self, fold, X, y, X_valid)
+        cached = (
+            fold.cache.get(key) if key is not None and fold and fold.cache is not None else None
+        )
+        if cached is not None:  # the same fold's features, fitted by an earlier trial
+            self.features, Xt, Xv = cached
+        else:
+            with _feature_errors():
+                Xt = self.features.fit_transform(X, y)
+                Xv = None if X_valid is None else self.features.transform(X_valid)
+            if key is not None and fold is not None and fold.cache is not None:
+                _remember(fold.cache, key, (self.features, Xt, Xv))
+        if not held_out and X_valid is not None:
+            self._valid_seen = (X_valid, Xv)  # predict(X_valid) needs no second transform
         self.columns_ = list(Xt.columns)
         self.booster_columns_ = _booster_names(self.columns_) if self.kind != "sklearn" else None
         Xt = self._for_booster(Xt)
@@ -110,8 +123,7 @@ class TabularModel:
                 # parallel predict is not byte-reproducible; fitting in parallel is.
                 self.estimator_.set_params(n_jobs=1)
             return self
-        with _feature_errors():
-            Xv = self._for_booster(self.features.transform(X_valid))
+        Xv = self._for_booster(Xv)
         if self.kind == "lightgbm":
             lgb = require("lightgbm", "tabular")
             stop = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
@@ -141,7 +153,11 @@ class TabularModel:
     def predict(self, X: Any) -> np.ndarray:
         if not hasattr(self, "estimator_"):  # not the inner Pipeline's NotFittedError
             raise KKError("TabularModel.predict was called before fit; fit it first")
-        Xt = self._for_booster(self.features.transform(X))
+        seen = getattr(self, "_valid_seen", None)
+        if seen is not None and X is seen[0] and seen[1] is not None:
+            Xt = self._for_booster(seen[1])  # the validation rows, transformed in fit
+        else:
+            Xt = self._for_booster(self.features.transform(X))
         return self.task.sklearn_predict(self.estimator_, Xt)
 
     def learned(self) -> dict[str, Any]:
@@ -161,6 +177,52 @@ class TabularModel:
                 c: float(v) for c, v in zip(self.columns_, importances, strict=True)
             }
         return out
+
+
+# What one process keeps of the folds' features across tuning trials: beyond this many
+# bytes of matrices, further folds are refitted per trial rather than held in memory.
+CACHE_BYTES = 1 << 30
+
+
+def _cache_key(
+    model: TabularModel, fold: FoldContext | None, X: Any, y: np.ndarray, X_valid: Any
+) -> tuple[Any, ...] | None:
+    """What a fold's fitted features depend on: the fold, the unfitted pipeline (all its
+    parameters), the rows and labels, the holdout; None where no cache is given or the
+    pipeline cannot be fingerprinted."""
+    if fold is None or fold.cache is None or not hasattr(X, "index"):
+        return None
+    import joblib
+    import pandas as pd
+
+    try:
+        pipeline = joblib.hash(model.features)
+    except Exception:  # an unpicklable step: refit every trial, as without a cache
+        return None
+    rows = int(pd.util.hash_pandas_object(X.index, index=False).sum())
+    valid = None
+    if X_valid is not None and hasattr(X_valid, "index"):
+        valid = int(pd.util.hash_pandas_object(X_valid.index, index=False).sum())
+    labels = joblib.hash(np.asarray(y))
+    return ("tabular", fold.repeat, fold.fold, pipeline, rows, valid, labels,
+            model.early_stopping_holdout, model.seed, model.kind, model.early_stopping_rounds)  # fmt: skip
+
+
+def _remember(cache: dict[Any, Any], key: tuple[Any, ...], value: tuple[Any, Any, Any]) -> None:
+    """Keep a fold's fitted features while the cache's matrices stay under CACHE_BYTES."""
+    size = sum(_nbytes(m) for m in value[1:])
+    used = cache.get("tabular_bytes", 0)
+    if used + size <= CACHE_BYTES:
+        cache[key] = value
+        cache["tabular_bytes"] = used + size
+
+
+def _nbytes(frame: Any) -> int:
+    if frame is None:
+        return 0
+    if hasattr(frame, "memory_usage"):
+        return int(frame.memory_usage(index=True, deep=False).sum())
+    return int(getattr(frame, "nbytes", 0))
 
 
 # LightGBM refuses feature names with JSON's special characters ("Do not support special

@@ -156,6 +156,7 @@ def cross_validate(
     on_epoch: Callable[[folds_mod.Split, int, float], None] | None = None,
     store: FoldStore | None = None,
     pseudo: PseudoLabels | None = None,
+    cache: dict[Any, Any] | None = None,
 ) -> CVResult:
     """Cross-validate ``make_model`` over saved folds.
 
@@ -167,7 +168,8 @@ def cross_validate(
     With a ``store``, finished folds are saved as they end and taken from it when the
     same run goes on after an interrupt, and epoch-trained models checkpoint in it.
     With ``pseudo``, each fold also trains on the test rows its teacher fold labelled.
-    ``task`` says how predictions are laid out and combined; it is required (a missing
+    ``cache`` is handed to every fold's model (``FoldContext.cache``): the tuning
+    objective passes one dict to all its trials. ``task`` says how predictions are laid out and combined; it is required (a missing
     task once defaulted to binary, which a regression run would have been read as).
     """
     n_rows = len(y)
@@ -184,7 +186,7 @@ def cross_validate(
         else:
             extra = None if pseudo is None else (pseudo, index)
             pred, test_pred, result = _fit_fold(
-                X, y, split, make_model, metric, X_test, threshold, on_epoch, store, extra
+                X, y, split, make_model, metric, X_test, threshold, on_epoch, store, extra, cache
             )
             if store is not None:
                 store.save(split, pred, test_pred, result)
@@ -217,6 +219,7 @@ def _fit_fold(
     on_epoch: Callable[[folds_mod.Split, int, float], None] | None,
     store: FoldStore | None,
     pseudo: tuple[PseudoLabels, int] | None = None,
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, FoldResult]:
     """Fit one fold's fresh model; its validation and test predictions and its result."""
     started = time.perf_counter()
@@ -230,6 +233,7 @@ def _fit_fold(
         fold=split.fold,
         checkpoint_dir=store.fold_dir(split) if store is not None else None,
         on_epoch=None if on_epoch is None else (lambda e, v: on_epoch(split, e, v)),
+        cache=cache,
     )
     try:
         model.fit(

@@ -47,6 +47,9 @@ class Objective:
     beats: Path | None
     pseudo: PseudoLabels | None = None
     fatal: list[BaseException] = field(default_factory=list)
+    # What the folds' models keep across trials (FoldContext.cache): every trial fits the
+    # same folds, so a fold's feature pipeline is fitted once per process, not per trial.
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("kk_worker", worker_id())
@@ -70,6 +73,7 @@ class Objective:
                     on_fold=on_fold,
                     on_epoch=on_epoch,
                     pseudo=self.pseudo,
+                    cache=self.cache,
                 )
         except FitFailure:
             raise  # these parameters did not fit (or ran out of GPU memory): this trial fails

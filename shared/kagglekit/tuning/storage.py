@@ -100,10 +100,8 @@ def open_storage(project: Project, study_name: str, url: str | None) -> optuna.s
     optuna = import_optuna()
     path = journal_file(project, study_name, url)
     if path is not None:
-        from optuna.storages.journal import JournalFileBackend
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        return optuna.storages.JournalStorage(_journal_backend(path))
     assert url is not None
     if _scheme(url) == "sqlite":
         log.warning("SQLite storage locks under parallel workers; prefer the journal file")
@@ -127,6 +125,46 @@ def open_storage(project: Project, study_name: str, url: str | None) -> optuna.s
         raise KKError(
             f"cannot open storage {redact(url)}: {first}; check the URL and that the server is up"
         ) from None
+
+
+# Journal operations that end or create something (a study, a trial's state and value, a
+# discard): these are flushed to the disk before the call returns. The others (a trial's
+# parameters, its fold-by-fold reports, its attributes) are written to the file at once
+# but left to the OS to flush: a killed or interrupted process loses nothing (the bytes
+# are in the OS's page cache, which the other workers read), only a power cut could, and
+# then only the unfinished trial's progress, which is re-queued as after any crash.
+# Optuna's JournalFileBackend fsyncs every write: on Titanic's 0.5 s trials that was
+# about 15 % of a study's time (19 writes a trial), none of it spent on finished work.
+_DURABLE_OPS = ("CREATE_STUDY", "DELETE_STUDY", "SET_STUDY_USER_ATTR", "SET_STUDY_SYSTEM_ATTR",
+                "CREATE_TRIAL", "SET_TRIAL_STATE_VALUES", "DISCARD_TRIALS")  # fmt: skip
+
+
+def _journal_backend(path: Path) -> Any:
+    """Optuna's journal file backend, syncing to disk only what ``_DURABLE_OPS`` names."""
+    import json
+
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        from optuna.storages.journal._file import get_lock_file
+        from optuna.storages.journal._storage import JournalOperation
+
+        durable_ops = {int(JournalOperation[name]) for name in _DURABLE_OPS}
+    except (ImportError, KeyError):  # another Optuna's internals: its own writes, each synced
+        return JournalFileBackend(str(path))
+
+    class TrialEndSync(JournalFileBackend):
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            durable = any(entry.get("op_code") in durable_ops for entry in logs)
+            if durable or not hasattr(self, "_lock") or not hasattr(self, "_file_path"):
+                super().append_logs(logs)  # Optuna's own write, with its fsync
+                return
+            lines = [json.dumps(entry, separators=(",", ":")) for entry in logs]
+            with get_lock_file(self._lock), open(self._file_path, "ab") as f:
+                f.write(("\n".join(lines) + "\n").encode("utf-8"))
+                f.flush()
+
+    return TrialEndSync(str(path))
 
 
 def _with_driver(url: str) -> str:
