@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -301,3 +302,28 @@ def _without_line(needle: str, text: str) -> str:
     drop = {i for i, line in enumerate(lines) if needle in line}
     drop |= {i - 2 for i in drop if i >= 2 and lines[i - 2].startswith("**")}
     return "\n".join(line for i, line in enumerate(lines) if i not in drop and line.strip())
+
+
+def test_a_tables_class_names_label_its_plots(
+    projects_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 32: a binary table's classes named in the config (Titanic's died/survived)
+    reach the confusion matrix (and the ROC legend, drawn from the same names)."""
+    from kagglekit.reports import plots
+    from kagglekit.reports.readme import write_project_report
+
+    project = _project_with_runs(projects_dir, "named", "binary")
+    config = project / "config.toml"
+    config.write_text(
+        config.read_text().replace("[cv]", 'class_names = ["stayed", "left"]\n\n[cv]', 1)
+    )
+    seen: list[Any] = []
+    real = plots.plot_confusion_matrix
+
+    def spy(*args: Any, **kwargs: Any) -> Path:
+        seen.append(kwargs.get("label_names"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_confusion_matrix", spy)
+    write_project_report(open_project("named", projects_dir))
+    assert seen == [["stayed", "left"]]

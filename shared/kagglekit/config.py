@@ -77,6 +77,10 @@ class CompetitionConfig(_Strict):
     metric: str
     submission_format: SubmissionFormat = "labels"
     threshold: float = Field(0.5, gt=0.0, lt=1.0)  # strictly inside: 0 or 1 decides nothing
+    # What the classes are called in plots, in the order of their encoded labels (sorted:
+    # Titanic's 0, 1 are ["died", "survived"]); empty: the labels themselves. Image loaders
+    # have their own (data.params.label_names), which win.
+    class_names: list[str] = []
 
     @model_validator(mode="after")
     def _check_metric(self) -> CompetitionConfig:

@@ -79,6 +79,8 @@ class TabularModel:
         self.early_stopping_rounds = early_stopping_rounds
         self.early_stopping_holdout = early_stopping_holdout
         self.seed = seed
+        # (the validation rows given to fit, their transformed matrix): predict reuses it once
+        self._valid_seen: tuple[Any, Any] | None = None
 
     def fit(
         self,
@@ -153,9 +155,10 @@ class TabularModel:
     def predict(self, X: Any) -> np.ndarray:
         if not hasattr(self, "estimator_"):  # not the inner Pipeline's NotFittedError
             raise KKError("TabularModel.predict was called before fit; fit it first")
-        seen = getattr(self, "_valid_seen", None)
+        seen = self._valid_seen
         if seen is not None and X is seen[0] and seen[1] is not None:
             Xt = self._for_booster(seen[1])  # the validation rows, transformed in fit
+            self._valid_seen = None  # held no longer than this first use
         else:
             Xt = self._for_booster(self.features.transform(X))
         return self.task.sklearn_predict(self.estimator_, Xt)

@@ -190,6 +190,7 @@ def write_project_report(project: Project) -> ProjectReport:
         # Check the markers before drawing anything.
         update_readme_section(readme, "")
     y, images, label_names = _oof_inputs(project, cfg, _best_run(_with_oof(runs)))
+    label_names = label_names or (list(cfg.competition.class_names) or None)
     plots = write_plots(
         project.root / PLOTS_DIR,
         runs,
