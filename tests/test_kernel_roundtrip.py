@@ -181,7 +181,10 @@ def test_kernel_push_status_pull_then_ensemble_with_a_local_run(tiny, stub, caps
     assert not (proj.root / ".kk-pull").exists()
 
     code, out, _ = kk(capsys, monkeypatch, "runs", "tiny", "--json")
-    assert run.run_id in out
+    listed = {row["run_id"]: row for row in map(json.loads, out.strip().splitlines())}
+    assert listed[run.run_id]["kaggle"] == "CPU" and listed[local.run_id]["kaggle"] is None
+    code, out, _ = kk(capsys, monkeypatch, "runs", "tiny")
+    assert "(Kaggle, CPU)" in out  # the table marks the run made in a kernel
     code, out, err = kk(capsys, monkeypatch, "ensemble", "tiny", "--method", "stack", "--json")
     assert code == 0, err
     assert sorted(json.loads(out.strip().splitlines()[-1])["runs"]) == sorted(

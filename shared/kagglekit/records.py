@@ -112,6 +112,8 @@ class Run:
             "degenerate_why": rec.get("degenerate_why"),
             # Where the run is: its folder here, or a committed copy (with its arrays?).
             "copy": None if not self.archived else ("arrays" if self.arrays_copy else "record"),
+            # Made in a Kaggle kernel (kk kernel --pull): its accelerator, e.g. "NvidiaTeslaT4".
+            "kaggle": (rec.get("kaggle") or {}).get("accelerator"),
         }
 
     def path(self, name: str) -> Path:

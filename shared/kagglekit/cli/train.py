@@ -422,7 +422,8 @@ def _runs_table(proj: Project, rows: list[dict[str, Any]], width: int = 200) -> 
             _fmt_seconds(row["wall_seconds"]),
             *(cells[c] for c in extra),
             (f"[{style}]{shown}[/{style}]" if style else shown)
-            + {None: "", "arrays": " (copy)", "record": " (record only)"}[row["copy"]],
+            + {None: "", "arrays": " (copy)", "record": " (record only)"}[row["copy"]]
+            + (f" (Kaggle, {row['kaggle']})" if row["kaggle"] else ""),
         )
     return table
 
