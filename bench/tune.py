@@ -17,7 +17,10 @@ Everything goes through ``kagglekit.tuning.tune``, the function ``kk tune`` call
   worker and by two worker processes; the trials-per-minute ratio, with ``uptime`` load;
 - TPE vs random sampling at the same budget (default pruning on);
 - tuned vs default: the config's parameters (``kk train``'s CV) against the best trial,
-  for LightGBM and XGBoost.
+  for LightGBM and XGBoost;
+- overhead (``--parts overhead``): unpruned ``kk tune`` against the same loop without the
+  fold feature cache and with every journal write synced (what it was before
+  2026-12-07), same seeds, alternating which goes first.
 
     .venv/bin/python bench/tune.py [--trials 40] [--worker-trials 60] [--rounds 2]
         [--only titanic] [--parts prune,sampler,tuned,workers,candidates]
@@ -31,6 +34,7 @@ binary-20k); ``--cache DIR`` keeps each unpruned study's trials for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -38,6 +42,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +347,49 @@ def compare_pruners(
     return rows
 
 
+@contextlib.contextmanager
+def plain_tuning() -> Iterator[None]:
+    """kk tune as it was before 2026-12-07: each trial refits every fold's features (no
+    fold cache) and the journal syncs every write to disk (Optuna's own file backend)."""
+    from optuna.storages.journal import JournalFileBackend
+
+    import kagglekit.models.tabular as tabular
+    import kagglekit.tuning.storage as storage
+
+    saved = tabular.CACHE_BYTES, storage._journal_backend
+    tabular.CACHE_BYTES = 0
+    storage._journal_backend = lambda path: JournalFileBackend(str(path))
+    try:
+        yield
+    finally:
+        tabular.CACHE_BYTES, storage._journal_backend = saved
+
+
+def compare_overhead(
+    project: Project, n_trials: int, seeds: list[int], greater: bool
+) -> list[dict[str, Any]]:
+    """kk tune against the plain loop (``plain_tuning``) on the same unpruned searches,
+    alternating which runs first: wall and CPU ratios, and the bests (they must agree)."""
+    rows = []
+    for seed in seeds:
+        order = ["kk", "plain"] if seed % 2 == 0 else ["plain", "kk"]
+        got: dict[str, dict[str, Any]] = {}
+        for side in order:
+            study = f"over-{side}-s{seed}"
+            with plain_tuning() if side == "plain" else contextlib.nullcontext():
+                got[side] = run(project, study, seed=seed, model_name="lightgbm",
+                                n_trials=n_trials, prune=False)  # fmt: skip
+        rows.append(
+            {
+                "seed": seed,
+                "wall_ratio": got["kk"]["wall_seconds"] / got["plain"]["wall_seconds"],
+                "cpu_ratio": got["kk"]["cpu_seconds"] / got["plain"]["cpu_seconds"],
+                "same_best": got["kk"]["best_value"] == got["plain"]["best_value"],
+            }
+        )
+    return rows
+
+
 def bench(
     project: Project,
     n_trials: int,
@@ -386,6 +434,8 @@ def bench(
                 "tuned": tuned,
                 "tuned_better_by": better(tuned, default, greater),
             }
+    if "overhead" in parts:
+        out["overhead"] = compare_overhead(project, n_trials, extra_seeds, greater)
     if "workers" in parts:
         # Alternate 1 and 2 workers over the same enqueued trials, round by round, so a
         # change in the machine's load hits both sides of a ratio alike.
@@ -476,8 +526,8 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         default="prune,sampler,tuned,workers",
-        help="comma-separated: prune, candidates, sampler, tuned, workers "
-        "(default: all but candidates)",
+        help="comma-separated: prune, candidates, sampler, tuned, workers, overhead "
+        "(default: all but candidates and overhead)",
     )
     parser.add_argument(
         "--cache",
@@ -523,6 +573,16 @@ def main() -> None:
                     f"second worker joined after {w['second_worker_joined_after_s']:.1f} s; "
                     f"load avg {w['load1_before']:.2f} -> {w['load1_after']:.2f}"
                 )
+        if "overhead" in fig:
+            rows = fig["overhead"]
+            wall = sum(r["wall_ratio"] for r in rows) / len(rows)
+            cpu = sum(r["cpu_ratio"] for r in rows) / len(rows)
+            print(
+                f"kk tune vs the plain loop (features refitted per trial, every write synced), "
+                f"{len(rows)} unpruned searches: wall {wall:.2f}x, CPU {cpu:.2f}x; same best on "
+                f"{sum(r['same_best'] for r in rows)} of {len(rows)}; per seed "
+                + ", ".join(f"{r['wall_ratio']:.2f}x" for r in rows)
+            )
         for pruner, rows in [*fig.get("prune", {}).items(), *fig.get("candidates", {}).items()]:
             mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "seed"}
             print(
