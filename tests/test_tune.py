@@ -45,6 +45,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 
 class Slow(TransformerMixin, BaseEstimator):
+    kk_cacheable = False  # slow in every trial, not only the first (the fold cache)
+
     def __init__(self, seconds=0.0):
         self.seconds = seconds
 
@@ -794,3 +796,20 @@ def test_the_journal_syncs_trial_ends_to_disk_not_every_report(
     assert ops.count(6) >= 4 and ops.count(7) == 4 * 3  # every end, every fold report
     assert len(syncs) == len(durable) < len(ops) / 2
     assert all(t.params and len(t.intermediate_values) == 3 for t in trials)
+
+
+def test_a_step_that_must_rerun_every_trial_is_not_cached(
+    projects_dir: Path, monkeypatch: Any
+) -> None:
+    import kagglekit.models.tabular as tabular
+
+    project = setup_project(projects_dir, slow=0.01)  # Slow sets kk_cacheable = False
+    stored: list[Any] = []
+    remember = tabular._remember
+    monkeypatch.setattr(
+        tabular,
+        "_remember",
+        lambda cache, key, value: (stored.append(key), remember(cache, key, value)),
+    )
+    result = tuning.tune(project, project.config(), n_trials=3, prune=False)
+    assert result.n_new == 3 and stored == []

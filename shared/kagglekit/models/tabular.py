@@ -191,14 +191,18 @@ def _cache_key(
     model: TabularModel, fold: FoldContext | None, X: Any, y: np.ndarray, X_valid: Any
 ) -> tuple[Any, ...] | None:
     """What a fold's fitted features depend on: the fold, the unfitted pipeline (all its
-    parameters), the rows and labels, the holdout; None where no cache is given or the
-    pipeline cannot be fingerprinted."""
+    parameters), the rows and labels, the holdout; None where no cache is given, the
+    pipeline cannot be fingerprinted, or one of its steps sets ``kk_cacheable = False``
+    (it draws fresh random numbers on purpose, say, and must be refitted every trial)."""
     if fold is None or fold.cache is None or not hasattr(X, "index"):
         return None
     import joblib
     import pandas as pd
 
     try:
+        parts = model.features.get_params(deep=True).values()
+        if any(getattr(part, "kk_cacheable", True) is False for part in parts):
+            return None  # a step that must run again in every trial says so
         pipeline = joblib.hash(model.features)
     except Exception:  # an unpicklable step: refit every trial, as without a cache
         return None
