@@ -318,15 +318,26 @@ def ddp_check() -> dict[str, Any]:
     backend, world = ("nccl", min(n_gpus, 2)) if n_gpus else ("gloo", 2)
     note = {0: "no GPU: gloo on 2 CPU processes (the fallback; NCCL not checked)",
             1: "one GPU: NCCL with a single process (no traffic between GPUs)"}.get(n_gpus, "")  # fmt: skip
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "ddp.json"
-        mp.spawn(_ddp_worker, args=(world, backend, port, str(out)), nprocs=world, join=True)
-        result = json.loads(out.read_text())
+    attempts = 0
+    for attempts in (1, 2):  # gloo on loopback has aborted now and then: one retry, counted
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "ddp.json"
+            try:
+                mp.spawn(
+                    _ddp_worker, args=(world, backend, port, str(out)), nprocs=world, join=True
+                )
+            except mp.ProcessExitedException:
+                if attempts == 2:
+                    raise
+                continue
+            result = json.loads(out.read_text())
+            break
     ok = result["grads_agree"] and result["all_reduce_sum"] == result["expected_sum"]
-    return {"backend": backend, "processes": world, "note": note, **result, "ok": ok}
+    return {"backend": backend, "processes": world, "note": note, "attempts": attempts,
+            **result, "ok": ok}  # fmt: skip
 
 
 def checks_section(args: argparse.Namespace) -> dict[str, Any]:

@@ -145,6 +145,10 @@ FOLD_STEPS = {"hang": Hang}
 """
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_midway(
     project: Path, sig: signal.Signals, *args: str
 ) -> subprocess.CompletedProcess[str]:
@@ -157,6 +161,9 @@ def _stop_midway(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A process inherits an ignored SIGINT, and earlier tests in this pytest process may
+        # leave it ignored: kk train must get Ctrl-C as from a terminal.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 90
