@@ -146,7 +146,10 @@ FOLD_STEPS = {"hang": Hang}
 
 
 def _default_sigint() -> None:
+    """In the child before exec: SIGINT handled by default and not blocked (an ignored
+    disposition and a blocked mask are both inherited)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _stop_midway(
