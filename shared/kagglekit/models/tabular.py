@@ -217,19 +217,10 @@ def _cache_key(
 
 def _remember(cache: dict[Any, Any], key: tuple[Any, ...], value: tuple[Any, Any, Any]) -> None:
     """Keep a fold's fitted features while the cache's matrices stay under CACHE_BYTES."""
-    size = sum(_nbytes(m) for m in value[1:])
+    size = sum(int(m.memory_usage(deep=False).sum()) for m in value[1:] if m is not None)
     used = cache.get("tabular_bytes", 0)
     if used + size <= CACHE_BYTES:
-        cache[key] = value
-        cache["tabular_bytes"] = used + size
-
-
-def _nbytes(frame: Any) -> int:
-    if frame is None:
-        return 0
-    if hasattr(frame, "memory_usage"):
-        return int(frame.memory_usage(index=True, deep=False).sum())
-    return int(getattr(frame, "nbytes", 0))
+        cache[key], cache["tabular_bytes"] = value, used + size
 
 
 # LightGBM refuses feature names with JSON's special characters ("Do not support special
