@@ -246,3 +246,25 @@ def test_mixed_image_files_become_png_and_bad_folders_are_one_line(tmp_path: Pat
     with pytest.raises(KKError, match=r"fewer than 2 images .*only \(0\), other \(1\)"):
         data.make_image_competition(flat, out=tmp_path / "c3")
     assert not (tmp_path / "c3").exists()
+
+
+def test_an_image_competition_scores_like_a_table_one_and_names_a_broken_file(
+    tmp_path: Path,
+) -> None:
+    """Two classes with probabilities: one column, the class encoded 1, as a CSV made
+    competition has (the same sample/solution code); an unreadable file is one line."""
+    images = _class_folders(tmp_path / "two", 12)
+    for path in (images / "two").glob("*"):
+        path.unlink()
+    (images / "two").rmdir()
+    info = data.make_image_competition(
+        images, out=tmp_path / "c", submission_format="probabilities"
+    )
+    sample = pd.read_csv(tmp_path / "c" / "sample_submission.csv")
+    assert info["task"] == "binary" and list(sample.columns) == ["id", "label"]
+    (images / "one" / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(
+        KKError, match=r"broken\.jpg cannot be read as an image .*remove or replace it"
+    ):
+        data.make_image_competition(images, out=tmp_path / "c2")
+    assert not (tmp_path / "c2").exists() and not (tmp_path / "c2.partial").exists()

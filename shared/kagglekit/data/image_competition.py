@@ -20,10 +20,19 @@ import numpy as np
 import pandas as pd
 
 import kagglekit.atomic as atomic
-from kagglekit.data.synthetic import kk_new_line, matching_answers, slug_of
+from kagglekit.data.synthetic import (
+    check_out,
+    check_split,
+    kk_new_line,
+    matching_answers,
+    scoring_frames,
+    slug_of,
+)
+from kagglekit.data.tables import infer_task
 from kagglekit.errors import KKError, short_list
 from kagglekit.tasks import get_task
 
+# The image files kagglekit reads (the vision loaders' auto layout uses the same list).
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LABELS_FILE = "trainLabels.csv"
 
@@ -68,13 +77,9 @@ def make_image_competition(
     what :func:`kagglekit.data.synthetic.make_competition` returns, for the vision kind."""
     from sklearn.model_selection import train_test_split
 
-    if submission_format not in ("labels", "probabilities"):
-        raise KKError(f"--format '{submission_format}' is not known; use labels or probabilities")
-    if not 0.0 < test_size < 1.0:
-        raise KKError(f"--test-size {test_size} must be between 0 and 1 (e.g. 0.3)")
+    check_split(submission_format, test_size)
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise KKError(f"--out {out} is not empty; choose a new folder or delete it")
+    check_out(out)
     rows = class_images(folder)
     labels = np.array([label for _, label in rows])
     rng = np.random.default_rng(seed)
@@ -93,21 +98,21 @@ def make_image_competition(
     ext = exts.pop() if len(exts) == 1 else ".png"
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    for split, index in (("train", train_idx), ("test", test_idx)):
-        (partial / split).mkdir(parents=True)
-        for i in index:
-            _place(rows[i][0], partial / split / f"{ids[i]}{ext}")
+    try:
+        for split, index in (("train", train_idx), ("test", test_idx)):
+            (partial / split).mkdir(parents=True)
+            for i in index:
+                _place(rows[i][0], partial / split / f"{ids[i]}{ext}")
+    except BaseException:  # nothing half-written stays beside --out
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     train = pd.DataFrame({"id": ids[train_idx], "label": labels[train_idx]}).sort_values("id")
     test = pd.DataFrame({"id": ids[test_idx], "label": labels[test_idx]}).sort_values("id")
-    task = get_task("binary" if len(set(labels)) == 2 else "multiclass")
-    fill = train["label"].mode().iloc[0]
-    sample = pd.DataFrame({"id": test["id"].to_numpy(), "label": fill})
-    if submission_format == "probabilities":
-        sample = pd.DataFrame({"id": test["id"].to_numpy()})
-        for name in sorted(set(labels)):
-            sample[name] = 1.0 / len(set(labels))
-    usage = np.where(rng.random(len(test)) < public_fraction, "Public", "Private")
-    solution = test.assign(Usage=usage)
+    task = get_task(infer_task(pd.Series(labels)))
+    sample, solution = scoring_frames(
+        train["label"], test["id"], test["label"], task=task,
+        submission_format=submission_format, seed=seed, public_fraction=public_fraction,
+    )  # fmt: skip
     for name, table in {
         LABELS_FILE: train,
         "sample_submission.csv": sample,
@@ -147,5 +152,10 @@ def _place(source: Path, dest: Path) -> None:
             f"{source} is one of several image formats here and re-encoding it as PNG needs "
             "Pillow: pip install -e '.[vision]'"
         ) from None
-    with Image.open(source) as image:
-        image.save(dest, format="PNG")
+    try:
+        with Image.open(source) as image:
+            image.save(dest, format="PNG")
+    except OSError as err:  # PIL's UnidentifiedImageError is one
+        raise KKError(
+            f"{source} cannot be read as an image ({err}); remove or replace it"
+        ) from None

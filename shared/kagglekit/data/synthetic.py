@@ -49,10 +49,7 @@ def make_competition(
     """
     from sklearn.model_selection import train_test_split
 
-    if submission_format not in ("labels", "probabilities"):
-        raise KKError(f"--format '{submission_format}' is not known; use labels or probabilities")
-    if not 0.0 < test_size < 1.0:
-        raise KKError(f"--test-size {test_size} must be between 0 and 1 (e.g. 0.3)")
+    check_split(submission_format, test_size)
     frame = read_table(Path(csv))
     if target not in frame.columns:
         raise KKError(
@@ -69,8 +66,7 @@ def make_competition(
         raise KKError(f"--id '{id_column}' is not a column of {csv}")
     elif frame[id_column].duplicated().any():
         raise KKError(f"--id '{id_column}' has duplicated values in {csv}; ids must be unique")
-    if out.exists() and any(out.iterdir()):
-        raise KKError(f"--out {out} is not empty; choose a new folder or delete it")
+    check_out(out)
     task = get_task(infer_task(frame[target]))
     stratify = frame[target] if task.stratifies else None
     if stratify is not None:
@@ -84,22 +80,10 @@ def make_competition(
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     train, test = train.sort_values(id_column), test.sort_values(id_column)
     features = [c for c in frame.columns if c != target]
-    fill = train[target].mode().iloc[0] if task.is_classification else float(train[target].mean())
-    sample = pd.DataFrame({id_column: test[id_column].to_numpy(), target: fill})
-    # Probabilities of a binary task are one column (the class encoded 1, as its threshold
-    # reads them); those of a multiclass task one column per class, as on Kaggle.
-    if submission_format == "probabilities" and task.is_classification and not task.uses_threshold:
-        classes = sorted(train[target].unique().tolist())
-        sample = pd.DataFrame({id_column: test[id_column].to_numpy()})
-        for label in classes:
-            sample[str(label)] = 1.0 / len(classes)
-    elif submission_format == "probabilities":
-        sample[target] = float((train[target] == sorted(train[target].unique())[-1]).mean())
-    rng = np.random.default_rng(seed)
-    usage = np.where(rng.random(len(test)) < public_fraction, "Public", "Private")
-    solution = pd.DataFrame(
-        {id_column: test[id_column].to_numpy(), target: test[target].to_numpy(), "Usage": usage}
-    )
+    sample, solution = scoring_frames(
+        train[target], test[id_column], test[target], task=task,
+        submission_format=submission_format, seed=seed, public_fraction=public_fraction,
+    )  # fmt: skip
     files = {
         "train.csv": train[[*features, target]],
         "test.csv": test[features],
@@ -122,6 +106,48 @@ def make_competition(
     info["kind"], info["answers"], info["why"] = project_kind(frame, target, id_column, task)
     info["kk_new"] = kk_new_line(info)
     return info
+
+
+def check_split(submission_format: str, test_size: float) -> None:
+    """The options every made competition shares, or a one-line error."""
+    if submission_format not in ("labels", "probabilities"):
+        raise KKError(f"--format '{submission_format}' is not known; use labels or probabilities")
+    if not 0.0 < test_size < 1.0:
+        raise KKError(f"--test-size {test_size} must be between 0 and 1 (e.g. 0.3)")
+
+
+def check_out(out: Path) -> None:
+    if out.exists() and any(out.iterdir()):
+        raise KKError(f"--out {out} is not empty; choose a new folder or delete it")
+
+
+def scoring_frames(
+    train_target: pd.Series,
+    test_ids: pd.Series,
+    test_target: pd.Series,
+    *,
+    task: Task,
+    submission_format: str,
+    seed: int,
+    public_fraction: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sample submission and the solution (with Kaggle's ``Usage`` column) of a made
+    competition: the sample predicts the training rows' majority class (or mean); with
+    probabilities a binary task has one column (the class encoded 1, as its threshold
+    reads them) and a multiclass task one column per class, as on Kaggle."""
+    id_column, target = str(test_ids.name), str(train_target.name)
+    ids = test_ids.to_numpy()
+    fill = train_target.mode().iloc[0] if task.is_classification else float(train_target.mean())
+    sample = pd.DataFrame({id_column: ids, target: fill})
+    classes = sorted(train_target.unique().tolist())
+    if submission_format == "probabilities" and task.is_classification and not task.uses_threshold:
+        sample = pd.DataFrame({id_column: ids, **{str(c): 1.0 / len(classes) for c in classes}})
+    elif submission_format == "probabilities":
+        sample[target] = float((train_target == classes[-1]).mean())
+    rng = np.random.default_rng(seed)
+    usage = np.where(rng.random(len(ids)) < public_fraction, "Public", "Private")
+    solution = pd.DataFrame({id_column: ids, target: test_target.to_numpy(), "Usage": usage})
+    return sample, solution
 
 
 def matching_answers(task: Task, submission_format: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from kagglekit.data.image_competition import IMAGE_EXTS
 from kagglekit.data.tables import read_table
 from kagglekit.errors import KKError
 from kagglekit.loaders import (
@@ -381,7 +382,6 @@ register_loader(
 
 # --- auto ------------------------------------------------------------------------------------
 
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _PIXEL_COLUMN = re.compile(r"pixel_?\d+")
 _AUTO_LAYOUTS = ("idx", "cifar_batches", "pixels_csv", "image_folder")
 
@@ -471,7 +471,7 @@ def _detect_image_folder(raw: Path, files: list[Path], cfg: ProjectConfig) -> di
     if not train_dir.is_dir():
         return None
     exts = pd.Series([p.suffix.lower() for p in train_dir.iterdir() if p.is_file()])
-    exts = exts[exts.isin(_IMAGE_EXTS)]
+    exts = exts[exts.isin(IMAGE_EXTS)]
     if exts.empty:
         return None
     ext = str(exts.value_counts().index[0])
@@ -504,8 +504,11 @@ def _grey(path: Path) -> bool:
     """Whether an image file holds grey levels only (Pillow modes 1, L, I, I;16, F)."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        return image.mode in ("1", "L", "I", "I;16", "F")
+    try:
+        with Image.open(path) as image:
+            return image.mode in ("1", "L", "I", "I;16", "F")
+    except OSError:  # unreadable: colour, as before; the decoder names the file later
+        return False
 
 
 def detect_layout(project: Project, cfg: ProjectConfig) -> dict[str, Any]:
