@@ -130,3 +130,15 @@ def test_cv_scores_say_what_the_bars_average(
     plots.plot_cv_scores([_run(tmp_path, n_folds)], tmp_path / "cv.png")
     label = figures[0].axes[0].get_xlabel()
     assert said in label and ("std" in label) == (n_folds > 1)
+
+
+def test_class_names_of_the_wrong_length_are_said_not_drawn(
+    tmp_path: Path, figures: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    run = _run(tmp_path, 1)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    oof = np.eye(3)[y] * 0.8 + 0.2 / 3
+    plots.plot_confusion_matrix(run, y, oof, tmp_path / "cm.png", label_names=["died", "lived"])
+    (matrix,) = figures
+    assert [t.get_text() for t in matrix.axes[0].get_xticklabels()] == ["0", "1", "2"]
+    assert "2 class names given for 3 classes" in caplog.text

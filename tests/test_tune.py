@@ -746,6 +746,20 @@ def test_a_torch_backend_gets_a_default_space_and_a_hint_that_fits_it() -> None:
     assert "alpha" not in str(err.value)
 
 
+def _stored_cache_keys(monkeypatch: Any) -> list[Any]:
+    """The keys the tabular models put in the fold feature cache, as they put them."""
+    import kagglekit.models.tabular as tabular
+
+    stored: list[Any] = []
+    remember = tabular._remember
+    monkeypatch.setattr(
+        tabular,
+        "_remember",
+        lambda cache, key, value: (stored.append(key), remember(cache, key, value)),
+    )
+    return stored
+
+
 def test_trials_fit_each_folds_features_once_and_score_as_if_refitted(
     projects_dir: Path, monkeypatch: Any
 ) -> None:
@@ -755,13 +769,7 @@ def test_trials_fit_each_folds_features_once_and_score_as_if_refitted(
     import kagglekit.models.tabular as tabular
 
     project = setup_project(projects_dir)
-    stored: list[Any] = []
-    remember = tabular._remember
-    monkeypatch.setattr(
-        tabular,
-        "_remember",
-        lambda cache, key, value: (stored.append(key), remember(cache, key, value)),
-    )
+    stored = _stored_cache_keys(monkeypatch)
     cfg = project.config()
     tuning.tune(project, cfg, model_name="lightgbm", study_name="cached", n_trials=5, prune=False)
     n_folds = training.prepare(project, cfg).folds.get_n_splits()
@@ -801,15 +809,7 @@ def test_the_journal_syncs_trial_ends_to_disk_not_every_report(
 def test_a_step_that_must_rerun_every_trial_is_not_cached(
     projects_dir: Path, monkeypatch: Any
 ) -> None:
-    import kagglekit.models.tabular as tabular
-
     project = setup_project(projects_dir, slow=0.01)  # Slow sets kk_cacheable = False
-    stored: list[Any] = []
-    remember = tabular._remember
-    monkeypatch.setattr(
-        tabular,
-        "_remember",
-        lambda cache, key, value: (stored.append(key), remember(cache, key, value)),
-    )
+    stored = _stored_cache_keys(monkeypatch)
     result = tuning.tune(project, project.config(), n_trials=3, prune=False)
     assert result.n_new == 3 and stored == []

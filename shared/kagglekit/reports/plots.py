@@ -9,6 +9,7 @@ allow; each ``plot_*`` function draws one.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from kagglekit.records import Run, ranked_by_cv, unique_runs
 from kagglekit.reports.ledger import _score, scored_submissions
 from kagglekit.reports.tables import _best_run, _with_oof
 from kagglekit.tasks import get_task
+
+log = logging.getLogger(__name__)
 
 PLOTS_DIR = "reports"
 _STYLE: dict[str, Any] = {
@@ -258,6 +261,12 @@ def _class_names(run: Run, n_classes: int, label_names: Sequence[str] | None = N
     there is one per class, else the run's class labels."""
     if label_names and len(label_names) == n_classes:
         return [str(n) for n in label_names]
+    if label_names:  # competition.class_names of another length: say why they are not shown
+        log.warning(
+            "%d class names given for %d classes; the plots show the labels instead "
+            "(competition.class_names lists one name per class, in label order)",
+            len(label_names), n_classes,
+        )  # fmt: skip
     classes = run.record.get("classes") or list(range(n_classes))
     return [str(c) for c in classes]
 

@@ -169,8 +169,9 @@ def cross_validate(
     same run goes on after an interrupt, and epoch-trained models checkpoint in it.
     With ``pseudo``, each fold also trains on the test rows its teacher fold labelled.
     ``cache`` is handed to every fold's model (``FoldContext.cache``): the tuning
-    objective passes one dict to all its trials. ``task`` says how predictions are laid out and combined; it is required (a missing
-    task once defaulted to binary, which a regression run would have been read as).
+    objective passes one dict to all its trials. ``task`` says how predictions are laid
+    out and combined; it is required (a missing task once defaulted to binary, which a
+    regression run would have been read as).
     """
     n_rows = len(y)
     oof = task.empty_predictions(folds.n_repeats, n_rows, n_outputs)
